@@ -1,0 +1,91 @@
+"""Command line: a thin layer over the library.
+
+Each subcommand lives in ``blastic_meta.commands.<name>`` with two functions,
+``configure(parser)`` (its options) and ``run(args) -> int`` (its exit code). Errors raised on
+purpose (``BlasticMetaError``) become one line on stderr and exit code 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+
+from ._version import __version__
+from .errors import BlasticMetaError
+
+PROG = "blastic-meta"
+
+# name -> (module under blastic_meta.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "check every study file and the bibliography; report all problems"),
+    "report": ("report", "regenerate outputs/ (figures, tables, citable text) from the registry"),
+    "new-study": ("new_study", "write a commented template for a new study file"),
+    "pool": ("pool", "pool effect sizes from a CSV file with a random-effects model"),
+    "render": ("render", "fill a Markdown/LaTeX template with live numbers from the report"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error message (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--studies", default="studies", metavar="DIR",
+                        help="folder of study YAML files (default: studies)")
+    parser.add_argument("--evidence", default="evidence", metavar="DIR",
+                        help="folder with references.bib and protocol.yaml (default: evidence)")
+    parser.add_argument("--out", default="outputs", metavar="DIR",
+                        help="folder the report writes to (default: outputs)")
+
+
+def _not_available(name: str):
+    def run(args: argparse.Namespace) -> int:
+        sys.stderr.write(f"{PROG} {name}: not yet available in this version\n")
+        return 2
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        _add_common(sp)
+        try:
+            module = import_module(f".commands.{module_name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.commands.{module_name}":
+                raise
+            sp.set_defaults(_run=_not_available(name))
+            continue
+        module.configure(sp)
+        sp.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except BlasticMetaError as exc:
+        sys.stderr.write(f"{PROG} {args.command}: error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

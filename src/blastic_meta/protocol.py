@@ -11,9 +11,18 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from .errors import StudyRecordError
 
@@ -49,10 +58,10 @@ class ModelSettings(_Frozen):
 
     method: Literal["DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM"] = "REML"
     test: Literal["z", "knha"] = "knha"
-    level: float = Field(0.95, gt=0.5, lt=1.0)
+    level: StrictFloat = Field(0.95, gt=0.5, lt=1.0)
     pi: Literal["metafor", "t(k-1)", "t(k-2)"] = "metafor"
-    min_k: int = Field(2, ge=2)
-    small_study_min_k: int = Field(10, ge=3)
+    min_k: StrictInt = Field(2, ge=2)
+    small_study_min_k: StrictInt = Field(10, ge=3)
 
 
 class Window(_Frozen):
@@ -60,9 +69,9 @@ class Window(_Frozen):
 
     id: WindowId
     label: str
-    min_days: int = Field(ge=1)
-    max_days: int | None = None
-    target_days: int
+    min_days: StrictInt = Field(ge=1)
+    max_days: StrictInt | None = None
+    target_days: StrictInt
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
@@ -82,8 +91,8 @@ class VasSettings(_Frozen):
 
     measure: Literal["MC"] = "MC"
     scale_max: Literal[10] = 10
-    correlation: float = Field(0.5, ge=-1.0, le=1.0)
-    correlation_grid: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+    correlation: StrictFloat = Field(0.5, ge=-1.0, le=1.0)
+    correlation_grid: tuple[StrictFloat, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
     @model_validator(mode="after")
     def _grid(self) -> VasSettings:
@@ -112,7 +121,7 @@ class SubgroupSettings(_Frozen):
     variable: Literal["lesion_type"] = "lesion_type"
     compared: tuple[LesionType, ...] = ("osteoblastic", "osteolytic")
     kept_apart: tuple[LesionType, ...] = ("mixed", "myeloma", "unspecified")
-    myeloma_as_osteolytic: bool = False
+    myeloma_as_osteolytic: StrictBool = False
     overall: Literal["compared", "all"] = "compared"
 
     @model_validator(mode="after")
@@ -220,73 +229,6 @@ class Protocol(_Frozen):
 
 # --- loading -------------------------------------------------------------------------------
 
-def _load_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Safe YAML with duplicate keys rejected; returns data and a field-path -> line map."""
-    try:
-        from . import yamlio  # the registry's strict loader, when present
-
-        loader = getattr(yamlio, "load_yaml_with_lines", None)
-    except ImportError:
-        loader = None
-    if loader is not None:
-        return loader(path)
-    return _fallback_load(path)
-
-
-def _fallback_load(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    import yaml
-
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ProtocolError(f"{path}:{line}: (yaml): {problem}") from None
-    lines: dict[tuple[Any, ...], int] = {}
-    constructor = yaml.SafeLoader("")
-
-    def build(node: Any, where: tuple[Any, ...]) -> Any:
-        lines[where] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = build(key_node, (*where, "<key>"))
-                if key in out:
-                    raise ProtocolError(f"{path}:{key_node.start_mark.line + 1}: "
-                                        f"{_dotted((*where, key))}: duplicate key")
-                out[key] = build(value_node, (*where, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [build(item, (*where, i)) for i, item in enumerate(node.value)]
-        value = constructor.construct_object(node)
-        if isinstance(value, bool) and node.value not in ("true", "false"):
-            raise ProtocolError(f"{path}:{node.start_mark.line + 1}: {_dotted(where)}: "
-                                f"write true or false, not {node.value!r}")
-        return value
-
-    data = build(root, ()) if root is not None else None
-    return data, lines
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(top)"
-
-
-def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return 1
-
-
 def load_protocol(path: str | Path) -> Protocol:
     """Read and validate ``protocol.yaml``; raises ProtocolError listing every problem.
 
@@ -295,7 +237,9 @@ def load_protocol(path: str | Path) -> Protocol:
     path = Path(path)
     if not path.is_file():
         raise ProtocolError(f"{path}: protocol file not found")
-    data, lines = _load_yaml(path)
+    from .yamlio import dotted, line_for, load_yaml_with_lines
+
+    data, lines = load_yaml_with_lines(path)
     if not isinstance(data, dict):
         raise ProtocolError(f"{path}:1: (top): expected a mapping of protocol settings")
     try:
@@ -305,5 +249,5 @@ def load_protocol(path: str | Path) -> Protocol:
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{path}:{_line_for(loc, lines)}: {_dotted(loc)}: {msg}")
+            problems.append(f"{path}:{line_for(loc, lines)}: {dotted(loc)}: {msg}")
         raise ProtocolError("\n".join(problems)) from None

@@ -41,7 +41,6 @@ from .errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -374,7 +373,8 @@ def _draw_forest(spec: ForestSpec, *, marker: str, reference: float | None) -> F
         + [indent + text_width(PI_LABEL, FS_SMALL, style="italic")
            for s in summaries if s.pi_low is not None]
     )
-    n_w = max([text_width(spec.n_header, FS, "bold")] + [text_width(r.n_text, FS) for r in rows_all])
+    n_w = max([text_width(spec.n_header, FS, "bold")]
+              + [text_width(r.n_text, FS) for r in rows_all])
     eff_texts = [_fmt_ci(r.estimate, r.ci_low, r.ci_high, d) for r in rows_all]
     eff_w = max(
         [text_width(spec.effect_label, FS, "bold")]
@@ -654,11 +654,27 @@ def _require_columns(where: str, frame: Any, columns: Sequence[str]) -> None:
         raise InputError(f"{where}: missing column(s) {missing}; needs {list(columns)}")
 
 
-def _footer(fig: Figure, lines: Sequence[str]) -> None:
+def _footer(fig: Figure, lines: Sequence[str], reserve: float = 0.0) -> float:
+    """Footnote lines under a constrained-layout figure, in a band kept free of the axes.
+
+    ``reserve`` inches above the footnotes are kept free too (for a legend); returns the
+    height of the footnote band as a figure fraction.
+    """
     if isinstance(lines, str):
         raise InputError("footnote_lines must be a list of str, not one str")
-    if lines:
-        fig.supxlabel("\n".join(lines), x=0.01, ha="left", fontsize=FS_FOOT, fontstyle="italic")
+    width, height = fig.get_size_inches()
+    if not lines and not reserve:
+        return 0.0
+    wrapped = [w for line in lines
+               for w in wrap_text(str(line), width - 2 * MARGIN, FS_FOOT, style="italic")]
+    band = (len(wrapped) * FOOT_H + 0.12) / height if wrapped else 0.0
+    total = band + reserve / height
+    fig.get_layout_engine().set(rect=(0.0, total, 1.0, 1.0 - total))
+    for i, text in enumerate(wrapped):
+        fig.text(MARGIN / width, (0.06 + (len(wrapped) - i - 0.5) * FOOT_H) / height, text,
+                 va="center", fontsize=FS_FOOT, fontstyle="italic", color=INK,
+                 parse_math=False)
+    return band
 
 
 # ---------------------------------------------------------------------------------------------
@@ -767,10 +783,10 @@ def leakage_summary_plot(
                    linewidth=3.2, label="Pooled (95% CI)"),
             Line2D([], [], color=PI_COLOR, linewidth=1.0, label="95% prediction interval"),
         ]
-        fig.legend(handles=handles, loc="outside upper center", ncols=3)
         if title:
             fig.suptitle(title, fontsize=FS_TITLE, fontweight="bold", x=0.01, ha="left")
-        _footer(fig, footnote_lines)
+        band = _footer(fig, footnote_lines, reserve=0.3)
+        fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, band), ncols=3)
     return fig
 
 
@@ -824,18 +840,17 @@ def sensitivity_plot(
                         color=color, marker="os^vDP"[j % 6], markersize=4, linewidth=1.2,
                         elinewidth=0.9, capsize=2, label=name or None)
         if reference_r is not None:
-            ax.axvline(reference_r, color="#666666", linewidth=0.8, linestyle=(0, (3, 2)))
-            ax.annotate(f"primary analysis (r = {reference_r:g})", (reference_r, 1.0),
-                        xycoords=("data", "axes fraction"), xytext=(3, -3),
-                        textcoords="offset points", va="top", fontsize=7.5, color="#444444")
-        if null_value is not None:
+            ax.axvline(reference_r, color="#666666", linewidth=0.8, linestyle=(0, (3, 2)),
+                       label=f"primary analysis (r = {reference_r:g})")
+        low, high = ax.get_ylim()
+        if null_value is not None and low <= null_value <= high:  # never stretch the axis to 0
             ax.axhline(null_value, color=INK, linewidth=0.7)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         for side in ("right", "top"):
             ax.spines[side].set_visible(False)
-        if any(names):
-            ax.legend(loc="best")
+        if any(names) or reference_r is not None:
+            fig.legend(loc="outside right upper")
         if title:
             ax.set_title(title, loc="left")
         _footer(fig, footnote_lines)
@@ -860,7 +875,9 @@ def _vector(name: str, values: Any, n: int | None = None) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # funnel plot
 
-_CONTOURS = ((0.10, "#f0f0f0"), (0.05, "#d9d9d9"), (0.01, "#bdbdbd"))
+# (p, colour of the band from this contour outward to the next, legend text)
+_CONTOURS = ((0.10, "#bdbdbd", "0.05 < p < 0.10"), (0.05, "#d9d9d9", "0.01 < p < 0.05"),
+             (0.01, "#f0f0f0", "p < 0.01"))
 
 
 def funnel_plot(
@@ -900,20 +917,20 @@ def funnel_plot(
     with style_context():
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(5.0, 4.0), layout="constrained")
+        fig = Figure(figsize=(6.4, 4.0), layout="constrained")
         ax = fig.add_subplot()
         spread = max(np.abs(y - est).max(), z * se_max) * 1.15
         if contour_null is not None:
             c = _num("contour_null", contour_null)
             spread = max(spread, np.abs(y - c).max() * 1.15, abs(est - c) + z * se_max)
             outer = abs(c - est) + spread * 2
-            for p, color in _CONTOURS:
+            for p, color, text in _CONTOURS:
                 zc = float(norm.ppf(1 - p / 2))
                 for sign in (-1, 1):
                     xs = [c + sign * zc * 0.0, c + sign * zc * se_max, c + sign * outer,
                           c + sign * outer]
                     ax.fill(xs, [0.0, se_max, se_max, 0.0], color=color, linewidth=0,
-                            zorder=0, label=f"p < {p:g}" if sign > 0 else None)
+                            zorder=0, label=text if sign > 0 else None)
             ax.axvline(c, color="#888888", linewidth=0.7, zorder=1)
         ax.plot(est - z * grid, grid, color=INK, linestyle=(0, (4, 2)), linewidth=0.8)
         ax.plot(est + z * grid, grid, color=INK, linestyle=(0, (4, 2)), linewidth=0.8,
@@ -930,7 +947,7 @@ def funnel_plot(
         ax.set_ylabel(ylabel)
         for side in ("right", "top"):
             ax.spines[side].set_visible(False)
-        ax.legend(loc="lower left" if contour_null is None else "lower right")
+        fig.legend(loc="outside right upper")
         if title:
             ax.set_title(title, loc="left")
         _footer(fig, footnote_lines)

@@ -47,7 +47,9 @@ def _design(k: int, X: np.ndarray | None) -> np.ndarray:
     return np.ones((k, 1)) if X is None else X
 
 
-def cochran_q(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None) -> tuple[float, int, float]:
+def cochran_q(
+    yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None
+) -> tuple[float, int, float]:
     """Cochran's Q (residual heterogeneity QE with moderators), its df k - p and p-value."""
     Xd = _design(len(yi), X)
     w = 1.0 / vi

@@ -49,7 +49,7 @@ from .formatting import (
     fmt_pct,
     signif_stars,
 )
-from .tau2 import METHODS, Gls, estimate_tau2, qprofile_ci
+from .tau2 import METHODS, Gls, Tau2Estimate, estimate_tau2, qprofile_ci
 
 TESTS = ("z", "knha")
 
@@ -382,6 +382,29 @@ def _round_half_even(x: float) -> float:
     return float(round(x))
 
 
+def single_study_result(y: float, v: float, *, method: str = "REML", test: str = "z",
+                        level: float = 0.95, pi: str = "metafor", i2: str = "tau2") -> PooledResult:
+    """A one-study "fit" for displays (subgroups of one study): estimate = y, se = sqrt(v),
+    normal-theory CI, tau2 = 0, and NaN for everything about heterogeneity."""
+    row = _single_row(y, v, level)
+    nan = math.nan
+    one = _frozen(np.array([1.0]))
+
+    def arr(x: float) -> np.ndarray:
+        return _frozen(np.array([x]))
+
+    return PooledResult(
+        k=1, p=1, method=method, test=test, level=level, pi_convention=pi, adhoc=False,
+        i2_definition=i2, estimate=y, se=row["se"], zval=row["statistic"], pval=row["pval"],
+        ci_low=row["ci_low"], ci_high=row["ci_high"], df=nan, tau2=0.0, tau2_se=nan,
+        tau2_ci_low=nan, tau2_ci_high=nan, i2=nan, h2=nan, typical_variance=nan, q=nan,
+        q_df=0, q_pval=nan, pi_low=nan, pi_high=nan, qm=nan, qm_df=(1,), qm_pval=nan, r2=nan,
+        s2w=1.0, yi=arr(y), vi=arr(v), weights=_frozen(100.0 * one), beta=arr(y),
+        beta_se=arr(row["se"]), beta_stat=arr(row["statistic"]), beta_pval=arr(row["pval"]),
+        beta_ci_low=arr(row["ci_low"]), beta_ci_high=arr(row["ci_high"]),
+    )
+
+
 def _single_row(y: float, v: float, level: float) -> dict[str, float]:
     se = math.sqrt(v)
     crit = float(-special.ndtri((1 - level) / 2))
@@ -544,8 +567,10 @@ def _fit(
     i2def: str,
     *,
     warn: bool = True,
+    tau2_fixed: float | None = None,
 ) -> PooledResult:
-    """The fit on validated arrays (no pandas on this path)."""
+    """The fit on validated arrays (no pandas on this path). ``tau2_fixed`` skips the
+    estimation (used for subgroups sharing a common tau^2); its SE and CI are then NaN."""
     k = y.shape[0]
     X = None if M is None else np.column_stack([np.ones(k), M])
     p = 1 if X is None else X.shape[1]
@@ -558,7 +583,10 @@ def _fit(
         warnings.warn("k = 2 with test='knha': the t distribution has 1 df and the "
                       "confidence interval is extremely wide", BlasticMetaWarning, stacklevel=3)
     gls = Gls(y, v, X)
-    est = estimate_tau2(y, v, method, X)
+    if tau2_fixed is None:
+        est = estimate_tau2(y, v, method, X)
+    else:
+        est = Tau2Estimate(float(tau2_fixed), math.nan, 0)
     tau2 = est.tau2
     w, beta, vb, e = gls.fit(tau2)
     s2w = 1.0
@@ -608,7 +636,7 @@ def _fit(
         i2v, h2v = het.i2_from_tau2(tau2, vt), het.h2_from_tau2(tau2, vt)
     else:
         i2v, h2v = het.i2_from_q(q, q_df), het.h2_from_q(q, q_df)
-    tau2_lb, tau2_ub = qprofile_ci(gls, level)
+    tau2_lb, tau2_ub = qprofile_ci(gls, level) if tau2_fixed is None else (math.nan, math.nan)
 
     # prediction interval for the intercept (the pooled effect without moderators)
     pcrit = het.pi_quantile(pi, k=k, p=p, level=level, knha=knha)

@@ -325,10 +325,8 @@ def _likelihood(gls: Gls, method: str) -> Tau2Estimate:
         if gls.loglik(0.0, method) > gls.loglik(t, method):
             t = 0.0
     w, _, vb, _ = gls.fit(t)
-    if method == "ML":
-        se = math.sqrt(2.0 / float(w @ w))
-    else:
-        se = math.sqrt(2.0 / gls._traces(w, vb)[1])
+    info = float(w @ w) if method == "ML" else gls._traces(w, vb)[1]
+    se = math.sqrt(2.0 / info)
     return Tau2Estimate(t, se, it)
 
 

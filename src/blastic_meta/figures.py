@@ -222,9 +222,10 @@ class ForestSpec:
         for rows in groups:
             weights = [r.weight for r in rows if r.weight is not None]
             if weights and abs(sum(weights) - 100.0) > 0.5:
-                scope = "over all rows (overall given)" if self.overall else "within each block"
+                scope = ("over all rows: with `overall` given, pass the overall model's weights"
+                         if self.overall else "within each block (no `overall` given)")
                 raise InputError(f"{where}: weights are percent and must sum to 100 {scope}; "
-                                 f"got {sum(weights):.2f}")
+                                 f"got {sum(weights):.2f} (rows with weight None are skipped)")
 
 
 def _all_values(spec: ForestSpec) -> list[float]:

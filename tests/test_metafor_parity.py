@@ -48,6 +48,10 @@ def _fit(case: dict[str, Any], **extra: Any) -> Any:
     if case.get("adhoc"):
         kwargs["adhoc"] = True
     kwargs.update(extra)
+    if len(yi) == 2 and case["test"] == "knha":
+        # announced edge case: the t distribution has 1 df (style guide: warn, do not fail)
+        with pytest.warns(bm.BlasticMetaWarning, match="k = 2"):
+            return bm.pool(yi, vi, **kwargs)
     return bm.pool(yi, vi, **kwargs)
 
 
@@ -135,7 +139,7 @@ I2Q_CASES = cases("i2_from_q")
 @pytest.mark.parametrize("case", I2Q_CASES, ids=[c["id"] for c in I2Q_CASES])
 def test_i2_from_q(case: dict[str, Any]) -> None:
     yi, vi = _arrays(case["dataset"])
-    res = bm.pool(yi, vi, method=case["method"], test="z", i2="q")
+    res = bm.pool(yi, vi, method=case["method"], test="z", i2="Q")
     m = Mismatches(case["id"])
     m.check("i2", res.i2, expected(case["out"], "i2"), rel=method_rel("DL"), scale=100.0)
     m.check("q", res.q, expected(case["out"], "q"), rel=method_rel("DL"), scale=1.0)

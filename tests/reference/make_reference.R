@@ -29,7 +29,7 @@ out_path <- file.path("tests", "reference", "metafor_reference.json")
 METHODS <- c("DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 TESTS <- c("z", "knha", "adhoc")
 CTRL <- list(threshold = 1e-12, tol = 1e-12, maxiter = 10000)
-CI_CTRL <- list(tol = 1e-12, maxiter = 10000)
+CI_CTRL <- list(tol = 1e-12, maxiter = 10000, tau2.max = 1e6)
 
 # ---------------------------------------------------------------------------------------------
 # Minimal JSON writer with full precision (jsonlite caps significant digits at 15).
@@ -362,6 +362,9 @@ stat_name <- function(test) if (test == "z") "zval" else "tval"
 fit_outputs <- function(fit) {
   pr <- predict(fit)
   ci <- confint(fit, control = CI_CTRL)$random
+  # metafor's default search interval ends at max(100, 10 tau2); beyond it confint prints
+  # the bound as ">value". The pinned bound is the true root (searched up to 1e6).
+  default_max <- max(100, 10 * fit$tau2)
   list(
     k = fit$k, p = fit$p,
     estimate = c(fit$b)[1], se = fit$se[1], stat = fit$zval[1],
@@ -370,6 +373,7 @@ fit_outputs <- function(fit) {
     tau2 = fit$tau2, i2 = fit$I2, h2 = fit$H2,
     q = fit$QE, q_df = fit$k - fit$p, q_pval = fit$QEp,
     tau2_ci_low = ci["tau^2", "ci.lb"], tau2_ci_high = ci["tau^2", "ci.ub"],
+    tau2_ci_high_beyond_metafor_default = ci["tau^2", "ci.ub"] > default_max,
     pi_low = pr$pi.lb, pi_high = pr$pi.ub,
     weights = num(weights(fit))
   )
@@ -395,7 +399,7 @@ for (ds in names(datasets)) {
       rma_cases[[length(rma_cases) + 1L]] <- list(
         id = id, dataset = ds, method = m,
         test = if (t == "adhoc") "knha" else t, adhoc = t == "adhoc",
-        call = sprintf("rma(yi, vi, method=\"%s\", test=\"%s\", control=list(threshold=1e-12, tol=1e-12, maxiter=10000)); confint(fit, control=list(tol=1e-12)); predict(fit); weights(fit)", m, t),
+        call = sprintf("rma(yi, vi, method=\"%s\", test=\"%s\", control=list(threshold=1e-12, tol=1e-12, maxiter=10000)); confint(fit, control=list(tol=1e-12, tau2.max=1e6)); predict(fit); weights(fit)", m, t),
         out = fit_outputs(fit))
     }
   }
@@ -458,9 +462,11 @@ for (ds in c("bcg_RR", "normand1999_MD", "hackshaw1998", "raudenbush1985", "prit
           id = id, dataset = ds, method = m, test = t, call = "regtest(fit)",
           out = list(statistic = rt$zval, pval = rt$pval,
                      df = if (t == "z") NULL else rt$dfs))
-        tf <- trimfill(fit)
+        # trimfill passes "..." to its rma.uni refits (control) but not the fit's test, so
+        # the filled model is always a z-test fit in metafor 3.8
+        tf <- trimfill(fit, control = CTRL)
         tf_cases[[length(tf_cases) + 1L]] <- list(
-          id = id, dataset = ds, method = m, test = t, call = "trimfill(fit)",
+          id = id, dataset = ds, method = m, test = t, call = "trimfill(fit, control=list(threshold=1e-12, tol=1e-12, maxiter=10000))",
           out = list(k0 = tf$k0, side = tf$side, estimate = c(tf$b), se = tf$se,
                      tau2 = tf$tau2, k = tf$k))
       }
@@ -643,7 +649,7 @@ ref <- list(
     seed = 20261128L,
     number_format = "%.17g; non-finite written as null with a <name>_nonfinite sibling",
     rma_control = "control=list(threshold=1e-12, tol=1e-12, maxiter=10000)",
-    confint_control = "control=list(tol=1e-12, maxiter=10000)",
+    confint_control = "control=list(tol=1e-12, maxiter=10000, tau2.max=1e6)",
     methods = arr(METHODS),
     tests = arr(c("z", "knha", "knha+adhoc"))
   ),

@@ -45,6 +45,7 @@ INPUT_COLUMNS = [
     "patients", "events", "total", "mean_pre", "sd_pre", "mean_post", "sd_post", "yi", "vi",
     "ci_low", "ci_high", "flags", "included", "reason",
 ]
+EXTRA_COLUMNS = ["arm_label", "vertebrae"]
 
 
 # --- small helpers ------------------------------------------------------------------------
@@ -153,6 +154,8 @@ class SubgroupTest:
     df: float = NAN
     pval: float = NAN
     note: str | None = None
+    statistic: str = "Q"
+    df2: float = NAN
 
     @property
     def assessable(self) -> bool:
@@ -161,7 +164,7 @@ class SubgroupTest:
     def to_dict(self) -> dict[str, Any]:
         return _clean({"tau2": self.tau2, "groups": list(self.groups),
                        "q_between": self.q_between, "df": self.df, "pval": self.pval,
-                       "note": self.note})
+                       "note": self.note, "statistic": self.statistic, "df2": self.df2})
 
 
 @dataclass(frozen=True)
@@ -313,7 +316,9 @@ def _arm_count(arm: Any, name: str) -> int | None:
 
 
 def _empty_input() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in INPUT_COLUMNS})
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in [*INPUT_COLUMNS, *EXTRA_COLUMNS]})
+    frame["included"] = frame["included"].astype(bool)
+    return frame
 
 
 def _arm_rows(table: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
@@ -321,12 +326,11 @@ def _arm_rows(table: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
     if spec.outcome == "qol" and spec.instrument:
         rows = rows[rows["instrument"].astype(str).str.casefold() == spec.instrument.casefold()]
     if spec.unit is not None and spec.kind == "proportion":
+        # an ambiguous unit is listed (and excluded) in every per-unit analysis
         wanted = rows["unit"].isin([spec.unit, "ambiguous"])
-        if spec.outcome == "leakage":
-            # an ambiguous leakage unit is listed (and excluded) in every per-unit analysis
-            rows = rows[wanted]
-        else:
-            rows = rows[wanted | rows["unit"].isna()]
+        if spec.outcome != "leakage":
+            wanted = wanted | rows["unit"].isna()
+        rows = rows[wanted]
     return rows
 
 
@@ -355,7 +359,7 @@ def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | N
         else:
             return None, None, f"no mean at {which} (median only, no spread)"
         mean = d.value
-        flags.append(f"{which}: {d.method}")
+        flags.append(f"{which}: {d.description}")
     if mean is None:
         return None, None, f"no mean reported at {which}"
     if sd is not None:
@@ -364,11 +368,11 @@ def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | N
                 return None, None, f"dispersion at {which} is an SE and n is unknown"
             d = derive.sd_from_se(sd, n)
             sd = d.value
-            flags.append(f"{which}: {d.method}")
+            flags.append(f"{which}: {d.description}")
         elif kind in (None, "unlabelled"):
             if protocol.rules.unlabelled_dispersion == "exclude":
                 return None, None, f"dispersion at {which} is not labelled SD"
-            flags.append(f"{which}: unlabelled_as_sd")
+            flags.append(f"{which}: {derive.DERIVATION_METHODS['unlabelled_as_sd']}")
     else:
         if q1 is not None and q3 is not None and n is not None:
             d = derive.sd_from_iqr(q1, q3, n)
@@ -377,7 +381,7 @@ def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | N
         else:
             return None, None, f"no SD reported at {which}"
         sd = d.value
-        flags.append(f"{which}: {d.method}")
+        flags.append(f"{which}: {d.description}")
     smax = _num(row.get("scale_max"))
     smin = _num(row.get("scale_min"))
     if smin not in (None, 0.0):
@@ -523,7 +527,7 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
     frame = frame.sort_values(["group", "label", "study", "arm"], kind="stable")
     order = {g: i for i, g in enumerate(_group_order(protocol, frame["group"]))}
     frame = frame.sort_values("group", key=lambda s: s.map(order), kind="stable")
-    return frame[[*INPUT_COLUMNS, "arm_label", "vertebrae"]].reset_index(drop=True)
+    return frame[[*INPUT_COLUMNS, *EXTRA_COLUMNS]].reset_index(drop=True)
 
 
 def _group_order(protocol: Protocol, groups: Iterable[str]) -> list[str]:
@@ -622,10 +626,7 @@ def _fit_group(name: str, rows: pd.DataFrame, spec: AnalysisSpec, protocol: Prot
     scale = "proportion" if proportion else "MC"
     if k < protocol.model.min_k:
         row = rows.iloc[0]
-        if proportion:
-            est = float(row["events"]) / float(row["total"])
-        else:
-            est = float(yi[0])
+        est = float(row["events"]) / float(row["total"]) if proportion else float(yi[0])
         return GroupFit(status="single study", scale=scale, estimate=est,
                         ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]),
                         weights=(100.0,), **common)
@@ -695,7 +696,9 @@ def _subgroup_tests(included: pd.DataFrame, protocol: Protocol) -> tuple[Subgrou
             out.append(SubgroupTest(conv, tuple(compared), note=f"not assessable: {exc}"))
             continue
         out.append(SubgroupTest(conv, tuple(compared), q_between=float(res.q_between),
-                                df=float(res.df_between), pval=float(res.pval_between)))
+                                df=float(res.df_between), pval=float(res.pval_between),
+                                statistic=str(getattr(res, "statistic", "Q")),
+                                df2=float(getattr(res, "df2_between", NAN))))
     return tuple(out)
 
 
@@ -727,8 +730,7 @@ def _sensitivity(data: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
     records = []
     if spec.kind == "change":
         for r in protocol.vas.correlation_grid:
-            redone = _add_effects(data.assign(reason=data["reason"].where(~data["included"])),
-                                  spec, protocol, r)
+            redone = _add_effects(data, spec, protocol, r)
             inc = redone[data["included"].to_numpy()]
             for g in groups:
                 rows = inc[inc["group"] == g]
@@ -819,12 +821,13 @@ def describe_method(spec: AnalysisSpec, protocol: Protocol) -> str:
     test = "Hartung-Knapp" if m.test == "knha" else "Wald-type z"
     pi = {"metafor": "t(k-1)" if m.test == "knha" else "z"}.get(m.pi, m.pi)
     if spec.kind == "change":
-        return (f"Random effects, {m.method} tau², {test} CI; PI {pi}; mean change from "
+        return (f"Random effects, {m.method} τ², {test} CI; PI {pi}; mean change from "
                 f"baseline, pre/post r = {protocol.vas.correlation:g}")
     model = ("binomial-normal GLMM (ML)" if protocol.proportions.model == "glmm"
-             else f"inverse-variance logit, {m.method} tau², {test} CI")
+             else f"inverse-variance logit, {m.method} τ², {test} CI")
     return (f"Random effects {model}; logit proportions; per-study "
-            f"{protocol.proportions.study_ci.replace('-', '–').title()} CI")
+            f"{protocol.proportions.study_ci.replace('-', '–').title()} CI; subgroup test and "
+            f"I² from the inverse-variance logit model ({m.method}, {test})")
 
 
 def run_analysis(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,

@@ -1,0 +1,249 @@
+"""Figures of the report, built from analysis results with ``figures``' plotting functions.
+
+One forest plot per analysis (subgroup blocks with diamonds and heterogeneity lines, the
+overall diamond over the compared lesion types, prediction intervals, the test for subgroup
+differences, the method line and a footnote naming every excluded study with its reason and
+every derived or imputed value); the leakage summary (per vertebra and per patient side by
+side); the correlation-sensitivity and leave-one-out plots; a funnel plot only where
+k reaches the protocol's minimum for small-study assessment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .analyses import AnalysisResult, GroupFit, SubgroupTest
+from .formatting import fmt_num, fmt_p
+from .protocol import Protocol
+
+__all__ = ["draw_all", "forest_spec"]
+
+DAGGER = "†"
+
+
+def _scale(res: AnalysisResult) -> float:
+    return 100.0 if res.spec.kind == "proportion" else 1.0
+
+
+def _het(fit: GroupFit) -> str | None:
+    if fit.status != "pooled":
+        return "single study: not pooled"
+    parts = [f"τ² = {fmt_num(fit.tau2, 3)}", f"I² = {fmt_num(fit.i2, 1)}%"]
+    if not math.isnan(fit.q):
+        parts.append(f"Q = {fmt_num(fit.q, 2)} (df = {fmt_num(fit.q_df, 0)}), "
+                     f"p {fmt_p(fit.q_pval, 3, equals=True)}")
+    return "; ".join(parts)
+
+
+def _test_text(tests: Sequence[SubgroupTest]) -> str | None:
+    parts = []
+    for t in tests:
+        if t.assessable:
+            df = fmt_num(t.df, 0) + (f", {fmt_num(t.df2, 0)}" if t.statistic == "F" else "")
+            parts.append(f"{t.tau2} τ²: {t.statistic} = {fmt_num(t.q_between, 2)} (df = {df}), "
+                         f"p {fmt_p(t.pval, 3, equals=True)}")
+        else:
+            parts.append(f"{t.tau2} τ²: {t.note}")
+    if not parts:
+        return None
+    groups = " vs ".join(tests[0].groups) if tests and tests[0].groups else ""
+    return f"Test for subgroup differences ({groups}): " + "; ".join(parts)
+
+
+def _row_label(row: Any, multi_arm: bool) -> str:
+    label = str(row["label"])
+    if multi_arm:
+        label += f" ({row['arm_label'] or row['arm']})"
+    return label + (f" {DAGGER}" if row["flags"] else "")
+
+
+def _summary(fit: GroupFit, label: str, scale: float) -> Any:
+    from .figures import ForestSummary
+
+    pooled = fit.status == "pooled"
+    return ForestSummary(
+        label=label, estimate=fit.estimate * scale, ci_low=fit.ci_low * scale,
+        ci_high=fit.ci_high * scale,
+        pi_low=fit.pi_low * scale if pooled else None,
+        pi_high=fit.pi_high * scale if pooled else None,
+        heterogeneity_text=_het(fit))
+
+
+def forest_spec(res: AnalysisResult, protocol: Protocol) -> Any | None:
+    """The ForestSpec of one analysis, or None when no study has usable data."""
+    from .figures import ForestBlock, ForestRow, ForestSpec
+
+    inc = res.included
+    if inc.empty:
+        return None
+    scale = _scale(res)
+    proportion = res.spec.kind == "proportion"
+    arms_per_study = res.data.groupby("study")["arm"].nunique()
+    overall = res.overall
+    weight_of: dict[str, float] = {}
+    if overall is not None:
+        weight_of = dict(zip(overall.arms, overall.weights, strict=True))
+    blocks = []
+    for name, fit in res.subgroups.items():
+        rows_df = inc[inc["group"] == name]
+        local = dict(zip(fit.arms, fit.weights, strict=True))
+        rows = []
+        for _, r in rows_df.iterrows():
+            arm_key = f"{r['study']}/{r['arm']}"
+            weight = weight_of.get(arm_key) if overall is not None else local.get(arm_key)
+            if proportion:
+                est = float(r["events"]) / float(r["total"])
+                n_text = f"{int(r['events'])}/{int(r['total'])}"
+            else:
+                est = float(r["yi"])
+                n_text = str(int(r["n"]))
+            rows.append(ForestRow(
+                label=_row_label(r, arms_per_study.get(r["study"], 1) > 1), n_text=n_text,
+                estimate=est * scale, ci_low=float(r["ci_low"]) * scale,
+                ci_high=float(r["ci_high"]) * scale, weight=weight))
+        summary_label = (f"Pooled {name} (k = {fit.k})" if fit.status == "pooled"
+                         else f"{name}: single study, not pooled")
+        summary = _summary(fit, summary_label, scale) if fit.status == "pooled" else None
+        title = name.capitalize()
+        if overall is not None and name not in protocol.subgroups.compared:
+            title += " (kept apart, not in the overall estimate)"
+        blocks.append(ForestBlock(title=title, rows=rows, summary=summary))
+    foot = _footnotes(res)
+    if proportion:
+        unit = res.spec.unit or "patient"
+        xlabel = f"{res.spec.title} (%): lower is better"
+        n_header = f"events/{unit}s"
+        effect_label = "Proportion % [95% CI]"
+        null, left, right = None, None, None
+    else:
+        xlabel = "VAS reduction from baseline (points, 0-10 scale)"
+        n_header = "n"
+        effect_label = "Change [95% CI]"
+        null, left, right = 0.0, "pain worse", "pain relief"
+    return ForestSpec(
+        title=res.spec.title, blocks=blocks,
+        overall=_summary(overall, f"Overall ({' + '.join(protocol.subgroups.compared)}, "
+                                  f"k = {overall.k})", scale) if overall is not None else None,
+        subgroup_test_text=_test_text(res.subgroup_tests), method_text=res.method,
+        xlabel=xlabel, favours_left=left, favours_right=right, effect_label=effect_label,
+        n_header=n_header, null_value=null, footnote_lines=foot,
+        digits=1 if proportion else 2)
+
+
+def _footnotes(res: AnalysisResult) -> list[str]:
+    lines = []
+    for _, r in res.excluded.iterrows():
+        lines.append(f"Excluded: {r['label']} ({r['arm_label'] or r['arm']}): {r['reason']}")
+    for _, r in res.included.iterrows():
+        if r["flags"]:
+            lines.append(f"{DAGGER} {r['label']}: " + "; ".join(r["flags"]))
+    for note in res.notes:
+        lines.append(note)
+    return lines
+
+
+def _leakage_frames(results: Mapping[str, AnalysisResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    pooled, studies = [], []
+    for res in results.values():
+        if res.spec.outcome != "leakage" or res.spec.unit not in ("vertebra", "patient"):
+            continue
+        for name, fit in res.subgroups.items():
+            if fit.status == "pooled":
+                pooled.append({"unit": res.spec.unit, "subgroup": name, "estimate": fit.estimate,
+                               "ci_low": fit.ci_low, "ci_high": fit.ci_high,
+                               "pi_low": fit.pi_low, "pi_high": fit.pi_high, "k": fit.k})
+        for _, r in res.included.iterrows():
+            studies.append({"unit": res.spec.unit, "subgroup": r["group"], "label": r["label"],
+                            "proportion": float(r["events"]) / float(r["total"]),
+                            "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"])})
+    cols_p = ["unit", "subgroup", "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "k"]
+    cols_s = ["unit", "subgroup", "label", "proportion", "ci_low", "ci_high"]
+    return pd.DataFrame(pooled, columns=cols_p), pd.DataFrame(studies, columns=cols_s)
+
+
+def draw_all(results: Mapping[str, AnalysisResult], protocol: Protocol,
+             folder: Path) -> list[Path]:
+    """Draw and save every figure of the report into ``folder``; returns the files."""
+    from . import figures
+
+    written: list[Path] = []
+    for aid, res in results.items():
+        spec = forest_spec(res, protocol)
+        if spec is not None:
+            written += figures.save_figure(figures.forest_plot(spec), folder / f"forest_{aid}")
+        written += _sensitivity(res, protocol, folder)
+        written += _leave_one_out(res, folder)
+        written += _funnel(res, protocol, folder)
+    pooled, studies = _leakage_frames(results)
+    if len(pooled) or len(studies):
+        order = [*protocol.subgroups.compared, *protocol.subgroups.kept_apart]
+        units = [u for u in ("vertebra", "patient") if u in set(studies["unit"])]
+        fig = figures.leakage_summary_plot(
+            pooled, studies, units=units,
+            subgroup_order=[g for g in order if g in set(studies["subgroup"])],
+            title="Cement leakage by lesion type",
+            footnote_lines=["Per-vertebra and per-patient rates are never mixed. Pooled: "
+                            "binomial-normal GLMM; studies: Clopper-Pearson 95% CI."])
+        written += figures.save_figure(fig, folder / "leakage_summary")
+    return written
+
+
+def _sensitivity(res: AnalysisResult, protocol: Protocol, folder: Path) -> list[Path]:
+    from . import figures
+
+    sens = res.sensitivity
+    if res.spec.kind != "change" or sens.empty:
+        return []
+    fig = figures.sensitivity_plot(
+        sens["r"].to_list(), sens["estimate"].to_list(), sens["ci_low"].to_list(),
+        sens["ci_high"].to_list(), groups=sens["group"].to_list(),
+        reference_r=protocol.vas.correlation, ylabel="Pooled VAS reduction (points)",
+        title=f"{res.spec.title}: sensitivity to the assumed pre/post correlation",
+        footnote_lines=[res.method])
+    return figures.save_figure(fig, folder / f"sensitivity_{res.id}")
+
+
+def _leave_one_out(res: AnalysisResult, folder: Path) -> list[Path]:
+    from . import figures
+
+    loo = res.leave_one_out
+    out: list[Path] = []
+    if loo.empty:
+        return out
+    scale = _scale(res)
+    for group in dict.fromkeys(loo["group"]):
+        rows = loo[loo["group"] == group].copy()
+        for col in ("estimate", "ci_low", "ci_high"):
+            rows[col] = rows[col] * scale
+        fit = res.subgroups[group]
+        fig = figures.leave_one_out_plot(
+            rows, _summary(fit, f"All {group} studies (k = {fit.k})", scale),
+            xlabel=("VAS reduction (points)" if scale == 1.0 else "Proportion (%)"),
+            title=f"{res.spec.title}, {group}: leave-one-out",
+            null_value=0.0 if scale == 1.0 else None, method_text=res.method,
+            digits=2 if scale == 1.0 else 1)
+        out += figures.save_figure(fig, folder / f"leave_one_out_{res.id}_{group}")
+    return out
+
+
+def _funnel(res: AnalysisResult, protocol: Protocol, folder: Path) -> list[Path]:
+    from . import figures
+
+    out: list[Path] = []
+    for name, fit in res.subgroups.items():
+        if fit.k < protocol.model.small_study_min_k or fit.model is None:
+            continue
+        rows = res.included[res.included["group"] == name]
+        fig = figures.funnel_plot(
+            rows["yi"].astype(float).to_list(),
+            [math.sqrt(v) for v in rows["vi"].astype(float)],
+            float(getattr(fit.model, "estimate", fit.estimate)),
+            labels=rows["label"].to_list(), title=f"{res.spec.title}, {name}: funnel plot",
+            footnote_lines=[res.small_study.get(name, "")])
+        out += figures.save_figure(fig, folder / f"funnel_{res.id}_{name}")
+    return out

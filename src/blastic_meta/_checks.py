@@ -60,7 +60,7 @@ def check_finite(name: str, arr: np.ndarray) -> None:
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         raise NonFiniteError(
-            f"{name}[{pos}] = {arr[pos]!r}: every value must be a finite number "
+            f"{name}[{pos}] = {float(arr[pos])!r}: every value must be a finite number "
             f"({int(bad.sum())} non-finite value(s))"
         )
 
@@ -71,7 +71,7 @@ def check_positive(name: str, arr: np.ndarray) -> None:
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         raise NonPositiveError(
-            f"{name}[{pos}] = {arr[pos]!r}: sampling variances must be > 0 "
+            f"{name}[{pos}] = {float(arr[pos])!r}: sampling variances must be > 0 "
             f"({int(bad.sum())} value(s) <= 0)"
         )
 

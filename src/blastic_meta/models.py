@@ -226,7 +226,8 @@ class PooledResult:
         Estimator L0; the side is chosen from the sign of the slope of the regression of
         yi on sqrt(vi) (fitted with this fit's method): a negative slope means studies are
         missing on the right. The filled model is fitted with this fit's method and level
-        and, as in metafor, with the normal test (``test="z"``).
+        and, as in metafor, with the normal test (``test="z"``); when no study is missing
+        (k0 = 0) the result is this fit itself.
         """
         if self.p > 1:
             raise InputError("trim_and_fill: only for models without moderators (mods=None)")
@@ -272,7 +273,7 @@ class PooledResult:
         else:
             filled_y = np.empty(0)
             filled_v = np.empty(0)
-            fit = self if self.test == "z" else self._refit(self.yi, self.vi, test="z")
+            fit = self  # metafor returns the original fit unchanged
         return TrimFillResult(
             k0=k0, se_k0=se_k0, side=side, estimate=fit.estimate, se=fit.se,
             ci_low=fit.ci_low, ci_high=fit.ci_high, pval=fit.pval, tau2=fit.tau2,
@@ -465,7 +466,7 @@ def _moderators(mods: Any, k: int) -> tuple[np.ndarray | None, tuple[str, ...]]:
     bad = ~np.isfinite(M)
     if bad.any():
         r, c = (int(i) for i in np.argwhere(bad)[0])
-        raise InputError(f"mods[{r}, {names[c]!r}] = {M[r, c]!r}: moderators must be finite")
+        raise InputError(f"mods[{r}, {names[c]!r}] = {float(M[r, c])!r}: moderators must be finite")
     X = np.column_stack([np.ones(k), M])
     if np.linalg.matrix_rank(X) < X.shape[1]:
         raise InputError("mods: the moderators (with the intercept) are linearly dependent; "

@@ -90,6 +90,18 @@ class Bibliography(Mapping[str, dict[str, str]]):
         return [s for s in (_surname(n) for n in _split_authors(authors))
                 if s and s.lower() != "others"]
 
+    def author_ids(self, key: str) -> list[str]:
+        """'surname first-initial' of each author, lower case (for duplicate-cohort checks)."""
+        out = []
+        for name in _split_authors(self.entries[key].get("author", "")):
+            surname = _surname(name)
+            if not surname or surname.lower() == "others":
+                continue
+            given = name.split(",", 1)[1] if "," in name else _plain(name)[: -len(surname)]
+            initial = _plain(given).strip()[:1]
+            out.append(f"{surname} {initial}".strip().lower())
+        return out
+
     def author_year(self, key: str) -> str:
         """Short label: 'Tian et al. 2016', 'Tian and Sun 2016', 'Tian 2016'."""
         entry = self.entries[key]

@@ -642,7 +642,12 @@ class Ambiguity(_Model):
 
 
 class KnownOverlap(_Model):
+    """A cohort that may share patients with another study (or was checked not to)."""
+
     study: Key
+    relation: Literal["possible", "same_cohort", "distinct"] = Field(
+        "possible", description="distinct: checked, no shared patients (silences the warning)"
+    )
     note: Text
 
 

@@ -29,44 +29,75 @@ TESTS = ("z", "knha")
 COLUMNS = ("k", "estimate", "se", "pval", "ci_low", "ci_high", "tau2", "i2", "h2", "q",
            "q_pval", "pi_low", "pi_high")
 _RTOL = 1e-10
+#: scan points for the ML/REML score, as fractions of an upper bound of tau^2
+_GRID = np.r_[0.0, np.geomspace(1e-4, 1.0, 16)]
+#: rows processed together (keeps the working arrays in cache)
+_CHUNK = 4096
 _MAXITER = 500
 
 
+def _rsum(a: FloatArray, b: FloatArray | None = None) -> FloatArray:
+    """Row sums over studies (the last axis), of ``a`` or of ``a * b``, without temporaries."""
+    if a.ndim == 2:
+        return np.einsum("ck,ck->c", a, b) if b is not None else np.einsum("ck->c", a)
+    return np.einsum("cgk,ck->cg", a, b) if b is not None else np.einsum("cgk->cg", a)
+
+
 class _Rows:
-    """Masked per-row sums of one batch of meta-analyses (missing studies weigh 0)."""
+    """Per-row sums of one block of meta-analyses.
+
+    A missing study has ``y = 0`` and ``v = inf``, so its weight ``1 / (v + tau2)`` is exactly
+    0 in every sum.
+    """
 
     def __init__(self, y: FloatArray, v: FloatArray, mask: FloatArray) -> None:
         self.y, self.v, self.mask = y, v, mask
-        self.k = mask.sum(axis=1)
+        self.yy = y * y
+        self.k = _rsum(mask)
+
+    def take(self, idx: np.ndarray) -> _Rows:
+        return _Rows(self.y[idx], self.v[idx], self.mask[idx])
+
+    def score_grid(self, tau2: FloatArray, method: str) -> FloatArray:
+        """ML or REML score (up to 1/2) at each of the tau2 values of a (rows, points) grid."""
+        w = 1.0 / (self.v[:, None, :] + tau2[:, :, None])
+        sw, swy = _rsum(w), _rsum(w, self.y)
+        w *= w
+        sw2, sw2y, sw2yy = _rsum(w), _rsum(w, self.y), _rsum(w, self.yy)
+        mu = swy / sw
+        yppy = sw2yy - 2 * mu * sw2y + mu * mu * sw2
+        if method == "ML":
+            return yppy - sw
+        return yppy - sw + sw2 / sw
 
     def weights(self, tau2: FloatArray) -> FloatArray:
-        return self.mask / (self.v + tau2[:, None])
+        return 1.0 / (self.v + tau2[:, None])
 
     def fit(self, tau2: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """Weights, sum of weights, weighted mean and residuals at ``tau2``."""
         w = self.weights(tau2)
-        sw = w.sum(axis=1)
-        mu = (w * self.y).sum(axis=1) / sw
-        e = (self.y - mu[:, None]) * self.mask
+        sw = _rsum(w)
+        mu = _rsum(w, self.y) / sw
+        e = self.y - mu[:, None]
         return w, sw, mu, e
 
     def q(self, tau2: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Generalised Q statistic and its derivative in tau2."""
         w, _, _, e = self.fit(tau2)
         we = w * e
-        return (we * e).sum(axis=1), -(we * we).sum(axis=1)
+        return _rsum(we, e), -_rsum(we, we)
 
     def score(self, tau2: FloatArray, method: str) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Score of the ML or REML log-likelihood (up to 1/2), its derivative, information."""
         w, sw, _, e = self.fit(tau2)
         py = w * e
-        yppy = (py * py).sum(axis=1)
-        ppy = w * py - w * ((w * py).sum(axis=1) / sw)[:, None]
-        ypppy = (py * ppy).sum(axis=1)
-        sw2 = (w * w).sum(axis=1)
+        yppy = _rsum(py, py)
+        ppy = w * py - w * (_rsum(w, py) / sw)[:, None]
+        ypppy = _rsum(py, ppy)
+        sw2 = _rsum(w, w)
         if method == "ML":
             return yppy - sw, -2 * ypppy + sw2, sw2
-        sw3 = (w * w * w).sum(axis=1)
+        sw3 = _rsum(w * w, w)
         trp = sw - sw2 / sw
         trpp = sw2 - 2 * sw3 / sw + sw2 * sw2 / (sw * sw)
         return yppy - trp, -2 * ypppy + trpp, trpp
@@ -74,23 +105,29 @@ class _Rows:
     def loglik(self, tau2: FloatArray, method: str) -> FloatArray:
         """ML or REML log-likelihood up to a constant."""
         w, sw, _, e = self.fit(tau2)
-        ll = -0.5 * (np.log(np.where(self.mask > 0, self.v + tau2[:, None], 1.0)).sum(axis=1)
-                     + (w * e * e).sum(axis=1))
+        logv = np.log(np.where(self.mask > 0, self.v + tau2[:, None], 1.0))
+        ll = -0.5 * (_rsum(logv) + _rsum(w * e, e))
         return ll - 0.5 * np.log(sw) if method == "REML" else ll
+
+    def _moments(self) -> tuple[FloatArray, FloatArray]:
+        """Unweighted mean of the effects and sum of squared deviations, per row."""
+        mean_y = _rsum(self.y) / self.k
+        dev = (self.y - mean_y[:, None]) * self.mask
+        return mean_y, _rsum(dev, dev)
+
+    def mean_v(self) -> FloatArray:
+        return _rsum(np.where(self.mask > 0, self.v, 0.0)) / self.k
 
     def scale(self) -> FloatArray:
         """A positive scale of tau2 per row (tolerances and starting brackets)."""
-        mean_y = (self.y * self.mask).sum(axis=1) / self.k
-        var_y = (((self.y - mean_y[:, None]) * self.mask) ** 2).sum(axis=1) / self.k
-        s = var_y + (self.v * self.mask).sum(axis=1) / self.k
+        _, ss = self._moments()
+        s = ss / self.k + self.mean_v()
         return np.where(s > 0, s, 1.0)
 
     def he(self) -> FloatArray:
         """Hedges' (1983) moment estimate before truncation at 0."""
-        k = self.k
-        mean_y = (self.y * self.mask).sum(axis=1) / k
-        rss = (((self.y - mean_y[:, None]) * self.mask) ** 2).sum(axis=1)
-        return rss / (k - 1) - (self.v * self.mask).sum(axis=1) / k
+        _, ss = self._moments()
+        return ss / (self.k - 1) - self.mean_v()
 
 
 Fun = Callable[[FloatArray, np.ndarray], tuple[FloatArray, FloatArray]]
@@ -139,32 +176,48 @@ def _upper_bracket(fun: Fun, start: FloatArray, what: str) -> FloatArray:
     raise ConvergenceError(f"pool_many: {what}: no upper bound found for tau^2")
 
 
-def _sub(rows: _Rows, idx: np.ndarray) -> _Rows:
-    return _Rows(rows.y[idx], rows.v[idx], rows.mask[idx])
-
-
 def _likelihood(rows: _Rows, method: str) -> FloatArray:
-    tau2 = np.zeros(rows.y.shape[0])
-    g0, _, info0 = rows.score(tau2, method)
-    pos = np.flatnonzero(g0 > 0)
-    if pos.size == 0:
-        return tau2
-    sub = _sub(rows, pos)
+    """Global maximum of each row's ML or REML likelihood over tau^2 >= 0.
 
-    def fun(t: FloatArray, idx: np.ndarray) -> tuple[FloatArray, FloatArray]:
-        g, dg, _ = _sub(sub, idx).score(t, method) if idx.size != pos.size else sub.score(t,
-                                                                                          method)
-        return g, dg
+    These likelihoods can have two local maxima (one at 0 and one inside, for example when the
+    variances differ widely), so the score is first scanned on a grid from 0 to a point beyond
+    which it is negative; each grid cell where it changes from positive to non-positive holds
+    a local maximum, found by the bracketed Newton search; 0 is a candidate when the score
+    there is <= 0. Each row keeps the candidate of highest likelihood.
+    """
+    n = rows.y.shape[0]
+    zero = np.zeros(n)
+    g0, _, info0 = rows.score(zero, method)
+    scale = rows.scale()
+    he = np.maximum(rows.he(), 0.0)
+    start = np.maximum(np.where(he > 0, he, np.maximum(g0, 0) / info0), scale)
+    top = _upper_bracket(lambda t, i: rows.take(i).score(t, method)[:2], 2 * start,
+                         f"tau2 ({method})")
+    grid = top[:, None] * _GRID[None, :]
+    scores = rows.score_grid(grid, method)
+    cells = np.argwhere((scores[:, :-1] > 0) & (scores[:, 1:] <= 0))
+    best = zero.copy()
+    if cells.size:
+        r, c = cells[:, 0], cells[:, 1]
+        pairs = rows.take(r)
 
-    he = np.maximum(sub.he(), 0.0)
-    start = np.where(he > 0, he, g0[pos] / info0[pos])  # else one Fisher step from 0
-    scale = sub.scale()
-    hi = _upper_bracket(fun, np.maximum(2 * start, 1e-12 * scale), f"tau2 ({method})")
-    t = _bracketed_newton(fun, np.zeros(pos.size), hi, start, 1e-14 * scale, f"tau2 ({method})")
+        def fun(t: FloatArray, idx: np.ndarray) -> tuple[FloatArray, FloatArray]:
+            g, dg, _ = pairs.take(idx).score(t, method)
+            return g, dg
+
+        lo, hi = grid[r, c], grid[r, c + 1]
+        s_lo, s_hi = scores[r, c], scores[r, c + 1]
+        start = lo + (hi - lo) * s_lo / (s_lo - s_hi)  # secant through the cell's ends
+        roots = _bracketed_newton(fun, lo, hi, start, 1e-14 * scale[r],
+                                  f"tau2 ({method})")
+        ll = pairs.loglik(roots, method)
+        # per row, the root of highest likelihood: sort by (row, -ll) and keep the first
+        order = np.lexsort((-ll, r))
+        first = order[np.r_[True, r[order][1:] != r[order][:-1]]]
+        best[r[first]] = roots[first]
     # as metafor's ll0check: never return a point worse than tau^2 = 0
-    worse = sub.loglik(np.zeros(pos.size), method) > sub.loglik(t, method)
-    tau2[pos] = np.where(worse, 0.0, t)
-    return tau2
+    worse = rows.loglik(zero, method) >= rows.loglik(best, method)
+    return np.where(worse, 0.0, best)
 
 
 def _paule_mandel(rows: _Rows) -> FloatArray:
@@ -175,11 +228,11 @@ def _paule_mandel(rows: _Rows) -> FloatArray:
     pos = np.flatnonzero(q0 > target)
     if pos.size == 0:
         return tau2
-    sub = _sub(rows, pos)
+    sub = rows.take(pos)
     tgt = target[pos]
 
     def fun(t: FloatArray, idx: np.ndarray) -> tuple[FloatArray, FloatArray]:
-        q, dq = (_sub(sub, idx) if idx.size != pos.size else sub).q(t)
+        q, dq = sub.take(idx).q(t)
         return q - tgt[idx], dq
 
     start = (q0[pos] - tgt) / -dq0[pos]
@@ -191,21 +244,20 @@ def _paule_mandel(rows: _Rows) -> FloatArray:
 
 
 def _dl(rows: _Rows) -> FloatArray:
-    w = rows.mask / rows.v
-    sw = w.sum(axis=1)
+    w = 1.0 / rows.v
+    sw = _rsum(w)
     q, _ = rows.q(np.zeros(rows.y.shape[0]))
-    return np.maximum(0.0, (q - (rows.k - 1)) / (sw - (w * w).sum(axis=1) / sw))
+    return np.maximum(0.0, (q - (rows.k - 1)) / (sw - _rsum(w, w) / sw))
 
 
 def _hs(rows: _Rows) -> FloatArray:
     q, _ = rows.q(np.zeros(rows.y.shape[0]))
-    return np.maximum(0.0, (q - rows.k) / (rows.mask / rows.v).sum(axis=1))
+    return np.maximum(0.0, (q - rows.k) / _rsum(1.0 / rows.v))
 
 
 def _sj(rows: _Rows) -> FloatArray:
     k = rows.k
-    mean_y = (rows.y * rows.mask).sum(axis=1) / k
-    t0 = (((rows.y - mean_y[:, None]) * rows.mask) ** 2).sum(axis=1) / k
+    t0 = rows._moments()[1] / k
     q, _ = rows.q(t0)
     return np.maximum(0.0, t0 * q / (k - 1))
 
@@ -281,10 +333,13 @@ def pool_many(Y: ArrayLike, V: ArrayLike, *, method: str = "REML", test: str = "
     out = {c: np.full(y.shape[0], np.nan) for c in COLUMNS}
     out["k"] = kk.astype(np.int64)
     ok = np.flatnonzero(kk >= 2)
-    if ok.size:
-        rows = _Rows(np.where(mask > 0, y, 0.0)[ok], np.where(mask > 0, v, 1.0)[ok], mask[ok])
+    y, v = np.where(mask > 0, y, 0.0), np.where(mask > 0, v, np.inf)
+    # blocks of rows, each fitted at once (numpy over rows), so the arrays stay in cache
+    for first in range(0, ok.size, _CHUNK):
+        idx = ok[first:first + _CHUNK]
+        rows = _Rows(y[idx], v[idx], mask[idx])
         for name, values in _summaries(rows, _ESTIMATORS[method](rows), test, lv).items():
-            out[name][ok] = values
+            out[name][idx] = values
     return pd.DataFrame(out, columns=list(COLUMNS))
 
 
@@ -295,16 +350,16 @@ def _summaries(rows: _Rows, tau2: FloatArray, test: str, level: float
     se = np.sqrt(1 / sw)
     alpha = 1 - level
     if test == "knha":
-        se = se * np.sqrt((w * e * e).sum(axis=1) / (k - 1))
+        se = se * np.sqrt(_rsum(w * e, e) / (k - 1))
         crit = stats.t.ppf(1 - alpha / 2, k - 1)
         pval = 2 * stats.t.sf(np.abs(mu / se), k - 1)
     else:
         crit = np.full(k.size, stats.norm.ppf(1 - alpha / 2))
         pval = 2 * stats.norm.sf(np.abs(mu / se))
-    w0 = rows.mask / rows.v
-    sw0 = w0.sum(axis=1)
+    w0 = 1.0 / rows.v
+    sw0 = _rsum(w0)
     q, _ = rows.q(np.zeros(k.size))
-    vt = (k - 1) * sw0 / (sw0 * sw0 - (w0 * w0).sum(axis=1))
+    vt = (k - 1) * sw0 / (sw0 * sw0 - _rsum(w0, w0))
     half_pi = crit * np.sqrt(se * se + tau2)
     return {
         "estimate": mu, "se": se, "pval": pval, "ci_low": mu - crit * se,

@@ -188,6 +188,25 @@ def test_row_interval_and_weights_are_checked() -> None:
         two_block_spec(overall=None)  # weights are of the overall model, not per block
 
 
+def test_nan_weight_means_no_weight_and_labels_must_be_text() -> None:
+    assert ForestRow("A 2010", "10", 1.0, 0.5, 1.5, weight=math.nan).weight is None
+    with pytest.raises(InputError, match="label must be a str"):
+        ForestRow(math.nan, "10", 1.0, 0.5, 1.5)  # type: ignore[arg-type]
+
+
+def test_footnotes_grow_the_figure_not_shrink_the_axes() -> None:
+    r, est = [0.2, 0.5, 0.8], np.array([-4.2, -4.0, -3.9])
+    plain = sensitivity_plot(r, est, est - 1, est + 1)
+    noted = sensitivity_plot(r, est, est - 1, est + 1, footnote_lines=[f"note {i}" for i in
+                                                                       range(10)])
+    assert noted.get_size_inches()[1] == pytest.approx(
+        plain.get_size_inches()[1] + 10 * 0.16 + 0.12)
+    for fig in (plain, noted):
+        fig.draw(FigureCanvasAgg(fig).get_renderer())
+    heights = [f.axes[0].get_window_extent().height for f in (plain, noted)]
+    assert heights[1] == pytest.approx(heights[0], rel=0.02)
+
+
 def test_not_estimable_row_is_listed_without_marker(tmp_path: Path) -> None:
     rows = [ForestRow("A 2010", "10", 1.0, 0.5, 1.5), ForestRow("Z 2011", "4", *[math.nan] * 3)]
     fig = forest_plot(ForestSpec(title=None, blocks=[ForestBlock(None, rows)]))

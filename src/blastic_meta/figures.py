@@ -17,6 +17,18 @@ The forest layout follows RevMan 5 and R meta's ``forest.meta`` (Schwarzer 2007)
 plot, effect [95% CI], weight; square area proportional to the weight; diamonds for pooled
 estimates; a prediction-interval bar (Riley, Higgins & Deeks 2011); the test for subgroup
 differences, the method and the footnotes under the axis.
+
+Examples
+--------
+>>> rows = [ForestRow("Tian et al. 2016", "32", -4.1, -4.9, -3.3, 60.0),
+...         ForestRow("Xu et al. 2021", "18", -3.2, -4.6, -1.8, 40.0)]
+>>> spec = ForestSpec(title="VAS change at 3 months",
+...                   blocks=[ForestBlock(None, rows, ForestSummary("Pooled", -3.8, -4.6, -3.0))],
+...                   xlabel="Change in VAS (0-10)", n_header="n")
+>>> fig = forest_plot(spec)
+>>> fig.axes[0].get_xscale()
+'linear'
+>>> # save_figure(fig, "outputs/figures/forest_vas_3m") writes the .svg and the .png
 """
 
 from __future__ import annotations
@@ -104,6 +116,10 @@ class ForestRow:
         object.__setattr__(self, "ci_low", lo)
         object.__setattr__(self, "ci_high", hi)
         object.__setattr__(self, "n_text", str(self.n_text))
+        if not isinstance(self.label, str):
+            raise InputError(f"{where}: label must be a str, got {type(self.label).__name__}")
+        if self.weight is not None and _isnan(self.weight):
+            object.__setattr__(self, "weight", None)  # NaN weight (e.g. k = 1) = no weight
         if self.weight is not None:
             weight = _num(f"{where}: weight", self.weight)
             if weight < 0:
@@ -128,6 +144,8 @@ class ForestSummary:
 
     def __post_init__(self) -> None:
         where = f"ForestSummary {self.label!r}"
+        if not isinstance(self.label, str):
+            raise InputError(f"{where}: label must be a str, got {type(self.label).__name__}")
         est, lo, hi = _interval(where, self.estimate, self.ci_low, self.ci_high, allow_nan=False)
         object.__setattr__(self, "estimate", est)
         object.__setattr__(self, "ci_low", lo)
@@ -658,24 +676,27 @@ def _require_columns(where: str, frame: Any, columns: Sequence[str]) -> None:
 def _footer(fig: Figure, lines: Sequence[str], reserve: float = 0.0) -> float:
     """Footnote lines under a constrained-layout figure, in a band kept free of the axes.
 
-    ``reserve`` inches above the footnotes are kept free too (for a legend); returns the
-    height of the footnote band as a figure fraction.
+    The figure grows by the band's height, so the axes keep their size however many lines
+    there are. ``reserve`` inches above the footnotes are kept free too (for a legend).
+    Returns the height of the footnote band as a figure fraction.
     """
     if isinstance(lines, str):
         raise InputError("footnote_lines must be a list of str, not one str")
     width, height = fig.get_size_inches()
-    if not lines and not reserve:
-        return 0.0
-    wrapped = [w for line in lines
+    wrapped = [w for line in lines if str(line).strip()
                for w in wrap_text(str(line), width - 2 * MARGIN, FS_FOOT, style="italic")]
-    band = (len(wrapped) * FOOT_H + 0.12) / height if wrapped else 0.0
-    total = band + reserve / height
+    band_in = (len(wrapped) * FOOT_H + 0.12) if wrapped else 0.0
+    if not band_in and not reserve:
+        return 0.0
+    height += band_in + reserve
+    fig.set_size_inches(width, height)
+    total = (band_in + reserve) / height
     fig.get_layout_engine().set(rect=(0.0, total, 1.0, 1.0 - total))
     for i, text in enumerate(wrapped):
         fig.text(MARGIN / width, (0.06 + (len(wrapped) - i - 0.5) * FOOT_H) / height, text,
                  va="center", fontsize=FS_FOOT, fontstyle="italic", color=INK,
                  parse_math=False)
-    return band
+    return band_in / height
 
 
 # ---------------------------------------------------------------------------------------------

@@ -274,35 +274,46 @@ def _label(bibliography: Any, key: str) -> str:
     if bibliography is None:
         return key
     try:
-        return str(bibliography.author_year(key))
+        label = str(bibliography.author_year(key))
     except (KeyError, AttributeError, ValueError):
         return key
+    # no author list in the bibliography: the key itself reads better than "key year"
+    return key if label.startswith(key) else label
 
 
-def _overlap_exclusions(records: Sequence[Any], table: pd.DataFrame,
-                        protocol: Protocol) -> dict[str, str]:
-    """study -> reason, for the smaller of each declared overlapping pair present."""
-    if protocol.rules.overlapping_cohorts != "keep_larger":
-        return {}
-    present = set(table["study"]) if len(table) else set()
-    size = {}
-    for rec in records:
-        arms = getattr(rec, "arms", None) or []
-        total = 0
-        for arm in arms:
-            total += _arm_count(arm, "patients") or 0
-        size[getattr(rec, "key", None)] = total
-    out: dict[str, str] = {}
+def _declared_pairs(records: Sequence[Any]) -> list[tuple[str, str]]:
+    """Declared overlapping cohorts as sorted key pairs (each once)."""
+    pairs = set()
     for rec in records:
         key = getattr(rec, "key", None)
         for ov in getattr(rec, "known_overlap", None) or []:
             other = ov.get("study") if isinstance(ov, Mapping) else getattr(ov, "study", None)
-            if other is None or other not in present or key not in present or other == key:
-                continue
-            pair = sorted([key, other], key=lambda s: (-size.get(s, 0), s))
-            keep, drop = pair
-            out.setdefault(drop, f"overlapping cohort with {keep} (the larger one is kept)")
-    return out
+            if key and other and other != key:
+                pairs.add(tuple(sorted((key, other))))
+    return sorted(pairs)
+
+
+def _apply_overlap(frame: pd.DataFrame, records: Sequence[Any],
+                   protocol: Protocol) -> pd.DataFrame:
+    """Of two declared overlapping cohorts that both enter this analysis, keep the larger.
+
+    Size is the number of patients in the arms the analysis would use (tie: the first key in
+    sort order is kept). A cohort whose partner has no usable data here is kept.
+    """
+    if protocol.rules.overlapping_cohorts != "keep_larger" or frame.empty:
+        return frame
+    frame = frame.copy()
+    for a, b in _declared_pairs(records):
+        usable = frame["reason"].isna()
+        if not ((frame["study"] == a) & usable).any() or not ((frame["study"] == b) & usable).any():
+            continue
+        size = {s: sum(_int(p) or 0 for p in frame.loc[(frame["study"] == s) & usable, "patients"])
+                for s in (a, b)}
+        keep, drop = sorted((a, b), key=lambda s: (-size[s], s))
+        mask = (frame["study"] == drop) & usable
+        frame.loc[mask, "reason"] = (f"declared overlapping cohort with {keep} "
+                                     f"(the larger cohort is kept)")
+    return frame
 
 
 def _arm_count(arm: Any, name: str) -> int | None:
@@ -335,12 +346,15 @@ def _arm_rows(table: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
 
 
 def _pick_in_window(rows: pd.DataFrame, window: Any) -> pd.Series | None:
-    days = rows["days"].map(_num)
-    inside = rows[days.map(lambda d: d is not None and window.contains(d))]
-    if inside.empty:
-        return None
-    distance = inside["days"].map(lambda d: (abs(float(d) - window.target_days), float(d)))
-    return inside.loc[distance.sort_values(kind="stable").index[0]]
+    """The row closest to the window's target day (ties: the earlier day), or None."""
+    best = None
+    for pos, d in enumerate(_num(v) for v in rows["days"]):
+        if d is None or not window.contains(d):
+            continue
+        key = (abs(d - window.target_days), d)
+        if best is None or key < best[0]:
+            best = (key, pos)
+    return None if best is None else rows.iloc[best[1]]
 
 
 def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | None,
@@ -413,12 +427,18 @@ def _change_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
         info.update(arm=arm, timepoint=_text(post.get("timepoint")), days=_num(post["days"]))
         flags: list[str] = []
         reason = info.pop("_reason", None)
-        pre_rows = grp[grp["days"].map(lambda d: (_num(d) is not None) and _num(d) <= 0)]
-        if pre_rows.empty:
+        pre_days = [(d, pos) for pos, d in enumerate(_num(v) for v in grp["days"])
+                    if d is not None and d <= 0]
+        if not pre_days:
             reason = reason or "no baseline reported"
             out.append({**info, "flags": (), "reason": reason})
             continue
-        pre = pre_rows.loc[pre_rows["days"].map(_num).sort_values(kind="stable").index[-1]]
+        pre = grp.iloc[max(pre_days)[1]]  # the last pre-operative value
+        for which, tp in (("baseline", pre), ("follow-up", post)):
+            if _text(tp.get("derived")):
+                flags.append(f"{which}: derived by the reviewer ({_text(tp.get('derived'))})")
+            if _num(tp.get("ambiguous")) == 1.0:
+                flags.append(f"{which}: marked ambiguous in the study file")
         n = _int(post.get("n"))
         if n is None:
             if protocol.rules.missing_n == "arm_patients" and info["patients"] is not None:
@@ -457,10 +477,22 @@ def _proportion_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol
         reason = info.pop("_reason", None)
         flags: list[str] = []
         unit = _text(row.get("unit"))
-        ambiguous = bool(row.get("ambiguous")) if _num(row.get("ambiguous")) is not None else False
-        if unit == "ambiguous" or (ambiguous and spec.outcome == "leakage"):
-            reason = reason or "leakage unit not stated (patients or vertebrae?)"
+        if unit == "ambiguous":
+            reason = reason or "unit not stated (patients or vertebrae?)"
+        elif _num(row.get("ambiguous")) == 1.0:
+            flags.append("marked ambiguous in the study file (see data-quality table)")
         events, total = _int(row.get("events")), _int(row.get("total"))
+        for name in ("events", "total"):
+            derived_value = _int(row.get(f"derived_{name}"))
+            if (events if name == "events" else total) is None and derived_value is not None:
+                if protocol.rules.derived_counts == "exclude":
+                    reason = reason or f"{name} only derived by the reviewer"
+                    continue
+                flags.append(f"{name} derived: {_text(row.get('derived')) or 'see study file'}")
+                if name == "events":
+                    events = derived_value
+                else:
+                    total = derived_value
         if total is None and reason is None:
             count = info["patients"] if spec.unit == "patient" else (
                 info["vertebrae"] if spec.unit == "vertebra" else None)
@@ -501,15 +533,12 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
     """
     if table.empty:
         return _empty_input()
-    excluded_overlap = _overlap_exclusions(records, table, protocol)
     base: dict[str, Any] = {}
     for study, grp in table.groupby("study", sort=True):
         design = _text(grp["design"].iloc[0]) if "design" in grp else None
         reason = None
         if design in protocol.rules.excluded_designs:
             reason = f"{design.replace('_', ' ')} (listed, not pooled)"
-        elif study in excluded_overlap:
-            reason = excluded_overlap[study]
         base[study] = {"study": study, "label": _label(bibliography, study), "design": design,
                        "_reason": reason}
     if spec.kind == "change":
@@ -518,7 +547,7 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
         rows = _proportion_rows(table, spec, protocol, base)
     if not rows:
         return _empty_input()
-    frame = pd.DataFrame(rows)
+    frame = _apply_overlap(pd.DataFrame(rows), records, protocol)
     frame = _add_effects(frame, spec, protocol, protocol.vas.correlation)
     frame["included"] = frame["reason"].isna()
     for col in INPUT_COLUMNS:

@@ -152,6 +152,7 @@ class Rules(_Frozen):
     missing_n: Literal["arm_patients", "exclude"] = "arm_patients"
     overlapping_cohorts: Literal["keep_larger", "keep_both"] = "keep_larger"
     missing_total: Literal["arm_count", "exclude"] = "arm_count"
+    derived_counts: Literal["use_flagged", "exclude"] = "use_flagged"
 
 
 class AnalysisSpec(_Frozen):

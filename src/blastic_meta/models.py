@@ -542,7 +542,7 @@ def pool(
     --------
     >>> r = pool([0.1, 0.5, 0.9], [0.01, 0.02, 0.01], method="DL")
     >>> round(r.estimate, 4), round(r.tau2, 4)
-    (0.5, 0.1496)
+    (0.5, 0.1875)
     """
     yi, vi = _split_frame(yi, vi)
     y, v, lev = _validate(yi, vi, method, test, level, pi, adhoc, i2)

@@ -354,7 +354,7 @@ def estimate_tau2(
     --------
     >>> import numpy as np
     >>> round(estimate_tau2(np.array([0.1, 0.5, 0.9]), np.array([0.01, 0.02, 0.01]), "DL").tau2, 6)
-    0.14963
+    0.1875
     """
     return _ESTIMATORS[method](Gls(yi, vi, X))
 

@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
         bad = np.flatnonzero(vi <= 0)
         if bad.size:
             i = int(bad[0])
-            raise CsvInputError(f"{path}:{i + 2}: --vi column {args.vi!r}: {vi[i]!r} is not a "
-                                "sampling variance (must be > 0)")
+            raise CsvInputError(f"{path}:{i + 2}: --vi column {args.vi!r}: {float(vi[i])!r} is "
+                                "not a sampling variance (must be > 0)")
     mods = None
     if args.mods:
         mods = pd.DataFrame({c: _column(table, path, "--mods", c) for c in args.mods})

@@ -137,7 +137,8 @@ for (m in c("OR", "RR", "RD")) {
 es <- escalc(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = bcg)
 add_dataset("bcg_RR", es$yi, es$vi, "metadat::dat.bcg",
             "escalc(measure=\"RR\", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)",
-            list(ablat = num(bcg$ablat), year = num(bcg$year), alloc = arr(bcg$alloc)))
+            list(ablat = num(bcg$ablat), year = num(bcg$year), alloc = arr(bcg$alloc),
+                 decade = arr(paste0(10 * (bcg$year %/% 10), "s"))))
 es <- escalc(measure = "OR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = bcg)
 add_dataset("bcg_OR", es$yi, es$vi, "metadat::dat.bcg",
             "escalc(measure=\"OR\", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)")
@@ -405,6 +406,23 @@ for (ds in names(datasets)) {
   }
 }
 
+# the same outputs at level = 0.90 (CI, PI and the Q-profile CI follow the fit's level)
+level_cases <- list()
+for (ds in c("bcg_RR", "normand1999_MD", "synthetic_k3", "hackshaw1998")) {
+  d <- datasets[[ds]]
+  for (m in c("REML", "DL", "PM")) {
+    for (t in c("z", "knha")) {
+      fit <- rma(yi = as.numeric(d$yi), vi = as.numeric(d$vi), method = m, test = t,
+                 level = 90, control = CTRL)
+      level_cases[[length(level_cases) + 1L]] <- list(
+        id = paste(ds, m, t, "level90", sep = "-"), dataset = ds, method = m, test = t,
+        adhoc = FALSE, level = 0.9,
+        call = sprintf("rma(yi, vi, method=\"%s\", test=\"%s\", level=90, control=...); confint(fit); predict(fit)", m, t),
+        out = fit_outputs(fit))
+    }
+  }
+}
+
 # ---------------------------------------------------------------------------------------------
 # prediction-interval conventions computed from the fit: est +/- qt(.975, df) sqrt(se^2 + tau2)
 
@@ -507,39 +525,49 @@ for (ms in names(mod_sets)) {
 # subgroups on dat.bcg by allocation
 
 sg_cases <- list()
-alloc <- as.character(bd$alloc)
-levels_in_order <- unique(alloc)
-for (m in c("REML", "DL", "PM", "ML")) {
-  for (t in c("z", "knha")) {
-    per <- list()
-    est <- c()
-    se <- c()
-    for (g in levels_in_order) {
-      sel <- alloc == g
-      fit <- rma(yi = as.numeric(bd$yi)[sel], vi = as.numeric(bd$vi)[sel], method = m, test = t,
-                 control = CTRL)
-      per[[g]] <- list(k = fit$k, estimate = c(fit$b), se = fit$se, pval = fit$pval,
-                       ci_low = fit$ci.lb, ci_high = fit$ci.ub, tau2 = fit$tau2, i2 = fit$I2,
-                       q = fit$QE)
-      est <- c(est, c(fit$b))
-      se <- c(se, fit$se)
+# dat.bcg by decade of publication has two single-study subgroups (1950s, 1980s); metafor fits
+# k = 1 with tau2 = 0 and switches test="knha" to "z" for it (with a warning, muffled here)
+muffle_k1 <- function(expr) {
+  withCallingHandlers(expr, warning = function(w) {
+    if (grepl("since k=1", conditionMessage(w))) invokeRestart("muffleWarning")
+  })
+}
+groupings <- list(alloc = as.character(bd$alloc), decade = as.character(bd$decade))
+for (gname in names(groupings)) {
+  grp <- groupings[[gname]]
+  levels_in_order <- unique(grp)
+  for (m in c("REML", "DL", "PM", "ML")) {
+    for (t in c("z", "knha")) {
+      per <- list()
+      est <- c()
+      se <- c()
+      for (g in levels_in_order) {
+        sel <- grp == g
+        fit <- muffle_k1(rma(yi = as.numeric(bd$yi)[sel], vi = as.numeric(bd$vi)[sel],
+                             method = m, test = t, control = CTRL))
+        per[[g]] <- list(k = fit$k, estimate = c(fit$b), se = fit$se, pval = fit$pval,
+                         ci_low = fit$ci.lb, ci_high = fit$ci.ub, tau2 = fit$tau2,
+                         i2 = fit$I2, q = fit$QE)
+        est <- c(est, c(fit$b))
+        se <- c(se, fit$se)
+      }
+      fe <- rma(yi = est, sei = se, method = "FE")
+      sg_cases[[length(sg_cases) + 1L]] <- list(
+        id = paste0("bcg_RR-", gname, "-", m, "-", t, "-separate"), dataset = "bcg_RR",
+        groups = gname, method = m, test = t, tau2 = "separate",
+        call = sprintf("per subgroup of %s rma(yi, vi, method=\"%s\", test=\"%s\"); rma(estimates, sei=se, method=\"FE\")", gname, m, t),
+        out = list(group_order = arr(levels_in_order), subgroups = per, q_between = fe$QE,
+                   df_between = fe$k - 1L, pval_between = fe$QEp))
+      fitc <- rma(yi = as.numeric(bd$yi), vi = as.numeric(bd$vi), mods = ~ factor(grp),
+                  method = m, test = t, control = CTRL)
+      sg_cases[[length(sg_cases) + 1L]] <- list(
+        id = paste0("bcg_RR-", gname, "-", m, "-", t, "-common"), dataset = "bcg_RR",
+        groups = gname, method = m, test = t, tau2 = "common",
+        call = sprintf("rma(yi, vi, mods=~factor(%s), method=\"%s\", test=\"%s\")", gname, m, t),
+        out = list(group_order = arr(levels_in_order), q_between = fitc$QM,
+                   df_between = num(fitc$QMdf[!is.na(fitc$QMdf)]), pval_between = fitc$QMp,
+                   tau2 = fitc$tau2))
     }
-    fe <- rma(yi = est, sei = se, method = "FE")
-    sg_cases[[length(sg_cases) + 1L]] <- list(
-      id = paste("bcg_RR-alloc", m, t, "separate", sep = "-"), dataset = "bcg_RR",
-      groups = "alloc", method = m, test = t, tau2 = "separate",
-      call = sprintf("per subgroup rma(yi, vi, method=\"%s\", test=\"%s\"); rma(estimates, sei=se, method=\"FE\")", m, t),
-      out = list(group_order = arr(levels_in_order), subgroups = per, q_between = fe$QE,
-                 df_between = fe$k - 1L, pval_between = fe$QEp))
-    fitc <- rma(yi = as.numeric(bd$yi), vi = as.numeric(bd$vi), mods = ~ factor(alloc),
-                method = m, test = t, control = CTRL)
-    sg_cases[[length(sg_cases) + 1L]] <- list(
-      id = paste("bcg_RR-alloc", m, t, "common", sep = "-"), dataset = "bcg_RR",
-      groups = "alloc", method = m, test = t, tau2 = "common",
-      call = sprintf("rma(yi, vi, mods=~factor(alloc), method=\"%s\", test=\"%s\")", m, t),
-      out = list(group_order = arr(levels_in_order), q_between = fitc$QM,
-                 df_between = num(fitc$QMdf[!is.na(fitc$QMdf)]), pval_between = fitc$QMp,
-                 tau2 = fitc$tau2))
   }
 }
 
@@ -620,7 +648,9 @@ tr_cases[[length(tr_cases) + 1L]] <- list(
 # pool_many: rows are data sets of different k (NaN-padded in the tests), one case per method
 
 pm_rows <- c("bcg_RR", "normand1999_MD", "synthetic_k3", "pritz1997_PLO", "synthetic_k2",
-             "raudenbush1985", "synthetic_q_below_df")
+             "raudenbush1985", "synthetic_q_below_df", "synthetic_bimodal_ml",
+             "synthetic_bimodal_reml", "synthetic_identical", "synthetic_vi_span",
+             "synthetic_far", "synthetic_mixed_precision", "hackshaw1998")
 pm_cases <- list()
 for (m in c("DL", "REML", "ML", "PM")) {
   for (t in c("z", "knha")) {
@@ -656,6 +686,7 @@ ref <- list(
   datasets = datasets,
   escalc = escalc_cases,
   rma = rma_cases,
+  rma_level = level_cases,
   pi_conventions = pi_cases,
   i2_from_q = i2q_cases,
   leave1out = l1o_cases,

@@ -333,7 +333,7 @@ def _table_lines(spec: ForestSpec, het_width: float) -> list[_Line]:
         if i:
             lines.append(_Line("blank"))
         if block.title:
-            lines.append(_Line("title", block.title))
+            lines += [_Line("title", t) for t in wrap_text(block.title, het_width, FS, "bold")]
         lines += [_Line("study", row, row.weight) for row in block.rows]
         if block.summary is not None:
             add_summary(block.summary, block.rows)
@@ -382,18 +382,22 @@ def _draw_forest(spec: ForestSpec, *, marker: str, reference: float | None) -> F
     show_weight = any(r.weight is not None for r in rows_all)
 
     # ---- column widths (inches) from the texts themselves
+    # block titles and heterogeneity lines span the row (nothing else is in it); summary and
+    # PI labels may run into the n column, which is empty in their rows
     label_w = max(
         [text_width("Study", FS, "bold")]
-        + [text_width(b.title, FS, "bold") for b in spec.blocks if b.title]
         + [indent + text_width(r.label, FS)
            + (0.06 + text_width(r.note, FS_SMALL, style="italic") if r.note else 0.0)
            for r in rows_all]
-        + [text_width(s.label, FS, "bold") for s in summaries]
-        + [indent + text_width(PI_LABEL, FS_SMALL, style="italic")
-           for s in summaries if s.pi_low is not None]
     )
     n_w = max([text_width(spec.n_header, FS, "bold")]
               + [text_width(r.n_text, FS) for r in rows_all])
+    label_w = max(
+        [label_w]
+        + [text_width(s.label, FS, "bold") - (GAP + n_w if n_w else 0.0) for s in summaries]
+        + [indent + text_width(PI_LABEL, FS_SMALL, style="italic") - (GAP + n_w if n_w else 0.0)
+           for s in summaries if s.pi_low is not None]
+    )
     eff_texts = [_fmt_ci(r.estimate, r.ci_low, r.ci_high, d) for r in rows_all]
     eff_w = max(
         [text_width(spec.effect_label, FS, "bold")]
@@ -566,9 +570,11 @@ def _draw_forest(spec: ForestSpec, *, marker: str, reference: float | None) -> F
         ax.plot([x], [y], marker=m, markersize=4, color=INK if (x, y, m) in arrows else PI_COLOR,
                 clip_on=False, zorder=3)
 
-    # ---- reference lines: not across heterogeneity text that reaches into the plot
-    het_blocks = {y for y, line in enumerate(lines) if line.kind == "het"
-                  and x_label + indent + text_width(line.item, FS_SMALL) > x_plot0 - 0.05}
+    # ---- reference lines: one per block, not across gaps, heterogeneity or long titles
+    het_blocks = {y for y, line in enumerate(lines)
+                  if line.kind in ("het", "blank")
+                  or (line.kind == "title"
+                      and x_label + text_width(line.item, FS, "bold") > x_plot0 - 0.05)}
     runs: list[tuple[int, int]] = []
     for y in range(1, n_rows):
         if y in het_blocks:

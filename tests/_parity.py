@@ -139,6 +139,9 @@ class Mismatches:
 
 
 def scales(yi: Sequence[float], vi: Sequence[float]) -> dict[str, float]:
-    """Natural sizes of the quantities of a fit of (yi, vi), used as floors for values ~0."""
+    """Natural sizes of the quantities of a fit of (yi, vi), used as floors for values ~0.
+
+    I2 is in percent; its floor is one percentage point (I2 is printed to 2 decimals).
+    """
     v = float(np.median(np.asarray(vi, dtype=float)))
-    return {"var": v, "sd": float(np.sqrt(v)), "percent": 100.0, "unit": 1.0}
+    return {"var": v, "sd": float(np.sqrt(v)), "percent": 1.0, "unit": 1.0}

@@ -154,7 +154,7 @@ def test_i2_from_q(case: dict[str, Any]) -> None:
     yi, vi = _arrays(case["dataset"])
     res = bm.pool(yi, vi, method=case["method"], test="z", i2="Q")
     m = Mismatches(case["id"])
-    m.check("i2", res.i2, expected(case["out"], "i2"), rel=method_rel("DL"), scale=100.0)
+    m.check("i2", res.i2, expected(case["out"], "i2"), rel=method_rel("DL"), scale=1.0)
     m.check("q", res.q, expected(case["out"], "q"), rel=method_rel("DL"), scale=1.0)
     m.finish()
 
@@ -242,7 +242,8 @@ def test_compare_subgroups_matches_metafor(case: dict[str, Any]) -> None:
             if sub_ref["k"] > 1:
                 # a single-study subgroup has no heterogeneity: metafor prints I2 = Q = 0,
                 # blastic_meta reports NaN by contract, so only k > 1 is compared
-                m.check(f"{name}.i2", sub.i2, expected(sub_ref, "i2"), rel=rel, scale=100.0)
+                m.check(f"{name}.i2", sub.i2, expected(sub_ref, "i2"), rel=rel,
+                        scale=sc["percent"])
                 m.check(f"{name}.q", sub.q, expected(sub_ref, "q"), rel=method_rel("DL"),
                         scale=1.0)
     m.finish()
@@ -264,7 +265,7 @@ def test_leave_one_out_matches_leave1out(case: dict[str, Any]) -> None:
     m = Mismatches(case["id"])
     m.equal("rows", len(table), len(yi))
     for col, scale in (("estimate", sc["sd"]), ("se", sc["sd"]), ("ci_low", sc["sd"]),
-                       ("ci_high", sc["sd"]), ("tau2", sc["var"]), ("i2", 100.0)):
+                       ("ci_high", sc["sd"]), ("tau2", sc["var"]), ("i2", sc["percent"])):
         m.check(f"leave_one_out.{col}", table[col].to_numpy(dtype=float), expected(out, col),
                 rel=rel, scale=scale)
     m.finish()

@@ -41,7 +41,7 @@ def test_pool_many_matches_rma_per_row(case: dict[str, Any]) -> None:
         row = table.iloc[i]
         m.equal(f"{name}.k", int(row["k"]), out["k"])
         for col, scale in (("estimate", sc["sd"]), ("se", sc["sd"]), ("ci_low", sc["sd"]),
-                           ("ci_high", sc["sd"]), ("tau2", sc["var"]), ("i2", 100.0)):
+                           ("ci_high", sc["sd"]), ("tau2", sc["var"]), ("i2", sc["percent"])):
             m.check(f"{name}.{col}", float(row[col]), expected(out, col), rel=rel, scale=scale)
         m.check(f"{name}.q", float(row["q"]), expected(out, "q"), rel=method_rel("DL"),
                 scale=1.0)

@@ -34,7 +34,7 @@ __all__ = ["GlmmResult", "pool_glmm"]
 N_AGQ = 7  # metafor's default nAGQ
 _Z, _W = special.roots_hermite(N_AGQ)  # physicists' rule: integral of exp(-z^2) f(z)
 _LOGW = np.log(_W) + _Z**2  # exp(z^2) turns the rule into one for integral of f(z)
-_SQRT2 = math.sqrt(2.0)
+_ZS = math.sqrt(2.0) * _Z  # nodes on the scale of a standard normal
 _TOL = 1e-10
 _MAX_ITER = 200
 _EMPTY = np.empty(0)
@@ -116,7 +116,9 @@ class _Likelihood:
 
     def __init__(self, x: FloatArray, n: FloatArray) -> None:
         self.x, self.n = x, n
-        self.const = special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
+        self.const = float(np.sum(special.gammaln(n + 1) - special.gammaln(x + 1)
+                                  - special.gammaln(n - x + 1))) - 0.5 * len(x) * math.log(math.pi)
+        self.xc, self.nc = x[:, None], n[:, None]
         self.mode = np.zeros_like(x)
 
     def _modes(self, mu: float, tau: float) -> FloatArray:
@@ -141,8 +143,8 @@ class _Likelihood:
         self.mode = u
         return u
 
-    def evaluate(self, mu: float, tau: float, *, derivatives: bool = False
-                 ) -> tuple[float, FloatArray, FloatArray]:
+    def evaluate(self, mu: float, tau: float, *, derivatives: bool = False,
+                 hessian: bool = True) -> tuple[float, FloatArray, FloatArray]:
         """Return the log-likelihood and (optionally) its gradient and an approximate Hessian.
 
         The gradient is the exact derivative of the quadrature approximation, including the
@@ -155,40 +157,45 @@ class _Likelihood:
         m = self._modes(mu, tau)
         p_m = special.expit(mu + tau * m)
         q_m = n * p_m * (1 - p_m)
-        c = tau * tau * q_m
-        sigma = 1 / np.sqrt(1 + c)
-        zs = _SQRT2 * _Z
-        u = m[:, None] + sigma[:, None] * zs[None, :]
+        c1 = 1 + tau * tau * q_m
+        sigma = 1 / np.sqrt(c1)
+        u = m[:, None] + sigma[:, None] * _ZS
         eta = mu + tau * u
-        logf = x[:, None] * eta - n[:, None] * np.logaddexp(0, eta) - 0.5 * u * u
-        terms = logf + _LOGW
+        terms = self.xc * eta - self.nc * np.logaddexp(0, eta) - 0.5 * u * u + _LOGW
         top = terms.max(axis=1, keepdims=True)
         ex = np.exp(terms - top)
         total = ex.sum(axis=1)
-        log_li = np.log(total) + top[:, 0] + np.log(sigma) - 0.5 * math.log(math.pi)
-        loglik = float(np.sum(log_li + self.const))
+        loglik = float(np.sum(np.log(total * sigma) + top[:, 0]) + self.const)
         if not derivatives:
             return loglik, _EMPTY, _EMPTY
         post = ex / total[:, None]
         p = special.expit(eta)
-        s = x[:, None] - n[:, None] * p
-        q = n[:, None] * p * (1 - p)
-        # implicit derivatives of the modes: g(m) = tau (x - n p) - m = 0, dg/dm = -(1 + c)
-        dm_dmu = -tau * q_m / (1 + c)
-        dm_dtau = ((x - n * p_m) - tau * q_m * m) / (1 + c)
-        grad = np.empty(2)
-        for j, (dm, deta_direct) in enumerate(((dm_dmu, 1.0), (dm_dtau, m))):
-            deta_m = deta_direct + tau * dm
-            dc = tau * tau * q_m * (1 - 2 * p_m) * deta_m + (2 * tau * q_m if j else 0.0)
-            dlogsig = -0.5 * dc / (1 + c)
-            du = dm[:, None] + (sigma * dlogsig)[:, None] * zs[None, :]
-            deta = (1.0 if j == 0 else u) + tau * du
-            dlogf = s * deta - u * du
-            grad[j] = float(np.sum(dlogsig + (post * dlogf).sum(axis=1)))
-        e_s, e_us = (post * s).sum(1), (post * u * s).sum(1)
-        h_mm = (-(post * q).sum(1) + (post * s * s).sum(1) - e_s**2).sum()
-        h_mt = (-(post * u * q).sum(1) + (post * u * s * s).sum(1) - e_s * e_us).sum()
-        h_tt = (-(post * u * u * q).sum(1) + (post * (u * s) ** 2).sum(1) - e_us**2).sum()
+        s = self.xc - self.nc * p  # d log f / d eta
+        us = u * s
+        r = tau * s - u  # d log(f phi) / du
+        if hessian:
+            q = self.nc * p * (1 - p)
+            parts = (s, us, r, r * _ZS, q, u * q, u * q * u, s * s, us * s, us * us)
+        else:
+            parts = (s, us, r, r * _ZS)
+        mom = np.einsum("kj,mkj->mk", post, np.stack(parts))
+        e_s, e_us, e_r, e_rz = mom[0], mom[1], mom[2], mom[3]
+        # the nodes u = m + sigma z move with (mu, tau): implicit derivatives of the modes
+        # (tau (x - n p) - m = 0) and of log sigma = -log(1 + tau^2 q_m) / 2
+        dq = q_m * (1 - 2 * p_m)
+        dm_mu = -tau * q_m / c1
+        dm_tau = ((x - n * p_m) - tau * q_m * m) / c1
+        dls_mu = -0.5 * tau * tau * dq * (1 + tau * dm_mu) / c1
+        dls_tau = -0.5 * (tau * tau * dq * (m + tau * dm_tau) + 2 * tau * q_m) / c1
+        g_mu = np.sum(dls_mu + e_s + dm_mu * e_r + sigma * dls_mu * e_rz)
+        g_tau = np.sum(dls_tau + e_us + dm_tau * e_r + sigma * dls_tau * e_rz)
+        grad = np.array([g_mu, g_tau])
+        if not hessian:
+            return loglik, grad, _EMPTY
+        e_q, e_uq, e_uuq, e_ss, e_uss, e_usus = mom[4], mom[5], mom[6], mom[7], mom[8], mom[9]
+        h_mm = np.sum(-e_q + e_ss - e_s * e_s)
+        h_mt = np.sum(-e_uq + e_uss - e_s * e_us)
+        h_tt = np.sum(-e_uuq + e_usus - e_us * e_us)
         return loglik, grad, np.array([[h_mm, h_mt], [h_mt, h_tt]])
 
     def hessian(self, mu: float, tau: float) -> FloatArray:
@@ -197,8 +204,8 @@ class _Likelihood:
         hess = np.empty((2, 2))
         for j, h in enumerate((1e-5 * max(1.0, abs(mu)), 1e-5 * max(1.0, abs(tau)))):
             e = np.array([h, 0.0]) if j == 0 else np.array([0.0, h])
-            g_plus = self.evaluate(mu + e[0], tau + e[1], derivatives=True)[1]
-            g_minus = self.evaluate(mu - e[0], tau - e[1], derivatives=True)[1]
+            g_plus = self.evaluate(mu + e[0], tau + e[1], derivatives=True, hessian=False)[1]
+            g_minus = self.evaluate(mu - e[0], tau - e[1], derivatives=True, hessian=False)[1]
             hess[:, j] = (g_plus - g_minus) / (2 * h)
         return 0.5 * (hess + hess.T)
 

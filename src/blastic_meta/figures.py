@@ -240,10 +240,14 @@ class ForestSpec:
         for rows in groups:
             weights = [r.weight for r in rows if r.weight is not None]
             if weights and abs(sum(weights) - 100.0) > 0.5:
-                scope = ("over all rows: with `overall` given, pass the overall model's weights"
-                         if self.overall else "within each block (no `overall` given)")
-                raise InputError(f"{where}: weights are percent and must sum to 100 {scope}; "
-                                 f"got {sum(weights):.2f} (rows with weight None are skipped)")
+                if self.overall:
+                    hint = ("with `overall` given, the rows must carry the overall model's "
+                            "weights and every study of the overall model must be a row "
+                            "(rows with weight None are skipped)")
+                else:
+                    hint = "without `overall`, each block's rows carry that block's weights"
+                raise InputError(f"{where}: weights are percent and must sum to 100; the rows "
+                                 f"carry {sum(weights):.2f}%: {hint}")
 
 
 def _all_values(spec: ForestSpec) -> list[float]:

@@ -146,4 +146,7 @@ def proportion_ci(events: ArrayLike, totals: ArrayLike, *, method: str = "cloppe
     z = stats.norm.ppf(1 - alpha / 2)
     centre = (x + z**2 / 2) / (n + z**2)
     half = z / (n + z**2) * np.sqrt(x * (n - x) / n + z**2 / 4)
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # exactly 0 (1) with no (all) events, where rounding could leave 1e-17
+    low = np.where(x == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(x == n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return low, high

@@ -62,7 +62,12 @@ def _surname(name: str) -> str:
         return _plain(name.split(",", 1)[0])
     if name.startswith("{") and name.endswith("}"):  # corporate author
         return _plain(name)
-    return _plain(name).split(" ")[-1] if _plain(name) else ""
+    words = _plain(name).split(" ")
+    # "First von Last": the surname starts at the first lower-case (von) word, if any
+    for i, word in enumerate(words[:-1]):
+        if i > 0 and word[:1].islower():
+            return " ".join(words[i:])
+    return words[-1]
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ class Bibliography(Mapping[str, dict[str, str]]):
             surname = _surname(name)
             if not surname or surname.lower() == "others":
                 continue
-            given = name.split(",", 1)[1] if "," in name else _plain(name)[: -len(surname)]
+            given = name.split(",", 1)[1] if "," in name else _plain(name).removesuffix(surname)
             initial = _plain(given).strip()[:1]
             out.append(f"{surname} {initial}".strip().lower())
         return out

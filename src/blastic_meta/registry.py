@@ -19,9 +19,9 @@ from .citations import Bibliography, load_bibliography
 from .errors import StudyRecordError
 from .records import Arm, StudyRecord, percent_of
 from .validation import check_studies
-from .yamlio import dump_yaml
+from .yamlio import dump_yaml, parse_yaml
 
-__all__ = ["TABLE_COLUMNS", "dump_study", "load_studies", "study_table"]
+__all__ = ["TABLE_COLUMNS", "dump_study", "load_studies", "parse_study", "study_table"]
 
 TABLE_COLUMNS = (
     "study", "arm", "arm_label", "lesion_type", "design", "procedure", "outcome", "outcome_id",
@@ -159,6 +159,24 @@ def load_studies(studies_dir: str | Path,
         raise StudyRecordError("\n".join(lines))
     records = sorted((rec for rec, _ in loaded), key=lambda r: r.key)
     return records, study_table(records)
+
+
+def parse_study(text: str | bytes, name: str = "<string>") -> StudyRecord:
+    """One study from YAML text: a record, or StudyRecordError listing every problem.
+
+    Only the file's own structure is checked (no bibliography, no cross-field checks).
+    """
+    from pydantic import ValidationError
+
+    from .validation import structural_findings
+
+    doc = parse_yaml(text, name)
+    if not isinstance(doc.data, dict):
+        raise StudyRecordError(f"{name}:1: (top): a study file is a mapping of fields")
+    try:
+        return StudyRecord.model_validate(doc.data)
+    except ValidationError as exc:
+        raise StudyRecordError("\n".join(str(f) for f in structural_findings(exc, doc))) from None
 
 
 def dump_study(record: StudyRecord) -> str:

@@ -36,7 +36,13 @@ from .records import (
 )
 from .yamlio import YamlDocument, YamlError, dotted, line_for, load_document
 
-__all__ = ["SCHEMA_COMMENT", "Finding", "check_studies", "validate_studies"]
+__all__ = [
+    "SCHEMA_COMMENT",
+    "Finding",
+    "check_studies",
+    "structural_findings",
+    "validate_studies",
+]
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema=schema.json"
 Severity = Literal["error", "warning"]
@@ -162,7 +168,8 @@ def _message(err: dict[str, Any], where: _Where, doc: YamlDocument) -> str:
     return msg
 
 
-def _structural(exc: ValidationError, doc: YamlDocument) -> list[Finding]:
+def structural_findings(exc: ValidationError, doc: YamlDocument) -> list[Finding]:
+    """Findings (with codes and lines) of a pydantic ValidationError of one file."""
     groups: dict[_Where, list[tuple[dict[str, Any], bool]]] = {}
     for err in exc.errors(include_url=False):
         where, skipped = _data_path(tuple(err["loc"]), doc.data)
@@ -574,7 +581,7 @@ def check_studies(studies_dir: str | Path, bibliography: Bibliography | None,
         try:
             record = StudyRecord.model_validate(doc.data)
         except ValidationError as exc:
-            findings.extend(_structural(exc, doc))
+            findings.extend(structural_findings(exc, doc))
             continue
         file_findings = _Checker(record, doc).run()
         if record.key != path.stem:

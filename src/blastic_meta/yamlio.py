@@ -103,6 +103,18 @@ class _Dumper(yaml.SafeDumper):
     """Quotes every string that either YAML 1.1 or our 1.2 reading would take for non-text."""
 
 
+_LINE_BREAKS = re.compile("[\x85\u2028\u2029\r]")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # YAML 1.1 emitters treat NEL and the Unicode separators as line breaks; double quotes
+    # escape them, so the text reads back unchanged.
+    style = '"' if _LINE_BREAKS.search(value) else None
+    return dumper.represent_scalar(_TAG + "str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
 for _cls in (_Loader, _Dumper):
     _cls.add_implicit_resolver(_TAG + "bool", _BOOL, list("tTfF"))
     _cls.add_implicit_resolver(_TAG + "null", _NULL, ["~", "n", "N", ""])

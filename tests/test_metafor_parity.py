@@ -66,8 +66,11 @@ def _check_fit(m: Mismatches, res: Any, out: dict[str, Any], method: str, test: 
     m.check("ci_low", res.ci_low, expected(out, "ci_low"), rel=rel, scale=sc["sd"])
     m.check("ci_high", res.ci_high, expected(out, "ci_high"), rel=rel, scale=sc["sd"])
     m.check("tau2", res.tau2, expected(out, "tau2"), rel=rel, scale=sc["var"])
+    m.check("tau2_se", res.tau2_se, expected(out, "tau2_se"), rel=rel, scale=sc["var"])
     m.check("i2", res.i2, expected(out, "i2"), rel=rel, scale=sc["percent"])
     m.check("h2", res.h2, expected(out, "h2"), rel=rel, scale=sc["unit"])
+    if out.get("stat_df") is not None:
+        m.check("df (of the t statistic)", res.df, out["stat_df"], rel=0.0)
     # Q and its p-value use the fixed-effect weights: closed form for every method
     m.check("q", res.q, expected(out, "q"), rel=method_rel("DL"), scale=sc["unit"])
     m.check("q_pval", res.q_pval, expected(out, "q_pval"), rel=method_rel("DL"),
@@ -100,6 +103,7 @@ def test_pool_matches_rma(case: dict[str, Any]) -> None:
     m.equal("q_df", res.q_df, case["out"]["q_df"])
     m.equal("method", res.method, case["method"])
     m.equal("test", res.test, case["test"])
+    m.equal("adhoc", res.adhoc, case["adhoc"])
     m.finish()
 
 
@@ -182,14 +186,15 @@ def test_metaregression_matches_rma(case: dict[str, Any]) -> None:
     m.equal("p", res.p, out["p"])
     table = res.coefficients
     m.equal("coefficient rows", list(table.index), coef_ref["name"])
-    for col, ref_col in (("estimate", "estimate"), ("se", "se"), ("ci_low", "ci_low"),
-                         ("ci_high", "ci_high")):
+    for col, ref_col in (("estimate", "estimate"), ("se", "se"), ("statistic", "stat"),
+                         ("ci_low", "ci_low"), ("ci_high", "ci_high")):
         # slopes are per unit of the moderator (e.g. per year): compare relative only
         m.check(f"coefficients.{col}", table[col].to_numpy(dtype=float),
                 expected(coef_ref, ref_col), rel=rel)
     m.check("coefficients.pval", table["pval"].to_numpy(dtype=float),
             expected(coef_ref, "pval"), rel=rel, abs_floor=PVAL_ABS)
     m.check("qm", res.qm, expected(out, "qm"), rel=rel, scale=1.0)
+    m.check("qm_df", np.asarray(res.qm_df, dtype=float), expected(out, "qm_df"), rel=0.0)
     m.check("qm_pval", res.qm_pval, expected(out, "qm_pval"), rel=rel, abs_floor=PVAL_ABS)
     m.check("tau2", res.tau2, expected(out, "tau2"), rel=rel, scale=sc["var"])
     m.check("i2", res.i2, expected(out, "i2"), rel=rel, scale=sc["percent"])
@@ -264,10 +269,17 @@ def test_leave_one_out_matches_leave1out(case: dict[str, Any]) -> None:
     out = case["out"]
     m = Mismatches(case["id"])
     m.equal("rows", len(table), len(yi))
-    for col, scale in (("estimate", sc["sd"]), ("se", sc["sd"]), ("ci_low", sc["sd"]),
-                       ("ci_high", sc["sd"]), ("tau2", sc["var"]), ("i2", sc["percent"])):
+    for col, scale in (("estimate", sc["sd"]), ("se", sc["sd"]), ("statistic", 1.0),
+                       ("ci_low", sc["sd"]), ("ci_high", sc["sd"]), ("tau2", sc["var"]),
+                       ("i2", sc["percent"]), ("h2", 1.0)):
         m.check(f"leave_one_out.{col}", table[col].to_numpy(dtype=float), expected(out, col),
                 rel=rel, scale=scale)
+    m.check("leave_one_out.pval", table["pval"].to_numpy(dtype=float), expected(out, "pval"),
+            rel=rel, abs_floor=PVAL_ABS)
+    m.check("leave_one_out.q", table["q"].to_numpy(dtype=float), expected(out, "q"),
+            rel=method_rel("DL"), scale=1.0)
+    m.check("leave_one_out.q_pval", table["q_pval"].to_numpy(dtype=float),
+            expected(out, "q_pval"), rel=method_rel("DL"), abs_floor=PVAL_ABS)
     m.finish()
 
 
@@ -278,7 +290,14 @@ REG_CASES = cases("regtest")
 def test_egger_test_matches_regtest(case: dict[str, Any]) -> None:
     egger = _fit(case).egger_test()
     rel = method_rel(case["method"])
+    yi, vi = _arrays(case["dataset"])
+    sc = scales(yi, vi)
+    out = case["out"]
     m = Mismatches(case["id"])
+    if out.get("df") is not None:
+        m.check("df", attr(egger, "df"), out["df"], rel=0.0)
+    for name in ("limit_estimate", "limit_ci_low", "limit_ci_high"):
+        m.check(name, attr(egger, name), expected(out, name), rel=rel, scale=sc["sd"])
     m.check("statistic", attr(egger, "statistic"), expected(case["out"], "statistic"),
             rel=rel, scale=1.0)
     m.check("pval", attr(egger, "pval"), expected(case["out"], "pval"), rel=rel,
@@ -298,6 +317,10 @@ def test_trim_and_fill_matches_trimfill(case: dict[str, Any]) -> None:
     out = case["out"]
     m = Mismatches(case["id"])
     m.equal("k0", int(attr(tf, "k0")), out["k0"])
+    m.equal("side", attr(tf, "side"), out["side"])
+    m.check("pval", attr(tf, "pval"), expected(out, "pval"), rel=rel, abs_floor=PVAL_ABS)
+    for name in ("ci_low", "ci_high"):
+        m.check(name, attr(tf, name), expected(out, name), rel=rel, scale=sc["sd"])
     m.check("estimate", attr(tf, "estimate"), expected(out, "estimate"), rel=rel,
             scale=sc["sd"])
     m.check("se", attr(tf, "se"), expected(out, "se"), rel=rel, scale=sc["sd"])

@@ -371,7 +371,7 @@ fit_outputs <- function(fit) {
     estimate = c(fit$b)[1], se = fit$se[1], stat = fit$zval[1],
     stat_df = if (fit$test %in% c("knha", "adhoc", "t")) fit$ddf[1] else NULL,
     pval = fit$pval[1], ci_low = fit$ci.lb[1], ci_high = fit$ci.ub[1],
-    tau2 = fit$tau2, i2 = fit$I2, h2 = fit$H2,
+    tau2 = fit$tau2, tau2_se = fit$se.tau2, i2 = fit$I2, h2 = fit$H2,
     q = fit$QE, q_df = fit$k - fit$p, q_pval = fit$QEp,
     tau2_ci_low = ci["tau^2", "ci.lb"], tau2_ci_high = ci["tau^2", "ci.ub"],
     tau2_ci_high_beyond_metafor_default = ci["tau^2", "ci.ub"] > default_max,
@@ -470,23 +470,28 @@ for (ds in c("bcg_RR", "normand1999_MD", "hackshaw1998", "raudenbush1985", "prit
       fit <- fits[[paste(ds, m, t, sep = "-")]]
       id <- paste(ds, m, t, sep = "-")
       l1 <- leave1out(fit)
+      stat <- if (is.null(l1$zval)) l1$tval else l1$zval  # tval under Knapp-Hartung
       l1o_cases[[length(l1o_cases) + 1L]] <- list(
         id = id, dataset = ds, method = m, test = t, call = "leave1out(fit)",
-        out = list(estimate = num(l1$estimate), se = num(l1$se), ci_low = num(l1$ci.lb),
-                   ci_high = num(l1$ci.ub), tau2 = num(l1$tau2), i2 = num(l1$I2)))
+        out = list(estimate = num(l1$estimate), se = num(l1$se), statistic = num(stat),
+                   pval = num(l1$pval), ci_low = num(l1$ci.lb), ci_high = num(l1$ci.ub),
+                   q = num(l1$Q), q_pval = num(l1$Qp), tau2 = num(l1$tau2), i2 = num(l1$I2),
+                   h2 = num(l1$H2)))
       if (fit$k >= 4) {
         rt <- regtest(fit)
         reg_cases[[length(reg_cases) + 1L]] <- list(
           id = id, dataset = ds, method = m, test = t, call = "regtest(fit)",
           out = list(statistic = rt$zval, pval = rt$pval,
-                     df = if (t == "z") NULL else rt$dfs))
+                     df = if (t == "z") NULL else rt$dfs, limit_estimate = rt$est,
+                     limit_ci_low = rt$ci.lb, limit_ci_high = rt$ci.ub))
         # trimfill passes "..." to its rma.uni refits (control) but not the fit's test, so
         # the filled model is always a z-test fit in metafor 3.8
         tf <- trimfill(fit, control = CTRL)
         tf_cases[[length(tf_cases) + 1L]] <- list(
           id = id, dataset = ds, method = m, test = t, call = "trimfill(fit, control=list(threshold=1e-12, tol=1e-12, maxiter=10000))",
           out = list(k0 = tf$k0, side = tf$side, estimate = c(tf$b), se = tf$se,
-                     tau2 = tf$tau2, k = tf$k))
+                     pval = tf$pval, ci_low = tf$ci.lb, ci_high = tf$ci.ub, tau2 = tf$tau2,
+                     k = tf$k))
       }
     }
   }

@@ -192,3 +192,14 @@ def test_shipped_registry_loads():
         pytest.fail(str(exc))
     assert len(records) == len(_SHIPPED)
     assert not table.empty and math.isfinite(float(table["patients"].dropna().sum()))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=120))
+def test_validate_never_raises_on_any_file_content(data):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "random.yaml").write_bytes(data)
+        findings = validate_studies(folder, BIB)
+    assert any(f.severity == "error" for f in findings)

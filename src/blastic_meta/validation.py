@@ -161,6 +161,10 @@ def _message(err: dict[str, Any], where: _Where, doc: YamlDocument) -> str:
         return f"expected a whole number, got {value!r}"
     if kind == "float_type":
         return f"expected a number, got {value!r}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected a mapping ({{field: value, ...}}), got {value!r}"
+    if kind in ("tuple_type", "list_type"):
+        return f"expected a list ([...] or '- ' items), got {value!r}"
     if kind == "greater_than":
         return f"must be greater than 0, got {value!r}"
     if kind == "greater_than_equal":
@@ -176,9 +180,15 @@ def structural_findings(exc: ValidationError, doc: YamlDocument) -> list[Finding
         groups.setdefault(where, []).append((err, skipped))
     findings = []
     paths = list(groups)
+    union_paths = [p for p, errs in groups.items() if any(s for _, s in errs)]
     for where, errs in groups.items():
         deeper = any(len(p) > len(where) and p[:len(where)] == where for p in paths)
         errs = [(e, s) for e, s in errs if not (e["type"] == "too_short" and deeper)]
+        # a union field given a mapping: the mapping branch's errors (deeper) say what is
+        # wrong; drop the scalar branch's "expected a number" at the field itself
+        deeper_union = any(len(p) > len(where) and p[:len(where)] == where for p in union_paths)
+        if deeper_union:
+            errs = [(e, s) for e, s in errs if not s]
         if not errs:
             continue
         line = line_for(where, doc.lines)

@@ -116,28 +116,30 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _load(studies_dir: Path, evidence_dir: Path) -> tuple[Any, Any, Any, Any, list[Any]]:
+    """Bibliography, protocol, records, long table and validation warnings.
+
+    Validation runs once: its warnings feed the data-quality table, its errors stop the
+    report (as ``load_studies`` would).
+    """
     from .citations import load_bibliography
+    from .errors import StudyRecordError
     from .protocol import load_protocol
-    from .registry import load_studies
+    from .registry import study_table
+    from .validation import check_studies
 
     bib_path = evidence_dir / "references.bib"
     if not bib_path.is_file():
         raise ReportError(f"{bib_path}: bibliography not found")
     bibliography = load_bibliography(bib_path)
     protocol = load_protocol(evidence_dir / "protocol.yaml")
-    records, table = load_studies(studies_dir, bibliography)
-    findings: list[Any] = []
-    try:
-        from .validation import validate_studies
-    except ImportError:  # validation is optional for the report
-        validate_studies = None
-    if validate_studies is not None:
-        findings = list(validate_studies(studies_dir, bib_path))
-        errors = [f for f in findings if getattr(f, "severity", "") == "error"]
-        if errors:
-            raise ReportError(f"the registry has {len(errors)} validation error(s); first: "
-                              f"{errors[0]} (run `blastic-meta validate`)")
-    return bibliography, protocol, records, table, findings
+    loaded, findings = check_studies(studies_dir, bibliography)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        lines = [str(f) for f in errors]
+        lines.append(f"{len(errors)} error(s) in {studies_dir}; outputs left as they were")
+        raise StudyRecordError("\n".join(lines))
+    records = sorted((rec for rec, _ in loaded), key=lambda r: r.key)
+    return bibliography, protocol, records, study_table(records), list(findings)
 
 
 def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path) -> dict[str, Any]:

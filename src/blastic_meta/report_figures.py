@@ -89,9 +89,10 @@ def forest_spec(res: AnalysisResult, protocol: Protocol) -> Any | None:
     if overall is not None:
         weight_of = dict(zip(overall.arms, overall.weights, strict=True))
     blocks = []
-    for name, fit in res.subgroups.items():
+    for name in dict.fromkeys(inc["group"]):
+        fit = res.subgroups.get(name)
         rows_df = inc[inc["group"] == name]
-        local = dict(zip(fit.arms, fit.weights, strict=True))
+        local = dict(zip(fit.arms, fit.weights, strict=True)) if fit is not None else {}
         rows = []
         for _, r in rows_df.iterrows():
             arm_key = f"{r['study']}/{r['arm']}"
@@ -106,9 +107,8 @@ def forest_spec(res: AnalysisResult, protocol: Protocol) -> Any | None:
                 label=_row_label(r, arms_per_study.get(r["study"], 1) > 1), n_text=n_text,
                 estimate=est * scale, ci_low=float(r["ci_low"]) * scale,
                 ci_high=float(r["ci_high"]) * scale, weight=weight))
-        summary_label = (f"Pooled {name} (k = {fit.k})" if fit.status == "pooled"
-                         else f"{name}: single study, not pooled")
-        summary = _summary(fit, summary_label, scale) if fit.status == "pooled" else None
+        pooled = fit is not None and fit.status == "pooled"
+        summary = _summary(fit, f"Pooled {name} (k = {fit.k})", scale) if pooled else None
         title = name.capitalize()
         if overall is not None and name not in protocol.subgroups.compared:
             title += " (kept apart, not in the overall estimate)"

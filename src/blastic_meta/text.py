@@ -202,6 +202,8 @@ def describe_analysis(analysis_id: str, analysis: Mapping[str, Any],
                          f"({style.escape(_what(analysis))}).")
     for name, fit in fits.items():
         sentences.append(_fit_sentence(name, fit, analysis, labels, style))
+    for note in analysis.get("notes") or []:
+        sentences.append(style.escape(f"Not pooled: {note}."))
     test = _test_sentence(analysis, style)
     if test and fits:
         sentences.append(test)

@@ -246,7 +246,22 @@ class _Checker:
                 self.vertebrae_vs_patients(("study_totals",), t.patients.value, t.vertebrae.value)
         self.narrative()
         self.declared_fields()
+        if rec.source_access == "secondary_only":
+            self.secondary_sources(self.doc.data, ())
         return self.findings
+
+    def secondary_sources(self, node: Any, where: _Where) -> None:
+        """With source_access secondary_only, every located value names its paper (via)."""
+        if isinstance(node, dict):
+            if "source" in node and node.get("source") is not None and "via" not in node:
+                self.add((*where, "source"), "via-expected",
+                         "the study was read only in other papers: add via: <their key>",
+                         "warning")
+            for key, value in node.items():
+                self.secondary_sources(value, (*where, key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                self.secondary_sources(value, (*where, i))
 
     def arm(self, where: _Where, arm: Arm) -> None:
         patients = arm.patients.value
@@ -367,6 +382,9 @@ class _Checker:
 
     def timepoint(self, where: _Where, tp: TimePoint, scale: Any, patients: int | None) -> None:
         self.ranges(where, tp.mean, tp.median, tp.q1, tp.q3, tp.min, tp.max)
+        if tp.n is None and tp.reason_n is None and tp.has_content():
+            self.add((*where, "n"), "n-missing-reason",
+                     "n is not given: say why in reason_n (e.g. 'not reported')", "warning")
         if tp.change is not None:
             self.summary((*where, "change"), tp.change)
         if tp.n is not None and patients is not None and tp.n > patients:

@@ -210,34 +210,52 @@ class _Likelihood:
         return 0.5 * (hess + hess.T)
 
 
+def _ascent_step(hess: FloatArray, grad: FloatArray) -> FloatArray:
+    """Newton step, made an ascent direction by a ridge where the Hessian is not negative
+    definite."""
+    ridge = 0.0
+    while True:
+        h = hess - ridge * np.eye(2)
+        if h[0, 0] < 0 and h[0, 0] * h[1, 1] - h[0, 1] ** 2 > 0:
+            return -np.linalg.solve(h, grad)
+        ridge = max(2 * ridge, 1e-3 * max(1.0, float(np.abs(hess).max())))
+
+
 def _maximise(lik: _Likelihood, mu: float, tau: float) -> tuple[float, float, float, int]:
     """Damped Newton ascent in (mu, tau); tau may change sign (the likelihood is even in tau).
 
-    Directions use the Louis Hessian; the gradient is exact, so a vanishing step means a
-    stationary point of the quadrature likelihood.
+    Directions use the Louis Hessian, or the numerically differentiated exact gradient once
+    Louis directions ascend slowly (steps shrinking by less than half) or not at all; the
+    gradient is exact, so a vanishing step means a stationary point of the quadrature
+    likelihood.
     """
     ll, grad, hess = lik.evaluate(mu, tau, derivatives=True)
+    tiny = 8 * np.finfo(float).eps * max(1.0, abs(ll))
+    exact = False  # switched on (for good) when Louis directions ascend slowly or not at all
+    previous = math.inf
     for it in range(1, _MAX_ITER + 1):
-        # a ridge makes the Newton direction an ascent direction where the Hessian is not
-        # negative definite
-        ridge = 0.0
-        while True:
-            h = hess - ridge * np.eye(2)
-            if h[0, 0] < 0 and h[0, 0] * h[1, 1] - h[0, 1] ** 2 > 0:
-                step = -np.linalg.solve(h, grad)
-                break
-            ridge = max(2 * ridge, 1e-3 * max(1.0, float(np.abs(hess).max())))
-        if np.max(np.abs(step)) < _TOL:
+        step = _ascent_step(lik.hessian(mu, tau) if exact else hess, grad)
+        size = float(np.max(np.abs(step)))
+        if size < _TOL:
             return mu, tau, ll, it
+        if size > 0.5 * previous:
+            exact = True
+            step = _ascent_step(lik.hessian(mu, tau), grad)
+        previous = size
         t = 1.0
-        while True:
+        while t >= 1e-10:
             new_ll, new_grad, new_hess = lik.evaluate(mu + t * step[0], tau + t * step[1],
                                                       derivatives=True)
             # accept ties within rounding: near the optimum ll is flat to machine precision
-            if new_ll >= ll - 8 * np.finfo(float).eps * abs(ll) or t < 1e-10:
+            if new_ll >= ll - tiny:
                 break
             t /= 2
-        if t < 1e-10:
+        else:
+            if not exact:
+                exact = True
+                continue
+            if size < 1e-6:
+                return mu, tau, ll, it  # the likelihood is flat to rounding: converged
             break
         mu, tau = mu + t * step[0], tau + t * step[1]
         ll, grad, hess = new_ll, new_grad, new_hess
@@ -259,8 +277,8 @@ def pool_glmm(events: ArrayLike, totals: ArrayLike, *, level: float = 0.95) -> G
     Raises
     ------
     ArrayInputError
-        Fewer than two studies, lengths that differ, negative counts, events > totals, or all
-        studies with 0 events (or all with every event): then the ML estimate is infinite.
+        Fewer than two studies, lengths that differ, negative counts, events > totals, or
+        every study with 0 or all events: then the ML estimate is infinite.
     ConvergenceError
         The maximisation did not converge.
 
@@ -287,6 +305,9 @@ def pool_glmm(events: ArrayLike, totals: ArrayLike, *, level: float = 0.95) -> G
         what = "0 events" if np.all(x == 0) else "all events"
         raise ArrayInputError(f"events: every study has {what}; the maximum-likelihood "
                               "logit estimate is infinite")
+    if np.all((x == 0) | (x == n)):
+        raise ArrayInputError("events: every study has 0 or all events; the likelihood grows "
+                              "without bound in tau^2, so there is no finite ML estimate")
     lik = _Likelihood(x, n)
     # start at the pooled logit with the method-of-moments spread of the study logits
     xc = np.where((x == 0) | (x == n), x + 0.5, x)

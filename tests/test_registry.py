@@ -203,3 +203,11 @@ def test_validate_never_raises_on_any_file_content(data):
         (Path(folder) / "random.yaml").write_bytes(data)
         findings = validate_studies(folder, BIB)
     assert any(f.severity == "error" for f in findings)
+
+
+@pytest.mark.skipif(not _SHIPPED, reason="no study files shipped yet")
+def test_shipped_records_round_trip():
+    for path in _SHIPPED:
+        record = parse_study(path.read_bytes(), str(path))
+        again = parse_study(dump_study(record), str(path))
+        assert again == record, path.name

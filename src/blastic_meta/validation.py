@@ -67,6 +67,10 @@ class Finding:
     message: str
     code: str = "error"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "field": self.field,
+                "severity": self.severity, "message": self.message, "code": self.code}
+
     def __str__(self) -> str:
         flag = "warning: " if self.severity == "warning" else ""
         return f"{self.path}:{self.line}: {self.field}: {flag}{self.message} [{self.code}]"

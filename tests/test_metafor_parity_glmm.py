@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import blastic_meta as bm
-from _parity import GLMM_REL, Mismatches, cases, expected
+from _parity import GLMM_REL, PVAL_ABS, Mismatches, cases, expected
 
 GLMM_CASES = cases("glmm")
 
@@ -34,6 +34,8 @@ def test_pool_glmm_matches_rma_glmm(case: dict[str, Any]) -> None:
         m.check(name, getattr(res, name), expected(out, name), rel=GLMM_REL, scale=scale)
     # tau2 on the logit scale; 1e-3 of 0.01 (tau = 0.1) absolute for estimates at the boundary
     m.check("tau2", res.tau2, expected(out, "tau2"), rel=GLMM_REL, scale=0.01)
+    m.check("zval", res.zval, expected(out, "zval"), rel=GLMM_REL, scale=1.0)
+    m.check("pval", res.pval, expected(out, "pval"), rel=GLMM_REL, abs_floor=PVAL_ABS)
     m.finish()
 
 

@@ -595,12 +595,24 @@ for (gs in names(glmm_sets)) {
   fit <- suppressWarnings(suppressMessages(rma.glmm(measure = "PLO", xi = s$xi, ni = s$ni,
                                                     method = "ML")))
   pr_g <- predict(fit, transf = transf.ilogit)
+  # metafor prints lme4's log-likelihood, which is not the binomial-normal marginal
+  # log-likelihood with its binomial coefficients; the latter, integrated numerically at
+  # metafor's estimates, is pinned as loglik_marginal
+  mu <- c(fit$b)
+  tau <- sqrt(fit$tau2)
+  ll_marg <- sum(mapply(function(x, n) {
+    if (tau == 0) return(dbinom(x, n, plogis(mu), log = TRUE))
+    log(integrate(function(u) dbinom(x, n, plogis(mu + tau * u)) * dnorm(u), -Inf, Inf,
+                  rel.tol = 1e-12)$value)
+  }, s$xi, s$ni))
   glmm_cases[[length(glmm_cases) + 1L]] <- list(
     id = gs, source = s$source,
     call = "rma.glmm(measure=\"PLO\", xi=xi, ni=ni, method=\"ML\"); predict(fit, transf=transf.ilogit)",
     inputs = list(xi = num(s$xi), ni = num(s$ni)),
-    out = list(k = fit$k, estimate = c(fit$b), se = fit$se, ci_low = fit$ci.lb,
-               ci_high = fit$ci.ub, tau2 = fit$tau2, proportion = pr_g$pred,
+    out = list(k = fit$k, estimate = c(fit$b), se = fit$se, zval = fit$zval, pval = fit$pval,
+               ci_low = fit$ci.lb, ci_high = fit$ci.ub, tau2 = fit$tau2,
+               loglik_lme4 = unname(fit$fit.stats["ll", "ML"]), loglik_marginal = ll_marg,
+               proportion = pr_g$pred,
                proportion_ci_low = pr_g$ci.lb, proportion_ci_high = pr_g$ci.ub,
                pi_low = pr_g$pi.lb, pi_high = pr_g$pi.ub))
   cp <- t(mapply(function(x, n) binom.test(x, n)$conf.int, s$xi, s$ni))

@@ -526,6 +526,8 @@ def _draw_forest(spec: ForestSpec, *, marker: str, reference: float | None) -> F
             if math.isnan(row.estimate):
                 continue
             whisker(row.ci_low, row.ci_high, y, segments, arrows)
+            if not xlim[0] <= row.estimate <= xlim[1]:
+                continue  # the arrow shows the direction; a marker would sit on the text
             if row.weight is not None and marker == "s":
                 side = max(SQUARE_MAX_SIDE * math.sqrt(row.weight / w_max), SQUARE_MIN_SIDE)
                 squares.append((row.estimate, y, side**2))
@@ -565,11 +567,13 @@ def _draw_forest(spec: ForestSpec, *, marker: str, reference: float | None) -> F
                    color=PI_COLOR, linewidths=1.2, zorder=2)
     if squares:
         ax.scatter([q[0] for q in squares], [q[1] for q in squares], s=[q[2] for q in squares],
-                   marker="s", color=SQUARE_COLOR, linewidths=0, zorder=3, gid="forest-squares")
+                   marker="s", color=SQUARE_COLOR, linewidths=0, zorder=3, gid="forest-squares",
+                   clip_on=False)
     if points:
         size = UNWEIGHTED_SIDE**2 if marker == "s" else (UNWEIGHTED_SIDE * 1.1) ** 2
         ax.scatter([p[0] for p in points], [p[1] for p in points], s=size, marker=marker,
-                   color=SQUARE_COLOR, linewidths=0, zorder=3, gid="forest-points")
+                   color=SQUARE_COLOR, linewidths=0, zorder=3, gid="forest-points",
+                   clip_on=False)
     for x, y, m in arrows + pi_arrows:
         ax.plot([x], [y], marker=m, markersize=4, color=INK if (x, y, m) in arrows else PI_COLOR,
                 clip_on=False, zorder=3)
@@ -681,6 +685,14 @@ def _require_columns(where: str, frame: Any, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in present]
     if missing:
         raise InputError(f"{where}: missing column(s) {missing}; needs {list(columns)}")
+
+
+def _title(fig: Figure, title: str) -> None:
+    """Bold figure title, wrapped to the figure width, left-aligned."""
+    width = fig.get_size_inches()[0]
+    lines = wrap_text(str(title), width - 2 * MARGIN, FS_TITLE, "bold")
+    fig.suptitle("\n".join(lines), x=MARGIN / width, ha="left", fontsize=FS_TITLE,
+                 fontweight="bold", parse_math=False)
 
 
 def _footer(fig: Figure, lines: Sequence[str], reserve: float = 0.0) -> float:
@@ -799,15 +811,15 @@ def leakage_summary_plot(
                 else:
                     label += f"k = {len(st)}\nnot pooled"
                 ticklabels.append(label)
-            ax.set_xticks(range(len(groups)), ticklabels, fontsize=7.5)
+            ax.set_xticks(range(len(groups)), ticklabels, fontsize=7.5, parse_math=False)
             ax.set_xlim(-0.6, len(groups) - 0.4)
-            ax.set_title(titles.get(unit, str(unit).capitalize()), loc="left")
+            ax.set_title(titles.get(unit, str(unit).capitalize()), loc="left", parse_math=False)
             ax.set_ylim(0, 1.0 * scale)
             ax.grid(axis="y", color="#e6e6e6", linewidth=0.6)
             ax.set_axisbelow(True)
             for side in ("right", "top"):
                 ax.spines[side].set_visible(False)
-        axes[0].set_ylabel(f"{ylabel} ({'%' if percent else 'proportion'})")
+        axes[0].set_ylabel(f"{ylabel} ({'%' if percent else 'proportion'})", parse_math=False)
         handles = [
             Line2D([], [], color="#8c8c8c", marker="o", markersize=3.5, linewidth=0.9,
                    markeredgecolor="#8c8c8c", label="Study (Clopper-Pearson 95% CI)"),
@@ -816,7 +828,7 @@ def leakage_summary_plot(
             Line2D([], [], color=PI_COLOR, linewidth=1.0, label="95% prediction interval"),
         ]
         if title:
-            fig.suptitle(title, fontsize=FS_TITLE, fontweight="bold", x=0.01, ha="left")
+            _title(fig, title)
         band = _footer(fig, footnote_lines, reserve=0.3)
         fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, band), ncols=3)
     return fig
@@ -877,15 +889,18 @@ def sensitivity_plot(
         low, high = ax.get_ylim()
         if null_value is not None and low <= null_value <= high:  # never stretch the axis to 0
             ax.axhline(null_value, color=INK, linewidth=0.7)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        ax.set_xlabel(xlabel, parse_math=False)
+        ax.set_ylabel(ylabel, parse_math=False)
         for side in ("right", "top"):
             ax.spines[side].set_visible(False)
-        if any(names) or reference_r is not None:
-            fig.legend(loc="outside right upper")
         if title:
-            ax.set_title(title, loc="left")
-        _footer(fig, footnote_lines)
+            _title(fig, title)
+        entries = len([n for n in names if n]) + (reference_r is not None)
+        ncols = min(entries, 3) or 1
+        reserve = (0.2 * math.ceil(entries / ncols) + 0.1) if entries else 0.0
+        band = _footer(fig, footnote_lines, reserve=reserve)
+        if entries:
+            fig.legend(loc="lower center", bbox_to_anchor=(0.5, band), ncols=ncols)
     return fig
 
 
@@ -972,15 +987,15 @@ def funnel_plot(
         if labels is not None:
             for xi, si, text in zip(y, se, labels, strict=True):
                 ax.annotate(str(text), (xi, si), xytext=(4, 0), textcoords="offset points",
-                            va="center", fontsize=7)
+                            va="center", fontsize=7, parse_math=False)
         ax.set_xlim(est - spread, est + spread)
         ax.set_ylim(se_max, 0.0)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        ax.set_xlabel(xlabel, parse_math=False)
+        ax.set_ylabel(ylabel, parse_math=False)
         for side in ("right", "top"):
             ax.spines[side].set_visible(False)
         fig.legend(loc="outside right upper")
         if title:
-            ax.set_title(title, loc="left")
+            _title(fig, title)
         _footer(fig, footnote_lines)
     return fig

@@ -880,6 +880,11 @@ def run_analysis(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol
     over_rows = included[included["group"].isin(pooled_groups)] if len(included) else included
     if len(pooled_groups) >= 2 and len(over_rows) >= protocol.model.min_k:
         overall = _safe_fit("overall", over_rows, spec, protocol, model, notes)
+    small_k = [f.name for f in [*fits.values(), overall] if f is not None
+               and f.status == "pooled" and f.k == 2]
+    if small_k and protocol.model.test == "knha" and spec.kind == "change":
+        notes.append(f"k = 2 with Hartung-Knapp ({', '.join(small_k)}): the t distribution has "
+                     f"1 df, so the CI is very wide")
     tests = _subgroup_tests(included, protocol) if len(included) else (
         _subgroup_tests(data, protocol))
     loo = _leave_one_out(fits, included, spec, protocol, model)

@@ -6,7 +6,7 @@ Each analysis id of the protocol is a template variable; its subgroups (``osteob
     Pain fell by {{ vas_3m.osteoblastic | estimate_ci }} {{ vas_3m.osteoblastic | cite }}.
 
 Filters (all formatted by ``text`` exactly as in ``estimates.md``): ``estimate``,
-``estimate_ci``, ``ci``, ``pi``, ``tau2``, ``i2``, ``k``, ``patients``, ``cite`` (pandoc
+``estimate_ci``, ``ci`` ('95% CI a to b'), ``pi``, ``tau2``, ``i2``, ``k``, ``patients``, ``cite`` (pandoc
 ``[@a; @b]``), ``citep`` (LaTeX ``\\citep{a,b}``). Undefined names are errors (StrictUndefined)
 naming the template line and the name, never an empty string. A ``.tex`` template gets LaTeX
 markup (``\\%``, ``$\\tau^2$``).
@@ -59,7 +59,7 @@ def _filters(style: Any) -> dict[str, Callable[..., str]]:
         "estimate": wrap("estimate", lambda f: text.value_text(f["estimate"],
                                                                f.get("scale", "MC"), style)),
         "estimate_ci": wrap("estimate_ci", lambda f: text.estimate_ci(f, style)),
-        "ci": wrap("ci", lambda f: text.estimate_ci(f, style).split(" (", 1)[1].rstrip(")")),
+        "ci": wrap("ci", lambda f: text.ci_text(f, style)),
         "pi": wrap("pi", lambda f: text.pi_text(f, style)),
         "tau2": wrap("tau2", lambda f: text.tau2_text(f, style)),
         "i2": wrap("i2", lambda f: text.i2_text(f, style)),

@@ -117,7 +117,7 @@ def forest_spec(res: AnalysisResult, protocol: Protocol) -> Any | None:
     if proportion:
         unit = res.spec.unit or "patient"
         xlabel = f"{res.spec.title} (%): lower is better"
-        n_header = f"events/{unit}s"
+        n_header = "events/" + {"vertebra": "vertebrae"}.get(unit, f"{unit}s")
         effect_label = "Proportion % [95% CI]"
         null, left, right = None, None, None
     else:

@@ -22,6 +22,7 @@ __all__ = [
     "LATEX",
     "MARKDOWN",
     "Style",
+    "ci_text",
     "cite",
     "describe_analysis",
     "estimate_ci",
@@ -127,7 +128,7 @@ def _plural(unit: str, count: Any) -> str:
     return {"vertebra": "vertebrae"}.get(unit, unit + "s")
 
 
-def _ci_only(fit: Mapping[str, Any], style: Style, level: float = 0.95) -> str:
+def ci_text(fit: Mapping[str, Any], style: Style, level: float = 0.95) -> str:
     scale = fit.get("scale", "MC")
     return (f"{100 * level:g}{style.percent} CI {value_text(fit['ci_low'], scale, style)} to "
             f"{value_text(fit['ci_high'], scale, style)}")
@@ -142,12 +143,12 @@ def _fit_sentence(name: str, fit: Mapping[str, Any], analysis: Mapping[str, Any]
     if fit["status"] != "pooled":
         study = labels.get(fit["studies"][0], fit["studies"][0])
         return (f"In {_group_name(name)}, one study reported the {what} ({study} "
-                f"{citation}): {value} ({_ci_only(fit, style)}); not pooled.")
+                f"{citation}): {value} ({ci_text(fit, style)}); not pooled.")
     count = _studies(fit["k"])
     if scale == "proportion" and fit.get("total") is not None:
         unit = analysis.get("unit") or "patient"
         count += f", {fit.get('events')}/{fit['total']} {_plural(unit, fit['total'])}"
-    details = "; ".join([_ci_only(fit, style), pi_text(fit, style), tau2_text(fit, style),
+    details = "; ".join([ci_text(fit, style), pi_text(fit, style), tau2_text(fit, style),
                          i2_text(fit, style), f"{count}, {_patients(fit)}"])
     return f"In {_group_name(name)}, the pooled {what} was {value} ({details}) {citation}."
 
@@ -203,7 +204,7 @@ def describe_analysis(analysis_id: str, analysis: Mapping[str, Any],
     for name, fit in fits.items():
         sentences.append(_fit_sentence(name, fit, analysis, labels, style))
     for note in analysis.get("notes") or []:
-        sentences.append(style.escape(f"Not pooled: {note}."))
+        sentences.append(style.escape(f"Note: {note}."))
     test = _test_sentence(analysis, style)
     if test and fits:
         sentences.append(test)

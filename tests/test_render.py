@@ -14,7 +14,7 @@ from blastic_meta.cli import main
 from blastic_meta.render import RenderError, render_template
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "report"))
-import long_table  # noqa: E402  (test data module)
+import long_table
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ Each analysis id of the protocol is a template variable; its subgroups (``osteob
     Pain fell by {{ vas_3m.osteoblastic | estimate_ci }} {{ vas_3m.osteoblastic | cite }}.
 
 Filters (all formatted by ``text`` exactly as in ``estimates.md``): ``estimate``,
-``estimate_ci``, ``ci`` ('95% CI a to b'), ``pi``, ``tau2``, ``i2``, ``k``, ``patients``, ``cite`` (pandoc
-``[@a; @b]``), ``citep`` (LaTeX ``\\citep{a,b}``). Undefined names are errors (StrictUndefined)
+``estimate_ci``, ``ci`` ('95% CI a to b'), ``pi``, ``tau2``, ``i2``, ``k``, ``patients``,
+``cite`` (pandoc ``[@a; @b]``), ``citep`` (LaTeX ``\\citep{a,b}``). Undefined names are errors (StrictUndefined)
 naming the template line and the name, never an empty string. A ``.tex`` template gets LaTeX
 markup (``\\%``, ``$\\tau^2$``).
 """

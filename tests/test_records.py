@@ -200,7 +200,11 @@ def test_discrepancy_needs_two_values():
     with pytest.raises(pydantic.ValidationError):
         Discrepancy.model_validate(d)
     d["values"].append({"value": 5.0, "source": "Discussion"})
-    assert Discrepancy.model_validate(d).values[1].value == 5.0
+    with pytest.raises(pydantic.ValidationError) as exc:  # printed values are quoted text
+        Discrepancy.model_validate(d)
+    assert "string_type" in _codes(exc.value)
+    d["values"][1]["value"] = "5.0 ± 2.8"
+    assert Discrepancy.model_validate(d).values[1].value == "5.0 ± 2.8"
 
 
 def test_duplicate_ids():

@@ -615,7 +615,9 @@ class Narrative(_Model):
 
 
 class DiscrepancyValue(_Model):
-    value: StrictStr | StrictInt | Real
+    """One of the conflicting values, as printed (text, so '4.30' and '<0.001' stay intact)."""
+
+    value: Text
     source: Text
     via: Key | None = None
 
@@ -625,8 +627,8 @@ class Discrepancy(_Model):
 
     item: Text = Field(description="what the values are about, e.g. 'baseline VAS'")
     values: tuple[DiscrepancyValue, ...] = Field(min_length=2)
-    used: StrictStr | StrictInt | Real | None = Field(
-        None, description="the value the analysis uses (null: none of them)"
+    used: Text | None = Field(
+        None, description="the value the analysis uses, as text (null: none of them)"
     )
     reason: Text = Field(description="why that value is used")
     fields: tuple[Text, ...] = Field(

@@ -684,6 +684,31 @@ for (m in c("DL", "REML", "ML", "PM")) {
 }
 
 # ---------------------------------------------------------------------------------------------
+# printed output of a few fits (print.rma.uni, ASCII quotes, width 80)
+
+options(useFancyQuotes = FALSE, width = 80)
+print_cases <- list()
+add_print <- function(id, fit, ds, m, t, mods = NULL) {
+  txt <- capture.output(print(fit))
+  print_cases[[length(print_cases) + 1L]] <<- list(
+    id = id, dataset = ds, method = m, test = if (t == "adhoc") "knha" else t,
+    adhoc = t == "adhoc", mods = if (is.null(mods)) NULL else arr(mods),
+    call = "capture.output(print(fit))", text = arr(txt))
+}
+for (key in c("bcg_RR-REML-z", "bcg_RR-DL-knha", "bcg_RR-PM-adhoc", "normand1999_MD-HE-z",
+              "synthetic_q_below_df-ML-z", "hackshaw1998-EB-knha", "pritz1997_PLO-SJ-z",
+              "molloy2014_ZCOR-HS-knha", "synthetic_far-REML-z")) {
+  parts <- strsplit(key, "-")[[1]]
+  add_print(key, fits[[key]], parts[1], parts[2], parts[3])
+}
+for (t in c("z", "knha")) {
+  fit <- rma(yi = as.numeric(bd$yi), vi = as.numeric(bd$vi),
+             mods = cbind(ablat = as.numeric(bd$ablat), year = as.numeric(bd$year)),
+             method = "REML", test = t, control = CTRL)
+  add_print(paste0("bcg_RR-ablat_year-REML-", t), fit, "bcg_RR", "REML", t, c("ablat", "year"))
+}
+
+# ---------------------------------------------------------------------------------------------
 
 ref <- list(
   meta = list(
@@ -714,7 +739,8 @@ ref <- list(
   glmm = glmm_cases,
   proportion_ci = ci_cases,
   transforms = tr_cases,
-  pool_many = pm_cases
+  pool_many = pm_cases,
+  print = print_cases
 )
 
 writeLines(to_json(flag_nonfinite(ref)), out_path, useBytes = TRUE)

@@ -111,8 +111,6 @@ def _arm_rows(rec: StudyRecord, arm: Arm) -> list[dict[str, Any]]:
             row = _count_row(base, "leakage_symptomatic", label, s, s.unit or leak.unit,
                              symptomatic=True, candidate_units=candidates if same_unit else None,
                              ambiguous=s.ambiguous or (same_unit and leak.is_ambiguous))
-            if row["total"] is None and same_unit:
-                row["total"] = leak.total
             rows.append(row)
         for site, counts in leak.sites.items():
             same_unit = counts.unit in (None, leak.unit)

@@ -215,6 +215,15 @@ def test_not_estimable_row_is_listed_without_marker(tmp_path: Path) -> None:
     assert ">not estimable<" in svg_text(save_figure(fig, tmp_path / "f"))
 
 
+def test_nothing_estimable_without_limits_raises() -> None:
+    rows = [ForestRow("Z 2011", "4", *[math.nan] * 3)]
+    with pytest.raises(InputError, match="no row is estimable"):
+        forest_plot(ForestSpec(title=None, blocks=[ForestBlock(None, rows)], null_value=None))
+    fig = forest_plot(ForestSpec(title=None, blocks=[ForestBlock(None, rows)], null_value=None,
+                                 xlim=(0.0, 1.0)))
+    assert fig.axes[0].get_xlim() == (0.0, 1.0)
+
+
 def test_whisker_beyond_axis_ends_in_arrow() -> None:
     rows = [ForestRow("A 2010", "10", 0.0, -5.0, 1.0, 50.0),
             ForestRow("B 2011", "12", 0.5, 0.0, 1.0, 50.0)]

@@ -356,6 +356,9 @@ def _auto_xlim(spec: ForestSpec) -> tuple[tuple[float, float], list[float]]:
         core += [v for v in (s.pi_low, s.pi_high) if v is not None]
     if spec.null_value is not None:
         core.append(spec.null_value)
+    if not core:
+        raise InputError(f"ForestSpec {spec.title!r}: no row is estimable and there is no "
+                         "summary or null_value; give xlim or at least one estimate")
     t_core = [f(v) for v in core]
     c_lo, c_hi = min(t_core), max(t_core)
     span = (c_hi - c_lo) or max(abs(c_lo) * 0.5, 0.5)
@@ -804,10 +807,10 @@ def leakage_summary_plot(
                             color=INK, linewidth=3.2, solid_capstyle="butt", zorder=4)
                     ax.plot([xp], [p["estimate"] * scale], "D", markersize=5.5,
                             markerfacecolor="white", markeredgecolor=INK, zorder=5)
-                    u = "%" if percent else ""
-                    label += (f"k = {int(p['k'])}\n{p['estimate'] * scale:.{0 if percent else 2}f}"
-                              f"{u} [{p['ci_low'] * scale:.{0 if percent else 2}f}, "
-                              f"{p['ci_high'] * scale:.{0 if percent else 2}f}]")
+                    u, dg = ("%", 0) if percent else ("", 2)
+                    est, lo, hi = (p[c] * scale for c in ("estimate", "ci_low", "ci_high"))
+                    label += (f"k = {int(_num('pooled k', p['k']))}\n"
+                              f"{est:.{dg}f}{u} [{lo:.{dg}f}, {hi:.{dg}f}]")
                 else:
                     label += f"k = {len(st)}\nnot pooled"
                 ticklabels.append(label)
@@ -982,7 +985,7 @@ def funnel_plot(
         ax.plot(est - z * grid, grid, color=INK, linestyle=(0, (4, 2)), linewidth=0.8)
         ax.plot(est + z * grid, grid, color=INK, linestyle=(0, (4, 2)), linewidth=0.8,
                 label=f"pseudo {level:.0%} CI")
-        ax.axvline(est, color=INK, linewidth=0.9)
+        ax.axvline(est, color=INK, linewidth=0.9, label="pooled estimate")
         ax.scatter(y, se, s=22, color=PALETTE[0], edgecolors="white", linewidths=0.5, zorder=3)
         if labels is not None:
             for xi, si, text in zip(y, se, labels, strict=True):

@@ -275,7 +275,7 @@ class _Checker:
         for name in ("age", "follow_up", "cement_volume_ml"):
             summary = getattr(arm, name)
             if summary is not None:
-                self.summary((*where, name), summary)
+                self.summary((*where, name), summary, patients)
         if arm.sex is not None and patients is not None:
             total = (arm.sex.male or 0) + (arm.sex.female or 0)
             if total > patients:
@@ -291,6 +291,11 @@ class _Checker:
         for j, outcome in enumerate(arm.outcomes):
             ow = (*where, "outcomes", j)
             self.timepoints(ow, outcome.timepoints)
+            if outcome.outcome == "vas" and outcome.scale is None and outcome.timepoints:
+                self.add((*ow, "instrument"), "scale-missing",
+                         "a pain scale needs scale: {min, max} (assumed: true when the source "
+                         "does not print it), so values can be checked and rescaled",
+                         "warning")
             for k, tp in enumerate(outcome.timepoints):
                 self.timepoint((*ow, "timepoints", k), tp, outcome.scale, patients)
         denominators = {"patient": patients, "vertebra": vertebrae, "procedure": procedures}
@@ -350,8 +355,11 @@ class _Checker:
                          f"printed {percent}% but {entry.events}/{entry.total} = "
                          f"{actual:.{decimals + 2}f}%")
 
-    def summary(self, where: _Where, s: Summary) -> None:
+    def summary(self, where: _Where, s: Summary, patients: int | None) -> None:
         self.ranges(where, s.mean, s.median, s.q1, s.q3, s.min, s.max)
+        if s.n is not None and patients is not None and s.n > patients:
+            self.add((*where, "n"), "n-exceeds-patients",
+                     f"n {s.n} exceeds the arm's {patients} patients")
 
     def ranges(self, where: _Where, mean: float | None, median: float | None,
                q1: float | None, q3: float | None, lo: float | None, hi: float | None) -> None:
@@ -390,7 +398,7 @@ class _Checker:
             self.add((*where, "n"), "n-missing-reason",
                      "n is not given: say why in reason_n (e.g. 'not reported')", "warning")
         if tp.change is not None:
-            self.summary((*where, "change"), tp.change)
+            self.summary((*where, "change"), tp.change, patients)
         if tp.n is not None and patients is not None and tp.n > patients:
             self.add((*where, "n"), "n-exceeds-patients",
                      f"n {tp.n} exceeds the arm's {patients} patients")

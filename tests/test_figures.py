@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -111,6 +112,23 @@ def test_saving_twice_gives_identical_bytes(tmp_path: Path) -> None:
     second = save_figure(forest_plot(two_block_spec()), tmp_path / "b" / "forest")
     for one, two in zip(first, second, strict=True):
         assert one.read_bytes() == two.read_bytes(), one.name
+
+
+def test_identical_bytes_in_a_fresh_interpreter(tmp_path: Path) -> None:
+    here = save_figure(forest_plot(two_block_spec()), tmp_path / "here" / "forest")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from test_figures import two_block_spec\n"
+        "from blastic_meta.figures import forest_plot, save_figure\n"
+        "save_figure(forest_plot(two_block_spec()), sys.argv[2])\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent),
+                           str(tmp_path / "there" / "forest")], capture_output=True, text=True,
+                          check=False, env=env)
+    assert done.returncode == 0, done.stderr
+    for path in here:
+        assert path.read_bytes() == (tmp_path / "there" / path.name).read_bytes(), path.name
 
 
 def test_height_grows_with_rows() -> None:

@@ -230,27 +230,61 @@ def test_compare_subgroups_matches_metafor(case: dict[str, Any]) -> None:
     m.equal("df_between (numerator)", float(df_py[0]), float(df_ref[0]))
     if df_py.size > 1:
         m.check("df_between", df_py, df_ref, rel=0.0)
-    if case["tau2"] == "separate":
-        for name, sub_ref in out["subgroups"].items():
-            sub = res.subgroups.get(name)
-            if sub is None:
-                m.rows.append(f"subgroup {name!r} missing")
-                continue
-            m.equal(f"{name}.k", sub.k, sub_ref["k"])
-            for q in ("estimate", "se", "ci_low", "ci_high"):
-                m.check(f"{name}.{q}", getattr(sub, q), expected(sub_ref, q), rel=rel,
-                        scale=sc["sd"])
-            m.check(f"{name}.pval", sub.pval, expected(sub_ref, "pval"), rel=rel,
-                    abs_floor=PVAL_ABS)
-            m.check(f"{name}.tau2", sub.tau2, expected(sub_ref, "tau2"), rel=rel,
-                    scale=sc["var"])
-            if sub_ref["k"] > 1:
-                # a single-study subgroup has no heterogeneity: metafor prints I2 = Q = 0,
-                # blastic_meta reports NaN by contract, so only k > 1 is compared
-                m.check(f"{name}.i2", sub.i2, expected(sub_ref, "i2"), rel=rel,
-                        scale=sc["percent"])
-                m.check(f"{name}.q", sub.q, expected(sub_ref, "q"), rel=method_rel("DL"),
-                        scale=1.0)
+    if case["tau2"] == "common":
+        m.check("tau2_common", res.tau2_common, expected(out, "tau2"), rel=rel,
+                scale=sc["var"])
+        if case["test"] == "knha":
+            m.check("df2_between", res.df2_between, expected(out, "df_between")[1], rel=0.0)
+    for name, sub_ref in out["subgroups"].items():
+        sub = res.subgroups.get(name)
+        if sub is None:
+            m.rows.append(f"subgroup {name!r} missing")
+            continue
+        m.equal(f"{name}.k", sub.k, sub_ref["k"])
+        if case["tau2"] == "common" and sub_ref["k"] == 1:
+            continue  # test_single_study_subgroup_under_common_tau2
+        for q in ("estimate", "se", "ci_low", "ci_high"):
+            m.check(f"{name}.{q}", getattr(sub, q), expected(sub_ref, q), rel=rel,
+                    scale=sc["sd"])
+        m.check(f"{name}.pval", sub.pval, expected(sub_ref, "pval"), rel=rel,
+                abs_floor=PVAL_ABS)
+        m.check(f"{name}.tau2", sub.tau2, expected(sub_ref, "tau2"), rel=rel, scale=sc["var"])
+        if case["tau2"] == "separate" and sub_ref["k"] > 1:
+            # a single-study subgroup has no heterogeneity: metafor prints I2 = Q = 0,
+            # blastic_meta reports NaN by contract, so only k > 1 is compared
+            m.check(f"{name}.i2", sub.i2, expected(sub_ref, "i2"), rel=rel,
+                    scale=sc["percent"])
+            m.check(f"{name}.q", sub.q, expected(sub_ref, "q"), rel=method_rel("DL"),
+                    scale=1.0)
+    m.finish()
+
+
+SINGLETON_COMMON = [c for c in SG_CASES if c["tau2"] == "common"
+                    and any(sub["k"] == 1 for sub in c["out"]["subgroups"].values())]
+
+
+@pytest.mark.parametrize("case", SINGLETON_COMMON, ids=[c["id"] for c in SINGLETON_COMMON])
+def test_single_study_subgroup_under_common_tau2(case: dict[str, Any]) -> None:
+    """Under one common tau2 a single-study subgroup is the model's prediction for that group:
+    metafor's rma(yi, vi, tau2=<common>) on the subset (and predict() of the meta-regression)
+    gives se = sqrt(vi + tau2), not sqrt(vi)."""
+    d = dataset(case["dataset"])
+    yi, vi = _arrays(case["dataset"])
+    res = bm.compare_subgroups(yi, vi, list(d[case["groups"]]), method=case["method"],
+                               test=case["test"], tau2="common")
+    rel = method_rel(case["method"])
+    sc = scales(yi, vi)
+    m = Mismatches(case["id"])
+    for name, sub_ref in case["out"]["subgroups"].items():
+        if sub_ref["k"] != 1:
+            continue
+        sub = res.subgroups[name]
+        for q in ("estimate", "se", "ci_low", "ci_high"):
+            m.check(f"{name}.{q}", getattr(sub, q), expected(sub_ref, q), rel=rel,
+                    scale=sc["sd"])
+        m.check(f"{name}.pval", sub.pval, expected(sub_ref, "pval"), rel=rel,
+                abs_floor=PVAL_ABS)
+        m.check(f"{name}.tau2", sub.tau2, expected(sub_ref, "tau2"), rel=rel, scale=sc["var"])
     m.finish()
 
 

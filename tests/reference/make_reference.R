@@ -565,11 +565,20 @@ for (gname in names(groupings)) {
                    df_between = fe$k - 1L, pval_between = fe$QEp))
       fitc <- rma(yi = as.numeric(bd$yi), vi = as.numeric(bd$vi), mods = ~ factor(grp),
                   method = m, test = t, control = CTRL)
+      # each subgroup refitted with tau2 fixed at the common value (metafor's tau2= argument)
+      per_c <- list()
+      for (g in levels_in_order) {
+        sel <- grp == g
+        fit <- muffle_k1(rma(yi = as.numeric(bd$yi)[sel], vi = as.numeric(bd$vi)[sel],
+                             tau2 = fitc$tau2, method = m, test = t))
+        per_c[[g]] <- list(k = fit$k, estimate = c(fit$b), se = fit$se, pval = fit$pval,
+                           ci_low = fit$ci.lb, ci_high = fit$ci.ub, tau2 = fit$tau2)
+      }
       sg_cases[[length(sg_cases) + 1L]] <- list(
         id = paste0("bcg_RR-", gname, "-", m, "-", t, "-common"), dataset = "bcg_RR",
         groups = gname, method = m, test = t, tau2 = "common",
-        call = sprintf("rma(yi, vi, mods=~factor(%s), method=\"%s\", test=\"%s\")", gname, m, t),
-        out = list(group_order = arr(levels_in_order), q_between = fitc$QM,
+        call = sprintf("rma(yi, vi, mods=~factor(%s), method=\"%s\", test=\"%s\"); per subgroup rma(yi, vi, tau2=<common tau2>, test=\"%s\")", gname, m, t, t),
+        out = list(group_order = arr(levels_in_order), subgroups = per_c, q_between = fitc$QM,
                    df_between = num(fitc$QMdf[!is.na(fitc$QMdf)]), pval_between = fitc$QMp,
                    tau2 = fitc$tau2))
     }

@@ -7,10 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from blastic_meta.citations import parse_bibliography
 from blastic_meta.validation import Finding, validate_studies
-from blastic_meta.yamlio import parse_yaml
+from blastic_meta.yamlio import dump_yaml, parse_yaml
 
 DATA = Path(__file__).parent / "data" / "registry"
 BIB = DATA / "references.bib"
@@ -163,3 +165,61 @@ def test_folder_problems(tmp_path):
 def test_validation_accepts_loaded_bibliography():
     bib = parse_bibliography(BIB.read_text(encoding="utf-8"), str(BIB))
     assert validate_studies(DATA / "valid", bib) == []
+
+
+def test_null_counts_with_reasons_pass(tmp_path):
+    _apply({"replace": [['canal: {events: 2, source: "Results"}',
+                         'canal: {events: null, reason: "count not printed"}'],
+                        ['symptomatic: {events: 1, source: "Results"}',
+                         'symptomatic: {events: null, reason: "not stated"}']]}, tmp_path)
+    assert validate_studies(tmp_path, BIB) == []
+
+
+def test_symptomatic_cannot_exceed_all_leakage(tmp_path):
+    _apply({"replace": [['symptomatic: {events: 1, source: "Results"}',
+                         'symptomatic: {events: 14, source: "Results"}']]}, tmp_path)
+    (hit,) = [f for f in validate_studies(tmp_path, BIB) if f.code == "events-exceed-total"]
+    assert hit.field == "arms[0].leakage[0].symptomatic.events"
+
+
+def _leaves(node, where=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*where, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _leaves(value, (*where, i))
+    yield where
+
+
+_BASE_DATA = parse_yaml(BASE.read_bytes()).data
+_PATHS = [p for p in _leaves(_BASE_DATA) if p]
+_VALUES = st.one_of(st.none(), st.integers(-5, 200), st.floats(-5, 200, allow_nan=False),
+                    st.sampled_from(["", "x", "ambiguous", "patient", "sd", "<0.001", "no"]),
+                    st.just([]), st.just({}))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, len(_PATHS) - 1), _VALUES, st.booleans()),
+                min_size=1, max_size=3))
+def test_edited_values_never_crash_the_checks(edits):
+    import copy
+    import tempfile
+
+    data = copy.deepcopy(_BASE_DATA)
+    for index, value, delete in edits:
+        *parent_path, last = _PATHS[index]
+        parent = data
+        try:
+            for part in parent_path:
+                parent = parent[part]
+            if delete and isinstance(parent, dict):
+                parent.pop(last, None)
+            else:
+                parent[last] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit removed or replaced this path
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "fixture2020.yaml").write_text(dump_yaml(data), encoding="utf-8")
+        findings = validate_studies(folder, BIB)
+    assert all(isinstance(f, Finding) and f.line >= 1 for f in findings)

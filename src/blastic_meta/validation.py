@@ -310,9 +310,14 @@ class _Checker:
                                      f"events {entry.events} exceed the {unit} total {total}")
                     if entry.symptomatic is not None:
                         s = entry.symptomatic
+                        same = s.unit in (None, entry.unit)
                         self.counts((*ew, "symptomatic"), s, s.unit or entry.unit, denominators,
-                                    default_total=entry.total if s.unit in (None, entry.unit)
-                                    else None)
+                                    default_total=entry.total if same else None)
+                        if (same and s.events is not None and entry.events is not None
+                                and s.events > entry.events):
+                            self.add((*ew, "symptomatic", "events"), "events-exceed-total",
+                                     f"{s.events} symptomatic leakages but {entry.events} "
+                                     "leakages in all")
                     for site, counts in entry.sites.items():
                         self.counts((*ew, "sites", site), counts, counts.unit or entry.unit,
                                     denominators)
@@ -328,7 +333,7 @@ class _Checker:
                default_total: int | None = None) -> None:
         events = entry.events
         total = entry.total if entry.total is not None else default_total
-        if events is None and entry.derived_events is not None:
+        if events is None and getattr(entry, "derived_events", None) is not None:
             events = entry.derived_events.value
         if entry.total is None and getattr(entry, "derived_total", None) is not None:
             total = entry.derived_total.value

@@ -348,6 +348,16 @@ profile_ll <- function(tau2, yi, vi, X, reml) {
 }
 
 check_optimum <- function(fit, yi, vi, X, label) {
+  if (fit$method == "PM") {
+    # Paule-Mandel: generalised Q(tau2) = k - p, or tau2 = 0 when Q(0) < k - p
+    w <- 1 / (vi + fit$tau2)
+    b <- solve(crossprod(X, w * X), crossprod(X, w * yi))
+    q <- sum(w * (yi - X %*% b)^2)
+    target <- length(yi) - ncol(X)
+    if (fit$tau2 > 0 && abs(q - target) > 1e-9 * target) stop(sprintf("%s: PM root off", label))
+    if (fit$tau2 == 0 && q > target) stop(sprintf("%s: PM at 0 but Q > k - p", label))
+    return(invisible())
+  }
   if (!(fit$method %in% c("ML", "REML"))) return(invisible())
   upper <- max(100, 10 * fit$tau2 + 10 * var(yi))
   opt <- optimize(profile_ll, c(0, upper), yi = yi, vi = vi, X = X,

@@ -142,7 +142,8 @@ def _load(studies_dir: Path, evidence_dir: Path) -> tuple[Any, Any, Any, Any, li
     return bibliography, protocol, records, study_table(records), list(findings)
 
 
-def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path) -> dict[str, Any]:
+def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path,
+                previous: Path | None = None) -> dict[str, Any]:
     from . import report_figures
     from .analyses import run_analyses
     from .tables import data_quality, pooled_estimates, study_characteristics, write_table
@@ -164,7 +165,8 @@ def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path) -> dict[st
         write_table(_input_table(res.data), tables / "inputs", f"{aid}",
                     f"Study-level input: {res.spec.title}")
 
-    report_figures.draw_all(results, protocol, staging / "figures")
+    report_figures.draw_all(results, protocol, staging / "figures",
+                            previous=previous / "figures" if previous is not None else None)
 
     labels = {key: bibliography.author_year(key) for key in bibliography}
     _write_text(staging / "estimates.md", estimates_document(summary, labels, MARKDOWN))
@@ -238,7 +240,8 @@ def build_report(studies_dir: str | Path, evidence_dir: str | Path,
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-staging-", dir=out_dir.parent))
     try:
-        summary = _build_into(staging, studies_dir, evidence_dir)
+        previous = out_dir if (out_dir / MANIFEST).is_file() else None
+        summary = _build_into(staging, studies_dir, evidence_dir, previous)
         files = _manifest(staging)
         _write_text(staging / MANIFEST, "\n".join([*files, MANIFEST]) + "\n")
         staging.chmod(0o755)

@@ -10,7 +10,11 @@ k reaches the protocol's minimum for small-study assessment.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,9 +25,76 @@ from .analyses import AnalysisResult, GroupFit, SubgroupTest
 from .formatting import fmt_num, fmt_p
 from .protocol import Protocol
 
-__all__ = ["draw_all", "forest_spec"]
+__all__ = ["KEYS_FILE", "Painter", "draw_all", "forest_spec"]
 
 DAGGER = "†"
+KEYS_FILE = "figure_keys.json"
+
+
+def _stable(value: Any) -> str:
+    """An exact, order-stable text of a figure's inputs (floats by repr)."""
+    if isinstance(value, pd.DataFrame):
+        return repr(value.to_dict(orient="split"))
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{k!r}:{_stable(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_stable(v) for v in value) + "]"
+    return repr(value)
+
+
+def _code_version() -> str:
+    import matplotlib
+
+    from . import _figure_io, figures
+
+    h = hashlib.sha256(matplotlib.__version__.encode())
+    for module in (figures, _figure_io, sys.modules[__name__]):
+        h.update(Path(module.__file__ or "").read_bytes())
+    return h.hexdigest()
+
+
+class Painter:
+    """Draws and saves figures; reuses a previous run's files when the inputs are identical.
+
+    Each figure's key hashes its plotting function, every argument (exactly) and the plotting
+    code and matplotlib version, so a reused file is byte-for-byte what drawing it again would
+    give; only the 300 dpi rendering time is saved on reruns.
+    """
+
+    def __init__(self, folder: Path, previous: Path | None = None) -> None:
+        self.folder = folder
+        self.previous = previous
+        self.keys: dict[str, str] = {}
+        self._old: dict[str, str] = {}
+        self._code = _code_version()
+        if previous is not None and (previous / KEYS_FILE).is_file():
+            try:
+                self._old = json.loads((previous / KEYS_FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._old = {}
+
+    def draw(self, name: str, func: Any, *args: Any, **kwargs: Any) -> list[Path]:
+        from . import figures
+
+        key = hashlib.sha256("\0".join(
+            [self._code, func.__name__, _stable(args), _stable(kwargs)]).encode()).hexdigest()
+        self.keys[name] = key
+        targets = [self.folder / f"{name}.svg", self.folder / f"{name}.png"]
+        if self.previous is not None and self._old.get(name) == key:
+            sources = [self.previous / t.name for t in targets]
+            if all(src.is_file() for src in sources):
+                self.folder.mkdir(parents=True, exist_ok=True)
+                for src, dst in zip(sources, targets, strict=True):
+                    shutil.copyfile(src, dst)
+                return targets
+        return figures.save_figure(func(*args, **kwargs), self.folder / name)
+
+    def write_keys(self) -> Path:
+        path = self.folder / KEYS_FILE
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.keys, sort_keys=True, indent=1) + "\n",
+                        encoding="utf-8", newline="\n")
+        return path
 
 
 def _scale(res: AnalysisResult) -> float:
@@ -166,49 +237,54 @@ def _leakage_frames(results: Mapping[str, AnalysisResult]) -> tuple[pd.DataFrame
     return pd.DataFrame(pooled, columns=cols_p), pd.DataFrame(studies, columns=cols_s)
 
 
-def draw_all(results: Mapping[str, AnalysisResult], protocol: Protocol,
-             folder: Path) -> list[Path]:
-    """Draw and save every figure of the report into ``folder``; returns the files."""
+def draw_all(results: Mapping[str, AnalysisResult], protocol: Protocol, folder: Path,
+             previous: Path | None = None) -> list[Path]:
+    """Draw and save every figure of the report into ``folder``; returns the files.
+
+    ``previous``: the figures folder of the last report, whose files are reused where a
+    figure's inputs are unchanged (see ``Painter``).
+    """
     from . import figures
 
+    painter = Painter(folder, previous)
     written: list[Path] = []
     for aid, res in results.items():
         spec = forest_spec(res, protocol)
         if spec is not None:
-            written += figures.save_figure(figures.forest_plot(spec), folder / f"forest_{aid}")
-        written += _sensitivity(res, protocol, folder)
-        written += _leave_one_out(res, folder)
-        written += _funnel(res, protocol, folder)
+            written += painter.draw(f"forest_{aid}", figures.forest_plot, spec)
+        written += _sensitivity(painter, res, protocol)
+        written += _leave_one_out(painter, res)
+        written += _funnel(painter, res, protocol)
     pooled, studies = _leakage_frames(results)
     if len(pooled) or len(studies):
         order = [*protocol.subgroups.compared, *protocol.subgroups.kept_apart]
         units = [u for u in ("vertebra", "patient") if u in set(studies["unit"])]
-        fig = figures.leakage_summary_plot(
-            pooled, studies, units=units,
+        written += painter.draw(
+            "leakage_summary", figures.leakage_summary_plot, pooled, studies, units=units,
             subgroup_order=[g for g in order if g in set(studies["subgroup"])],
             title="Cement leakage by lesion type",
             footnote_lines=["Per-vertebra and per-patient rates are never mixed. Pooled: "
                             "binomial-normal GLMM; studies: Clopper-Pearson 95% CI."])
-        written += figures.save_figure(fig, folder / "leakage_summary")
+    written.append(painter.write_keys())
     return written
 
 
-def _sensitivity(res: AnalysisResult, protocol: Protocol, folder: Path) -> list[Path]:
+def _sensitivity(painter: Painter, res: AnalysisResult, protocol: Protocol) -> list[Path]:
     from . import figures
 
     sens = res.sensitivity
     if res.spec.kind != "change" or sens.empty:
         return []
-    fig = figures.sensitivity_plot(
-        sens["r"].to_list(), sens["estimate"].to_list(), sens["ci_low"].to_list(),
+    return painter.draw(
+        f"sensitivity_{res.id}", figures.sensitivity_plot, sens["r"].to_list(),
+        sens["estimate"].to_list(), sens["ci_low"].to_list(),
         sens["ci_high"].to_list(), groups=sens["group"].to_list(),
         reference_r=protocol.vas.correlation, ylabel="Pooled VAS reduction (points)",
         title=f"{res.spec.title}: sensitivity to the assumed pre/post correlation",
         footnote_lines=[res.method])
-    return figures.save_figure(fig, folder / f"sensitivity_{res.id}")
 
 
-def _leave_one_out(res: AnalysisResult, folder: Path) -> list[Path]:
+def _leave_one_out(painter: Painter, res: AnalysisResult) -> list[Path]:
     from . import figures
 
     loo = res.leave_one_out
@@ -221,17 +297,17 @@ def _leave_one_out(res: AnalysisResult, folder: Path) -> list[Path]:
         for col in ("estimate", "ci_low", "ci_high"):
             rows[col] = rows[col] * scale
         fit = res.subgroups[group]
-        fig = figures.leave_one_out_plot(
-            rows, _summary(fit, f"All {group} studies (k = {fit.k})", scale),
+        out += painter.draw(
+            f"leave_one_out_{res.id}_{group}", figures.leave_one_out_plot, rows,
+            _summary(fit, f"All {group} studies (k = {fit.k})", scale),
             xlabel=("VAS reduction (points)" if scale == 1.0 else "Proportion (%)"),
             title=f"{res.spec.title}, {group}: leave-one-out",
             null_value=0.0 if scale == 1.0 else None, method_text=res.method,
             digits=2 if scale == 1.0 else 1)
-        out += figures.save_figure(fig, folder / f"leave_one_out_{res.id}_{group}")
     return out
 
 
-def _funnel(res: AnalysisResult, protocol: Protocol, folder: Path) -> list[Path]:
+def _funnel(painter: Painter, res: AnalysisResult, protocol: Protocol) -> list[Path]:
     from . import figures
 
     out: list[Path] = []
@@ -239,11 +315,10 @@ def _funnel(res: AnalysisResult, protocol: Protocol, folder: Path) -> list[Path]
         if fit.k < protocol.model.small_study_min_k or fit.model is None:
             continue
         rows = res.included[res.included["group"] == name]
-        fig = figures.funnel_plot(
-            rows["yi"].astype(float).to_list(),
+        out += painter.draw(
+            f"funnel_{res.id}_{name}", figures.funnel_plot, rows["yi"].astype(float).to_list(),
             [math.sqrt(v) for v in rows["vi"].astype(float)],
             float(getattr(fit.model, "estimate", fit.estimate)),
             labels=rows["label"].to_list(), title=f"{res.spec.title}, {name}: funnel plot",
             footnote_lines=[res.small_study.get(name, "")])
-        out += figures.save_figure(fig, folder / f"funnel_{res.id}_{name}")
     return out

@@ -29,6 +29,7 @@ BIB = """@article{tian2016,
 @article{solo2007, author = {M{\\"u}ller, Karl}, year = 2007}
 @article{many2001, author = {Li, A and others}, year = {2001}}
 @article{anon1999, title = {No author}, year = {1999}}
+@article{nameless, title = {No author}, year = {1998}}
 """
 
 
@@ -38,16 +39,18 @@ def bib() -> Bibliography:
 
 
 def test_keys_and_fields(bib):
-    assert list(bib.keys()) == ["tian2016", "two2010", "solo2007", "many2001", "anon1999"]
+    assert list(bib.keys()) == ["tian2016", "two2010", "solo2007", "many2001", "anon1999",
+                                "nameless"]
     assert bib["tian2016"]["year"] == "2016"
     assert "tian2016" in bib and "nope" not in bib
-    assert len(bib) == 5
+    assert len(bib) == 6
     assert bib.lines["two2010"] == 7
 
 
 @pytest.mark.parametrize(("key", "label"), [
     ("tian2016", "Tian et al. 2016"), ("two2010", "Smith and van der Berg 2010"),
-    ("solo2007", "Muller 2007"), ("many2001", "Li et al. 2001"), ("anon1999", "anon1999 1999"),
+    ("solo2007", "Muller 2007"), ("many2001", "Li et al. 2001"), ("anon1999", "anon1999"),
+    ("nameless", "nameless 1998"),
 ])
 def test_author_year(bib, key, label):
     assert bib.author_year(key) == label

@@ -113,8 +113,8 @@ class Bibliography(Mapping[str, dict[str, str]]):
         names = _split_authors(entry.get("author", ""))
         surnames = self.surnames(key)
         year = _plain(entry.get("year", "")) or "n.d."
-        if not surnames:
-            return f"{key} {year}"
+        if not surnames:  # no author printed: the key itself (never a guessed name)
+            return key if year == "n.d." or year in key else f"{key} {year}"
         truncated = any(n.strip().lower() == "others" for n in names)
         if len(surnames) >= 3 or truncated:
             return f"{surnames[0]} et al. {year}"

@@ -140,14 +140,14 @@ def bench_glmm(measure_r: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10,000 meta-analyses, 1 repeat")
+    parser.add_argument("--quick", action="store_true", help="10,000 meta-analyses, 2 repeats")
     parser.add_argument("--rows", type=int, help="number of meta-analyses in the batch")
     parser.add_argument("--k", type=int, default=10, help="studies per meta-analysis")
     parser.add_argument("--r", action="store_true", help="time R's rma.glmm now")
     parser.add_argument("--seed", type=int, default=20261128)
     args = parser.parse_args()
     rows = args.rows or (10_000 if args.quick else 100_000)
-    repeats = 1 if args.quick else 3
+    repeats = 2 if args.quick else 3
     bench_batch(rows, args.k, repeats, args.seed)
     bench_pool(args.k, args.seed)
     bench_glmm(args.r)

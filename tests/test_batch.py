@@ -143,8 +143,6 @@ def test_finds_the_global_reml_maximum_when_the_likelihood_is_bimodal():
     np.testing.assert_allclose([row["tau2"], row["estimate"]], METAFOR_BIMODAL, rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="pool() returns tau2 = 0 when the REML score at 0 is "
-                   "negative, missing an interior global maximum")
 def test_pool_finds_the_same_global_maximum():
     fit = pool(np.array(BIMODAL_Y), np.array(BIMODAL_V), method="REML")
     assert fit.tau2 == pytest.approx(METAFOR_BIMODAL[0], rel=1e-6)

@@ -33,6 +33,7 @@ _RTOL = 1e-10
 _GRID = np.r_[0.0, np.geomspace(1e-4, 1.0, 16)]
 #: rows processed together (keeps the working arrays in cache)
 _CHUNK = 4096
+_GRID_BLOCK = 256
 _MAXITER = 500
 
 
@@ -60,15 +61,34 @@ class _Rows:
 
     def score_grid(self, tau2: FloatArray, method: str) -> FloatArray:
         """ML or REML score (up to 1/2) at each of the tau2 values of a (rows, points) grid."""
-        w = 1.0 / (self.v[:, None, :] + tau2[:, :, None])
-        sw, swy = _rsum(w), _rsum(w, self.y)
-        w *= w
-        sw2, sw2y, sw2yy = _rsum(w), _rsum(w, self.y), _rsum(w, self.yy)
-        mu = swy / sw
-        yppy = sw2yy - 2 * mu * sw2y + mu * mu * sw2
-        if method == "ML":
-            return yppy - sw
-        return yppy - sw + sw2 / sw
+        out = np.empty(tau2.shape)
+        for first in range(0, tau2.shape[0], _GRID_BLOCK):  # small blocks stay in cache
+            rows = slice(first, first + _GRID_BLOCK)
+            y, yy = self.y[rows], self.yy[rows]
+            w = self.v[rows, None, :] + tau2[rows, :, None]
+            np.reciprocal(w, out=w)
+            sw, swy = _rsum(w), _rsum(w, y)
+            w *= w
+            sw2, sw2y, sw2yy = _rsum(w), _rsum(w, y), _rsum(w, yy)
+            mu = swy / sw
+            yppy = sw2yy - 2 * mu * sw2y + mu * mu * sw2
+            out[rows] = yppy - sw if method == "ML" else yppy - sw + sw2 / sw
+        return out
+
+    def score_bound(self, method: str) -> FloatArray:
+        """A tau2 beyond which the ML or REML score is certainly negative.
+
+        With w_i = 1/(v_i + t), sum w^2 e^2 <= S / (v_min + t)^2 (S the sum of squared
+        deviations from the unweighted mean) and tr(P) >= (k - 1) / (v_max + t) (ML: sum w >=
+        k / (v_max + t)); the score is negative once c (v_min + t)^2 > S (v_max + t).
+        """
+        _, ss = self._moments()
+        c = self.k if method == "ML" else self.k - 1
+        present = self.mask > 0
+        vmin = np.where(present, self.v, np.inf).min(axis=1)
+        vmax = np.where(present, self.v, 0.0).max(axis=1)
+        s = (ss + np.sqrt(ss * ss + 4 * c * ss * (vmax - vmin))) / (2 * c)
+        return np.maximum(s - vmin, 0.0) * 1.01
 
     def weights(self, tau2: FloatArray) -> FloatArray:
         return 1.0 / (self.v + tau2[:, None])
@@ -163,61 +183,52 @@ def _bracketed_newton(fun: Fun, lo: FloatArray, hi: FloatArray, x0: FloatArray,
                            f"steps for {int(active.sum())} rows")
 
 
-def _upper_bracket(fun: Fun, start: FloatArray, what: str) -> FloatArray:
-    """Per row, the smallest doubling of ``start`` at which ``fun`` is negative."""
-    hi = start.copy()
-    idx = np.arange(hi.size)
-    for _ in range(200):
-        f, _ = fun(hi[idx], idx)
-        idx = idx[f >= 0]
-        if idx.size == 0:
-            return hi
-        hi[idx] *= 2.0
-    raise ConvergenceError(f"pool_many: {what}: no upper bound found for tau^2")
-
-
 def _likelihood(rows: _Rows, method: str) -> FloatArray:
     """Global maximum of each row's ML or REML likelihood over tau^2 >= 0.
 
     These likelihoods can have two local maxima (one at 0 and one inside, for example when the
-    variances differ widely), so the score is first scanned on a grid from 0 to a point beyond
-    which it is negative; each grid cell where it changes from positive to non-positive holds
-    a local maximum, found by the bracketed Newton search; 0 is a candidate when the score
-    there is <= 0. Each row keeps the candidate of highest likelihood.
+    variances differ widely), so the score is first scanned on a grid from 0 to a bound beyond
+    which it is certainly negative; each grid cell where it changes from positive to
+    non-positive holds a local maximum, found by the bracketed Newton search. Each row keeps
+    the candidate of highest likelihood, or 0 if that is at least as high (metafor's
+    ll0check).
     """
     n = rows.y.shape[0]
-    zero = np.zeros(n)
-    g0, _, info0 = rows.score(zero, method)
     scale = rows.scale()
-    he = np.maximum(rows.he(), 0.0)
-    start = np.maximum(np.where(he > 0, he, np.maximum(g0, 0) / info0), scale)
-    top = _upper_bracket(lambda t, i: rows.take(i).score(t, method)[:2], 2 * start,
-                         f"tau2 ({method})")
-    grid = top[:, None] * _GRID[None, :]
+    grid = rows.score_bound(method)[:, None] * _GRID[None, :]
     scores = rows.score_grid(grid, method)
     cells = np.argwhere((scores[:, :-1] > 0) & (scores[:, 1:] <= 0))
-    best = zero.copy()
-    if cells.size:
-        r, c = cells[:, 0], cells[:, 1]
-        pairs = rows.take(r)
+    best = np.zeros(n)
+    if cells.size == 0:
+        return best
+    r, c = cells[:, 0], cells[:, 1]
+    pairs = rows.take(r)
 
-        def fun(t: FloatArray, idx: np.ndarray) -> tuple[FloatArray, FloatArray]:
-            g, dg, _ = pairs.take(idx).score(t, method)
-            return g, dg
+    def fun(t: FloatArray, idx: np.ndarray) -> tuple[FloatArray, FloatArray]:
+        g, dg, _ = pairs.take(idx).score(t, method)
+        return g, dg
 
-        lo, hi = grid[r, c], grid[r, c + 1]
-        s_lo, s_hi = scores[r, c], scores[r, c + 1]
-        start = lo + (hi - lo) * s_lo / (s_lo - s_hi)  # secant through the cell's ends
-        roots = _bracketed_newton(fun, lo, hi, start, 1e-14 * scale[r],
-                                  f"tau2 ({method})")
-        ll = pairs.loglik(roots, method)
-        # per row, the root of highest likelihood: sort by (row, -ll) and keep the first
-        order = np.lexsort((-ll, r))
-        first = order[np.r_[True, r[order][1:] != r[order][:-1]]]
-        best[r[first]] = roots[first]
-    # as metafor's ll0check: never return a point worse than tau^2 = 0
-    worse = rows.loglik(zero, method) >= rows.loglik(best, method)
-    return np.where(worse, 0.0, best)
+    lo, hi = grid[r, c], grid[r, c + 1]
+    s_lo, s_hi = scores[r, c], scores[r, c + 1]
+    start = lo + (hi - lo) * s_lo / (s_lo - s_hi)  # secant through the cell's ends
+    roots = _bracketed_newton(fun, lo, hi, start, 1e-14 * scale[r], f"tau2 ({method})")
+    best[r] = roots
+    # rows with more than one local maximum keep the one of highest likelihood
+    several = np.flatnonzero(np.bincount(r, minlength=n)[r] > 1)
+    if several.size:
+        rs = r[several]
+        ll = pairs.take(several).loglik(roots[several], method)
+        order = np.lexsort((-ll, rs))
+        first = order[np.r_[True, rs[order][1:] != rs[order][:-1]]]
+        best[rs[first]] = roots[several][first]
+    # tau2 = 0 is a further local maximum where the score there is <= 0; keep it if it is at
+    # least as high (as metafor's ll0check)
+    check = np.flatnonzero((scores[:, 0] <= 0) & (best > 0))
+    if check.size:
+        sub = rows.take(check)
+        worse = sub.loglik(np.zeros(check.size), method) >= sub.loglik(best[check], method)
+        best[check[worse]] = 0.0
+    return best
 
 
 def _paule_mandel(rows: _Rows) -> FloatArray:
@@ -237,7 +248,9 @@ def _paule_mandel(rows: _Rows) -> FloatArray:
 
     start = (q0[pos] - tgt) / -dq0[pos]
     scale = sub.scale()
-    hi = _upper_bracket(fun, np.maximum(2 * start, 1e-12 * scale), "tau2 (PM)")
+    # Q(tau2) <= sum w (y - mean y)^2 < S / tau2 (S: squared deviations from the unweighted
+    # mean), so Q < k - 1 at tau2 = S / (k - 1)
+    hi = sub._moments()[1] / (sub.k - 1)
     tau2[pos] = _bracketed_newton(fun, np.zeros(pos.size), hi, start, 1e-14 * scale,
                                   "tau2 (PM)")
     return tau2

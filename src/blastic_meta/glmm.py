@@ -309,12 +309,16 @@ def pool_glmm(events: ArrayLike, totals: ArrayLike, *, level: float = 0.95) -> G
         raise ArrayInputError("events: every study has 0 or all events; the likelihood grows "
                               "without bound in tau^2, so there is no finite ML estimate")
     lik = _Likelihood(x, n)
-    # start at the pooled logit with the method-of-moments spread of the study logits
+    # start at the DerSimonian-Laird fit of the study logits (1/2 added to 0 and n events)
     xc = np.where((x == 0) | (x == n), x + 0.5, x)
     nc = np.where((x == 0) | (x == n), n + 1, n)
     yi = np.log(xc / (nc - xc))
-    mu0 = float(np.log(x.sum() + 0.5) - np.log(n.sum() - x.sum() + 0.5))
-    tau0 = max(float(np.std(yi)), 0.3)
+    w = 1 / (1 / xc + 1 / (nc - xc))
+    sw = w.sum()
+    q = float(np.sum(w * (yi - np.sum(w * yi) / sw) ** 2))
+    tau0 = max(math.sqrt(max(0.0, (q - (k - 1)) / (sw - np.sum(w * w) / sw))), 0.1)
+    w = 1 / (1 / w + tau0 * tau0)
+    mu0 = float(np.sum(w * yi) / w.sum())
     mu, tau, ll, iters = _maximise(lik, mu0, tau0)
     # the likelihood is even in tau, so tau = 0 is always stationary: keep it if it is higher
     # (tau = 0 is the common-effect logistic model, whose ML estimate is the pooled logit)

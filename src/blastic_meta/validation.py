@@ -303,11 +303,20 @@ class _Checker:
             for j, entry in enumerate(getattr(arm, name)):
                 ew = (*where, name, j)
                 self.counts(ew, entry, entry.unit, denominators)
+                if name == "responders" and entry.days is None and entry.days_reason is None:
+                    self.add((*ew, "days"), "days-missing",
+                             "days is null: say why in days_reason")
                 if name == "leakage":
                     for unit, total in entry.candidate_totals.items():
+                        cw = (*ew, "candidate_totals", unit)
                         if entry.events is not None and entry.events > total:
-                            self.add((*ew, "candidate_totals", unit), "events-exceed-total",
+                            self.add(cw, "events-exceed-total",
                                      f"events {entry.events} exceed the {unit} total {total}")
+                        arm_total = denominators.get(unit)
+                        if arm_total is not None and total > arm_total:
+                            self.add(cw, "n-exceeds-patients" if unit == "patient" else
+                                     "total-exceeds-vertebrae",
+                                     f"{unit} total {total} exceeds the arm's {arm_total}")
                     if entry.symptomatic is not None:
                         s = entry.symptomatic
                         same = s.unit in (None, entry.unit)

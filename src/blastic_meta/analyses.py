@@ -37,6 +37,7 @@ __all__ = [
     "build_input",
     "run_analyses",
     "run_analysis",
+    "study_label",
 ]
 
 NAN = float("nan")
@@ -249,6 +250,7 @@ class AnalysisResult:
             "outcome": self.spec.outcome,
             "window": self.spec.window,
             "unit": self.spec.unit,
+            "instrument": self.spec.instrument,
             "method": self.method,
             "subgroups": {name: fit.to_dict() for name, fit in self.subgroups.items()},
             "overall": self.overall.to_dict() if self.overall is not None else None,
@@ -270,7 +272,8 @@ def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 # --- building the study-level input table -------------------------------------------------
 
-def _label(bibliography: Any, key: str) -> str:
+def study_label(bibliography: Any, key: str) -> str:
+    """'Tian et al. 2016' from the bibliography; the key when no author list is known."""
     if bibliography is None:
         return key
     try:
@@ -398,7 +401,9 @@ def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | N
         flags.append(f"{which}: {d.description}")
     smax = _num(row.get("scale_max"))
     smin = _num(row.get("scale_min"))
-    if smin not in (None, 0.0):
+    if _text(row.get("outcome")) != "vas":
+        pass  # other instruments are pooled on their own scale
+    elif smin not in (None, 0.0):
         return None, None, f"VAS scale starts at {smin:g}, not 0"
     if smax in (None, 10.0):
         pass
@@ -539,7 +544,7 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
         reason = None
         if design in protocol.rules.excluded_designs:
             reason = f"{design.replace('_', ' ')} (listed, not pooled)"
-        base[study] = {"study": study, "label": _label(bibliography, study), "design": design,
+        base[study] = {"study": study, "label": study_label(bibliography, study), "design": design,
                        "_reason": reason}
     if spec.kind == "change":
         rows = _change_rows(table, spec, protocol, base)
@@ -723,6 +728,10 @@ def _subgroup_tests(included: pd.DataFrame, protocol: Protocol) -> tuple[Subgrou
                                         tau2=conv, level=m.level)
         except _SOFT_ERRORS as exc:
             out.append(SubgroupTest(conv, tuple(compared), note=f"not assessable: {exc}"))
+            continue
+        if not math.isfinite(float(res.pval_between)):
+            out.append(SubgroupTest(conv, tuple(compared),
+                                    note="not assessable: the test statistic is not estimable"))
             continue
         out.append(SubgroupTest(conv, tuple(compared), q_between=float(res.q_between),
                                 df=float(res.df_between), pval=float(res.pval_between),

@@ -164,6 +164,7 @@ class AnalysisSpec(_Frozen):
     window: WindowId | None = None
     unit: Literal["vertebra", "patient", "procedure"] | None = None
     instrument: str | None = None
+    lower_is_better: StrictBool = True  # direction of the score (labels of the forest axis)
 
     @property
     def kind(self) -> Literal["change", "proportion"]:

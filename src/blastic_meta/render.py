@@ -7,9 +7,9 @@ Each analysis id of the protocol is a template variable; its subgroups (``osteob
 
 Filters (all formatted by ``text`` exactly as in ``estimates.md``): ``estimate``,
 ``estimate_ci``, ``ci`` ('95% CI a to b'), ``pi``, ``tau2``, ``i2``, ``k``, ``patients``,
-``cite`` (pandoc ``[@a; @b]``), ``citep`` (LaTeX ``\\citep{a,b}``). Undefined names are errors (StrictUndefined)
-naming the template line and the name, never an empty string. A ``.tex`` template gets LaTeX
-markup (``\\%``, ``$\\tau^2$``).
+``cite`` (pandoc ``[@a; @b]``), ``citep`` (LaTeX ``\\citep{a,b}``). Undefined names are
+errors (StrictUndefined) naming the template line and the name, never an empty string.
+A ``.tex`` template gets LaTeX markup (``\\%``, ``$\\tau^2$``).
 """
 
 from __future__ import annotations

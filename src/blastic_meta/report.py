@@ -145,7 +145,7 @@ def _load(studies_dir: Path, evidence_dir: Path) -> tuple[Any, Any, Any, Any, li
 def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path,
                 previous: Path | None = None) -> dict[str, Any]:
     from . import report_figures
-    from .analyses import run_analyses
+    from .analyses import run_analyses, study_label
     from .tables import data_quality, pooled_estimates, study_characteristics, write_table
     from .text import LATEX, MARKDOWN, estimates_document
 
@@ -168,7 +168,7 @@ def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path,
     report_figures.draw_all(results, protocol, staging / "figures",
                             previous=previous / "figures" if previous is not None else None)
 
-    labels = {key: bibliography.author_year(key) for key in bibliography}
+    labels = {key: study_label(bibliography, key) for key in bibliography}
     _write_text(staging / "estimates.md", estimates_document(summary, labels, MARKDOWN))
     _write_text(staging / "estimates.tex", estimates_document(summary, labels, LATEX))
     cited = sorted({k for r in results.values() for k in r.contributing})

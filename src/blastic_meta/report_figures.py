@@ -192,10 +192,17 @@ def forest_spec(res: AnalysisResult, protocol: Protocol) -> Any | None:
         effect_label = "Proportion % [95% CI]"
         null, left, right = None, None, None
     else:
-        xlabel = "VAS reduction from baseline (points, 0-10 scale)"
         n_header = "n"
         effect_label = "Change [95% CI]"
-        null, left, right = 0.0, "pain worse", "pain relief"
+        if res.spec.outcome == "vas":
+            xlabel = "VAS reduction from baseline (points, 0-10 scale)"
+            null, left, right = 0.0, "pain worse", "pain relief"
+        else:
+            xlabel = f"{res.spec.instrument}: baseline minus follow-up"
+            better, worse = "improvement", "worsening"
+            if not res.spec.lower_is_better:
+                better, worse = worse, better
+            null, left, right = 0.0, worse, better
     return ForestSpec(
         title=res.spec.title, blocks=blocks,
         overall=_summary(overall, f"Overall ({' + '.join(protocol.subgroups.compared)}, "
@@ -279,7 +286,9 @@ def _sensitivity(painter: Painter, res: AnalysisResult, protocol: Protocol) -> l
         f"sensitivity_{res.id}", figures.sensitivity_plot, sens["r"].to_list(),
         sens["estimate"].to_list(), sens["ci_low"].to_list(),
         sens["ci_high"].to_list(), groups=sens["group"].to_list(),
-        reference_r=protocol.vas.correlation, ylabel="Pooled VAS reduction (points)",
+        reference_r=protocol.vas.correlation,
+        ylabel=("Pooled VAS reduction (points)" if res.spec.outcome == "vas"
+                else f"Pooled change in {res.spec.instrument}"),
         title=f"{res.spec.title}: sensitivity to the assumed pre/post correlation",
         footnote_lines=[res.method])
 
@@ -300,7 +309,8 @@ def _leave_one_out(painter: Painter, res: AnalysisResult) -> list[Path]:
         out += painter.draw(
             f"leave_one_out_{res.id}_{group}", figures.leave_one_out_plot, rows,
             _summary(fit, f"All {group} studies (k = {fit.k})", scale),
-            xlabel=("VAS reduction (points)" if scale == 1.0 else "Proportion (%)"),
+            xlabel=("Proportion (%)" if scale != 1.0 else "VAS reduction (points)"
+                    if res.spec.outcome == "vas" else f"Change in {res.spec.instrument}"),
             title=f"{res.spec.title}, {group}: leave-one-out",
             null_value=0.0 if scale == 1.0 else None, method_text=res.method,
             digits=2 if scale == 1.0 else 1)

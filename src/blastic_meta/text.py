@@ -114,7 +114,9 @@ def _patients(fit: Mapping[str, Any]) -> str:
     return f"{p} patients" if p is not None else "patient numbers not reported for every study"
 
 
-def _studies(k: int) -> str:
+def _studies(k: int, n_studies: int | None = None) -> str:
+    if n_studies is not None and n_studies != k:
+        return f"k = {k} study arms from {n_studies} studies"
     return f"k = {k} stud{'y' if k == 1 else 'ies'}"
 
 
@@ -139,12 +141,13 @@ def _fit_sentence(name: str, fit: Mapping[str, Any], analysis: Mapping[str, Any]
     what = _what(analysis)
     citation = style.cite(fit["studies"])
     scale = fit.get("scale", "MC")
-    value = value_text(fit["estimate"], scale, style) + (" points" if scale == "MC" else "")
+    value = value_text(fit["estimate"], scale, style) + (
+        " points" if scale == "MC" and analysis.get("outcome") == "vas" else "")
     if fit["status"] != "pooled":
         study = labels.get(fit["studies"][0], fit["studies"][0])
         return (f"In {_group_name(name)}, one study reported the {what} ({study} "
                 f"{citation}): {value} ({ci_text(fit, style)}); not pooled.")
-    count = _studies(fit["k"])
+    count = _studies(fit["k"], len(fit["studies"]))
     if scale == "proportion" and fit.get("total") is not None:
         unit = analysis.get("unit") or "patient"
         count += f", {fit.get('events')}/{fit['total']} {_plural(unit, fit['total'])}"
@@ -155,9 +158,11 @@ def _fit_sentence(name: str, fit: Mapping[str, Any], analysis: Mapping[str, Any]
 
 def _what(analysis: Mapping[str, Any]) -> str:
     outcome = analysis.get("outcome")
-    if outcome in ("vas", "qol"):
-        return "reduction in VAS pain (points on 0-10, baseline minus follow-up)" \
-            if outcome == "vas" else "change in the QoL score (baseline minus follow-up)"
+    if outcome == "vas":
+        return "reduction in VAS pain (points on 0-10, baseline minus follow-up)"
+    if outcome == "qol":
+        return (f"change in {analysis.get('instrument') or 'the quality-of-life'} score "
+                f"(baseline minus follow-up)")
     unit = analysis.get("unit") or "patient"
     return {"leakage": f"cement leakage rate per {unit}",
             "leakage_symptomatic": f"symptomatic cement leakage rate per {unit}",

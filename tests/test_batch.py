@@ -215,3 +215,28 @@ def test_permutation_shift_and_scale(y, data, method):
 def test_bad_input(Y, V, kwargs, message):
     with pytest.raises(InputError, match=message):
         pool_many(Y, V, **kwargs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), method=st.sampled_from(METHODS), test=st.sampled_from(["z", "knha"]))
+def test_property_agrees_with_pool(data, method, test):
+    # variances spanning four orders of magnitude, where likelihoods can be bimodal
+    rows = data.draw(st.integers(1, 4))
+    k = data.draw(st.integers(3, 10))
+    y = data.draw(hnp.arrays(np.float64, (rows, k), elements=st.floats(-3, 3)))
+    v = data.draw(hnp.arrays(np.float64, (rows, k), elements=st.floats(1e-3, 10.0)))
+    table = pool_many(y, v, method=method, test=test)
+    for i in range(rows):
+        fit = pool(y[i], v[i], method=method, test=test)
+        for field in ("estimate", "se", "tau2", "ci_low", "ci_high", "i2", "q"):
+            want = getattr(fit, field)
+            assert table.loc[i, field] == pytest.approx(want, rel=1e-6, abs=1e-9), field
+
+
+def test_identical_effects_give_zero_tau2_and_knha_se_zero():
+    table = pool_many([[0.5, 0.5, 0.5], [0.0, 0.0, 0.0]], [[0.1, 0.2, 0.3]] * 2, test="knha")
+    assert table["tau2"].tolist() == [0.0, 0.0]
+    assert table["i2"].tolist() == [0.0, 0.0]
+    assert table["se"].tolist() == [0.0, 0.0]
+    # metafor: p = 0 for a non-zero estimate, NaN for an estimate of exactly 0
+    assert table["pval"][0] == 0.0 and np.isnan(table["pval"][1])

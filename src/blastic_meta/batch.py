@@ -365,10 +365,12 @@ def _summaries(rows: _Rows, tau2: FloatArray, test: str, level: float
     if test == "knha":
         se = se * np.sqrt(_rsum(w * e, e) / (k - 1))
         crit = stats.t.ppf(1 - alpha / 2, k - 1)
-        pval = 2 * stats.t.sf(np.abs(mu / se), k - 1)
     else:
         crit = np.full(k.size, stats.norm.ppf(1 - alpha / 2))
-        pval = 2 * stats.norm.sf(np.abs(mu / se))
+    # identical effects under knha give se = 0: p = 0, or NaN for a zero estimate (as metafor)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = np.abs(mu / se)
+    pval = 2 * (stats.t.sf(zval, k - 1) if test == "knha" else stats.norm.sf(zval))
     w0 = 1.0 / rows.v
     sw0 = _rsum(w0)
     q, _ = rows.q(np.zeros(k.size))

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from blastic_meta import (
     BlasticMetaWarning,
@@ -231,3 +233,17 @@ def test_to_dict_is_json_safe(results):
         text = json.dumps(res.to_dict(), allow_nan=False)
         assert res.id in res.summary()
         assert isinstance(text, str)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_row_order_of_the_long_table_does_not_matter(rnd):
+    protocol = load_protocol(Path(__file__).resolve().parents[1] / "evidence" / "protocol.yaml")
+    table = long_table.table()
+    order = list(range(len(table)))
+    rnd.shuffle(order)
+    shuffled = table.iloc[order].reset_index(drop=True)
+    for aid in ("vas_1m", "leak_vertebra"):
+        a = run_analysis([], table, protocol, protocol.analysis(aid)).to_dict()
+        b = run_analysis([], shuffled, protocol, protocol.analysis(aid)).to_dict()
+        assert a == b

@@ -161,6 +161,8 @@ def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path,
     write_table(data_quality(records, analyses, [f for f in findings
                                                  if getattr(f, "severity", "") != "error"]),
                 tables, "data_quality", "Data-quality findings")
+    write_table(_within_table(analyses), tables, "within_study",
+                "Within-study comparisons (kept apart from between-study subgroup tests)")
     for aid, res in results.items():
         write_table(_input_table(res.data), tables / "inputs", f"{aid}",
                     f"Study-level input: {res.spec.title}")
@@ -177,6 +179,17 @@ def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path,
                 json.dumps(_json_safe(summary), sort_keys=True, indent=2, ensure_ascii=False)
                 + "\n")
     return summary
+
+
+def _within_table(analyses: Mapping[str, Any]) -> Any:
+    import pandas as pd
+
+    rows = [{"analysis": aid, **{k: w[k] for k in ("study", "label", "measure", "yi", "vi",
+                                                   "ci_low", "ci_high")},
+             "groups": " minus ".join(w["groups"])}
+            for aid, a in analyses.items() for w in a.get("within_study") or []]
+    cols = ["analysis", "study", "label", "groups", "measure", "yi", "vi", "ci_low", "ci_high"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _input_table(data: Any) -> Any:

@@ -76,6 +76,8 @@ def _summary(s: Any, unit: str = "") -> str:
     if not parts:
         return ""
     label = s.get("subgroup")
+    if unit and s.get("value") == 1 and s.get("mean") is None and unit.endswith("s"):
+        unit = unit[:-1]  # "1 year", not "1 years"
     text = " ".join(parts) + (f" {unit}" if unit else "")
     return f"{label}: {text}" if label else text
 
@@ -111,11 +113,13 @@ def _leakage(entries: Any) -> str:
 def study_characteristics(records: Sequence[Any], bibliography: Any = None) -> pd.DataFrame:
     """One row per study arm, in record (key) order."""
     rows = []
+    from .analyses import study_label
+
     for rec in records:
         d = _dump(rec)
         key = d.get("key")
         entry = bibliography[key] if bibliography is not None and key in bibliography else {}
-        label = bibliography.author_year(key) if entry else key
+        label = study_label(bibliography, key) if entry else key
         for arm in d.get("arms") or []:
             instruments = [o.get("instrument") for o in arm.get("outcomes") or []
                            if isinstance(o, Mapping)]

@@ -112,6 +112,9 @@ def _het(fit: GroupFit) -> str | None:
 
 
 def _test_text(tests: Sequence[SubgroupTest]) -> str | None:
+    notes = {t.note for t in tests}
+    if tests and len(notes) == 1 and None not in notes:
+        return f"Test for subgroup differences: {notes.pop()}"
     parts = []
     for t in tests:
         if t.assessable:

@@ -190,6 +190,9 @@ def _test_sentence(analysis: Mapping[str, Any], style: Style) -> str | None:
     groups = next(iter(tests.values())).get("groups") or []
     if len(groups) < 2:
         return None  # one lesion type only: nothing to compare
+    notes = {t.get("note") for t in tests.values()}
+    if len(notes) == 1 and None not in notes:
+        return f"Test for subgroup differences ({' vs '.join(groups)}): {notes.pop()}."
     return f"Test for subgroup differences ({' vs '.join(groups)}): " + "; ".join(parts) + "."
 
 

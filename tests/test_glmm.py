@@ -71,6 +71,20 @@ def test_matches_rma_glmm(case):
     assert result.k == len(events)
 
 
+# rma.glmm(...)$I2 and $H2 (from the escalc "PLO" sampling variances, as rma.glmm does)
+METAFOR_I2_H2 = {
+    "synthetic_k10": (41.53188725770211, 1.710333980519547),
+    "dat.pritz1997": (67.789736809599972, 3.1046005246490531),
+    "zero_and_all_events": (95.920189168682981, 24.510940368212722),
+}
+
+
+@pytest.mark.parametrize("case", sorted(METAFOR_I2_H2))
+def test_i2_h2_match_rma_glmm(case):
+    result = pool_glmm(*METAFOR[case][:2])
+    np.testing.assert_allclose([result.i2, result.h2], METAFOR_I2_H2[case], rtol=GLMM_RTOL)
+
+
 def test_homogeneous_studies_sit_at_the_boundary_with_the_pooled_logit():
     events, totals = [4, 5, 6, 4, 5], [40, 42, 45, 41, 44]
     result = pool_glmm(events, totals)
@@ -103,7 +117,7 @@ def test_summary_and_to_dict():
     assert isinstance(result, GlmmResult)
     text = result.summary()
     assert "Random-Effects Model (k = 10; tau^2 estimator: ML)" in text
-    assert "-1.5046" in text and "0.1768" in text and "0.1817" in text
+    assert "-1.5046" in text and "0.1768" in text and "0.1817" in text and "41.53%" in text
     data = result.to_dict()
     assert json.loads(json.dumps(data)) == data
     assert data["k"] == 10 and data["tau2"] == result.tau2

@@ -53,6 +53,8 @@ class GlmmResult:
     ci_low: float
     ci_high: float
     tau2: float
+    i2: float
+    h2: float
     loglik: float
     proportion: float
     proportion_ci_low: float
@@ -78,6 +80,8 @@ class GlmmResult:
             "",
             f"tau^2 (estimated amount of total heterogeneity): {f(self.tau2)}",
             f"tau (square root of estimated tau^2 value):      {f(math.sqrt(self.tau2))}",
+            f"I^2 (total heterogeneity / total variability):   {self.i2:.2f}%",
+            f"H^2 (total variability / sampling variability):  {self.h2:.2f}",
             f"log-likelihood:                                  {f(self.loglik)}",
             "",
             f"Model Results (logit scale; {100 * self.level:g}% CI from z):",
@@ -336,12 +340,17 @@ def pool_glmm(events: ArrayLike, totals: ArrayLike, *, level: float = 0.95) -> G
         se = math.sqrt(-np.linalg.inv(hess)[0, 0])
     z = float(stats.norm.ppf(1 - (1 - lv) / 2))
     tau2 = tau * tau
+    # I^2 and H^2 as metafor's rma.glmm: the "typical" within-study variance of the PLO effect
+    # sizes (escalc defaults) against tau2 (Higgins and Thompson, 2002)
+    w = 1 / (1 / xc + 1 / (nc - xc))
+    vt = (k - 1) * w.sum() / (w.sum() ** 2 - np.sum(w * w))
     half_pi = z * math.sqrt(se * se + tau2)
     expit = special.expit
     return GlmmResult(
         k=k, level=lv, estimate=mu, se=se, zval=mu / se,
         pval=float(2 * stats.norm.sf(abs(mu / se))),
-        ci_low=mu - z * se, ci_high=mu + z * se, tau2=tau2, loglik=ll,
+        ci_low=mu - z * se, ci_high=mu + z * se, tau2=tau2, i2=float(100 * tau2 / (vt + tau2)),
+        h2=float((vt + tau2) / vt), loglik=ll,
         proportion=float(expit(mu)), proportion_ci_low=float(expit(mu - z * se)),
         proportion_ci_high=float(expit(mu + z * se)), pi_low=float(expit(mu - half_pi)),
         pi_high=float(expit(mu + half_pi)), iterations=iters,

@@ -2,10 +2,12 @@
 
 ``pool_many(Y, V)`` fits one intercept-only random-effects model per row of ``Y`` (effects)
 and ``V`` (sampling variances); NaN marks a missing study, so rows may differ in k. Every
-estimator of tau^2 is computed for all rows together with numpy: the closed forms directly,
-ML/REML (Viechtbauer, 2005) and Paule-Mandel (Paule and Mandel, 1982) by a safeguarded Newton
-search on each row's estimating equation, bracketed and bisected whenever a Newton step would
-leave the bracket, to a relative change of 1e-10. Results follow metafor's ``rma``
+estimator of tau^2 is computed for all rows together with numpy (blocks of rows, no loop over
+analyses): the closed forms directly, ML/REML (Viechtbauer, 2005) and Paule-Mandel (Paule and
+Mandel, 1982) by a safeguarded Newton search on each row's estimating equation, bracketed and
+bisected whenever a Newton step would leave the bracket, to a relative change of 1e-10. ML and
+REML scan the score first, so a row whose likelihood has two maxima gets the global one.
+The values agree with ``pool()`` row by row. Results follow metafor's ``rma``
 conventions (I^2 from tau^2 and the "typical" within-study variance, Higgins and Thompson,
 2002; prediction interval with the CI's critical value).
 """

@@ -71,11 +71,35 @@ def _filters(style: Any) -> dict[str, Callable[..., str]]:
     }
 
 
+class _View(dict):  # type: ignore[type-arg]
+    """One analysis in a template; knows its name for error messages."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+
+def _undefined_class() -> type:
+    import jinja2
+
+    class Undefined(jinja2.StrictUndefined):
+        @property
+        def _undefined_message(self) -> str:
+            obj = self._undefined_obj
+            if isinstance(obj, _View):
+                return (f"{obj.name} has no {self._undefined_name!r} (it has: "
+                        f"{', '.join(sorted(obj))})")
+            return str(super()._undefined_message)
+
+    return Undefined
+
+
 def template_context(summary: Mapping[str, Any]) -> dict[str, Any]:
     """Template variables: one per analysis id (subgroups, overall, subgroup_test, ...)."""
     out: dict[str, Any] = {}
     for aid, a in summary["analyses"].items():
-        view: dict[str, Any] = dict(a.get("subgroups") or {})
+        view = _View(aid)
+        view.update(a.get("subgroups") or {})
         if a.get("overall"):
             view["overall"] = a["overall"]
         for key in ("title", "method", "subgroup_test", "studies", "excluded", "within_study",
@@ -108,7 +132,7 @@ def render_template(source: str, summary: Mapping[str, Any], *, name: str = "<te
     def load(template_name: str) -> tuple[str, str, Callable[[], bool]]:
         return source, name, lambda: True
 
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+    env = jinja2.Environment(undefined=_undefined_class(), autoescape=False,
                              keep_trailing_newline=True, loader=jinja2.FunctionLoader(load))
     env.filters.update(_filters(style))
     try:

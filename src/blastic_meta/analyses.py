@@ -97,6 +97,15 @@ class GroupFit:
     events: int | None = None
     model: Any = field(default=None, compare=False, repr=False)
 
+    def summary(self) -> str:
+        """One line: name, k, estimate [CI], PI and heterogeneity (reporting scale)."""
+        line = (f"{self.name}: k = {self.k}, estimate {self.estimate:.4f} "
+                f"[{self.ci_low:.4f}, {self.ci_high:.4f}]")
+        if self.status != "pooled":
+            return line + " (single study, not pooled)"
+        return (line + f", PI [{self.pi_low:.4f}, {self.pi_high:.4f}], tau^2 = {self.tau2:.4f}, "
+                f"I^2 = {self.i2:.2f}%")
+
     def to_dict(self) -> dict[str, Any]:
         return _clean({
             "name": self.name, "status": self.status, "scale": self.scale, "k": self.k,
@@ -186,8 +195,9 @@ class AnalysisResult:
     def summary(self) -> str:
         lines = [f"{self.spec.id}: {self.spec.title}", f"  {self.method}"]
         for fit in self.subgroups.values():
-            lines.append(f"  {fit.name:<14} k = {fit.k:<3} {fit.estimate: .3f} "
-                         f"[{fit.ci_low: .3f}, {fit.ci_high: .3f}] ({fit.status})")
+            lines.append(f"  {fit.summary()}")
+        if self.overall is not None:
+            lines.append(f"  {self.overall.summary()}")
         for test in self.subgroup_tests:
             if test.assessable:
                 lines.append(f"  subgroup test (tau2 {test.tau2}): Q = {test.q_between:.3f}, "

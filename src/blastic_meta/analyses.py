@@ -200,8 +200,9 @@ class AnalysisResult:
             lines.append(f"  {self.overall.summary()}")
         for test in self.subgroup_tests:
             if test.assessable:
-                lines.append(f"  subgroup test (tau2 {test.tau2}): Q = {test.q_between:.3f}, "
-                             f"df = {test.df:g}, p = {test.pval:.4f}")
+                df = f"{test.df:g}" + (f", {test.df2:g}" if test.statistic == "F" else "")
+                lines.append(f"  subgroup test (tau2 {test.tau2}): {test.statistic} = "
+                             f"{test.q_between:.3f}, df = {df}, p = {test.pval:.4f}")
             else:
                 lines.append(f"  subgroup test (tau2 {test.tau2}): {test.note}")
         for _, row in self.excluded.iterrows():

@@ -85,6 +85,29 @@ def test_i2_h2_match_rma_glmm(case):
     np.testing.assert_allclose([result.i2, result.h2], METAFOR_I2_H2[case], rtol=GLMM_RTOL)
 
 
+# Rare events, small tau2 (synthetic). rma.glmm gives beta -4.43584730613621, tau2
+# 0.10903887599774, se 0.237759892749378; lme4 differentiates its deviance with steps of 1e-4
+# while its inner (PIRLS) iterations stop at 1e-7, so its d2/dbeta2 is 43.993 where the same
+# lme4 deviance differentiated with steps of 1e-2 or 1e-3 gives 43.924, the value here.
+RARE_EVENTS = ([3, 0, 3, 1, 5, 1, 0, 0, 3, 2, 2, 6, 1, 1, 0, 0],
+               [200, 34, 113, 237, 185, 41, 12, 174, 139, 288, 157, 279, 65, 134, 42, 172])
+
+
+def test_rare_events_se_from_accurate_observed_information():
+    result = pool_glmm(*RARE_EVENTS)
+    assert result.estimate == pytest.approx(-4.43584730613621, abs=1e-5)
+    assert result.tau2 == pytest.approx(0.10903887599774, rel=1e-4)
+    assert result.se == pytest.approx(0.237759892749378, rel=1.5e-3)  # lme4's noise
+    # the curvature behind it, by central differences of the log-likelihood in mu at fixed
+    # tau: the deviance's d2/dmu2 equals lme4's deviance differentiated with coarse steps
+    from blastic_meta.glmm import _Likelihood
+
+    lik = _Likelihood(np.array(RARE_EVENTS[0], float), np.array(RARE_EVENTS[1], float))
+    tau, h = math.sqrt(result.tau2), 1e-3
+    f = [lik.evaluate(result.estimate + d, tau)[0] for d in (-h, 0.0, h)]
+    assert -2 * (f[0] - 2 * f[1] + f[2]) / h**2 == pytest.approx(43.924, abs=2e-3)
+
+
 def test_homogeneous_studies_sit_at_the_boundary_with_the_pooled_logit():
     events, totals = [4, 5, 6, 4, 5], [40, 42, 45, 41, 44]
     result = pool_glmm(events, totals)

@@ -275,8 +275,10 @@ def pool_glmm(events: ArrayLike, totals: ArrayLike, *, level: float = 0.95) -> G
     quadrature (as lme4 ``glmer(nAGQ = 7)``) and maximised to 1e-10 by damped Newton steps;
     ``tau2`` may be 0 at the boundary. The standard error of the logit-scale estimate comes
     from the observed information of (mu, tau) (the fixed-effect block of its inverse, as
-    lme4's ``vcov``). CI and prediction interval use z quantiles, as metafor's ``predict``;
-    the proportion scale is their inverse logit.
+    lme4's ``vcov``), here differentiated accurately; lme4's own finite differences are noisy
+    at about 1e-3 relative when its inner iterations stop early. CI and prediction interval
+    use z quantiles, as metafor's ``predict``; the proportion scale is their inverse logit.
+    ``i2`` and ``h2`` follow ``rma.glmm`` (typical variance of the escalc "PLO" variances).
 
     Raises
     ------

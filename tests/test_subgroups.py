@@ -101,3 +101,15 @@ def test_summary_and_json():
 def test_bad_groups(groups, kwargs, pattern):
     with pytest.raises(InputError, match=pattern):
         compare_subgroups([0.1, 0.2, 0.3], [0.1, 0.1, 0.1], groups, **kwargs)
+
+
+def test_single_study_subgroup_under_common_tau2_adds_tau2_to_its_variance():
+    y = [0.1, 0.8, -0.3, 0.9, 0.2, 1.2]
+    v = [0.02, 0.03, 0.02, 0.04, 0.03, 0.05]
+    for test in ("z", "knha"):
+        r = compare_subgroups(y, v, ["a", "a", "a", "b", "c", "c"], tau2="common", test=test)
+        single = r.subgroups["b"]
+        assert single.tau2 == r.tau2_common > 0
+        assert single.se == pytest.approx(math.sqrt(0.04 + r.tau2_common), rel=1e-12)
+        # metafor falls back to the normal distribution for k = 1, also under knha
+        assert single.ci_high == pytest.approx(0.9 + 1.959963984540054 * single.se, rel=1e-12)

@@ -384,10 +384,16 @@ def _round_half_even(x: float) -> float:
 
 
 def single_study_result(y: float, v: float, *, method: str = "REML", test: str = "z",
-                        level: float = 0.95, pi: str = "metafor", i2: str = "tau2") -> PooledResult:
-    """A one-study "fit" for displays (subgroups of one study): estimate = y, se = sqrt(v),
-    normal-theory CI, tau2 = 0, and NaN for everything about heterogeneity."""
-    row = _single_row(y, v, level)
+                        level: float = 0.95, pi: str = "metafor", i2: str = "tau2",
+                        tau2: float = 0.0) -> PooledResult:
+    """A one-study "fit" for displays (subgroups of one study): estimate = y,
+    se = sqrt(v + tau2) with a normal-theory CI (metafor switches Knapp-Hartung off for
+    k = 1), the given (default 0) tau2, and NaN for everything about heterogeneity.
+
+    A non-zero ``tau2`` is a tau^2 shared with other subgroups: metafor's
+    ``rma(yi, vi, tau2=<common>)`` on the single study.
+    """
+    row = _single_row(y, v + tau2, level)
     nan = math.nan
     one = _frozen(np.array([1.0]))
 
@@ -397,7 +403,7 @@ def single_study_result(y: float, v: float, *, method: str = "REML", test: str =
     return PooledResult(
         k=1, p=1, method=method, test=test, level=level, pi_convention=pi, adhoc=False,
         i2_definition=i2, estimate=y, se=row["se"], zval=row["statistic"], pval=row["pval"],
-        ci_low=row["ci_low"], ci_high=row["ci_high"], df=nan, tau2=0.0, tau2_se=nan,
+        ci_low=row["ci_low"], ci_high=row["ci_high"], df=nan, tau2=tau2, tau2_se=nan,
         tau2_ci_low=nan, tau2_ci_high=nan, i2=nan, h2=nan, typical_variance=nan, q=nan,
         q_df=0, q_pval=nan, pi_low=nan, pi_high=nan, qm=nan, qm_df=(1,), qm_pval=nan, r2=nan,
         s2w=1.0, yi=arr(y), vi=arr(v), weights=_frozen(100.0 * one), beta=arr(y),

@@ -11,8 +11,9 @@ Two conventions (Borenstein et al. 2009, ch. 19):
   ``test="knha"`` its F test with (G - 1, k - G) df. Each subgroup's fit then uses that common
   tau^2 (its own SE and Q-profile CI for tau^2 are undefined, NaN).
 
-A subgroup with a single study is kept as a one-study "fit" (estimate = yi, se = sqrt(vi),
-tau2 = 0, heterogeneity NaN) so that tables and forest plots can show it.
+A subgroup with a single study is kept as a one-study "fit" so that tables and forest plots
+can show it: estimate = yi, se = sqrt(vi) and tau2 = 0 with separate tau^2; with a common
+tau^2, se = sqrt(vi + tau2) (metafor ``rma(yi, vi, tau2=<common>)``); heterogeneity NaN.
 
 References
 ----------
@@ -181,6 +182,6 @@ def _one(y: np.ndarray, v: np.ndarray, method: str, test: str, level: float,
          tau2_fixed: float | None) -> PooledResult:
     if y.shape[0] == 1:
         return single_study_result(float(y[0]), float(v[0]), method=method, test=test,
-                                   level=level)
+                                   level=level, tau2=0.0 if tau2_fixed is None else tau2_fixed)
     return _fit(y, v, None, ("intrcpt",), method, test, level, "metafor", False, "tau2",
                 warn=False, tau2_fixed=tau2_fixed)

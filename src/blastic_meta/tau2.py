@@ -42,6 +42,8 @@ METHODS = ("DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 
 _MAXITER = 500
 _RTOL = 1e-10
+#: log grid (relative to the data's scale) on which the ML/REML score is scanned for maxima
+_GRID = np.logspace(-10, 4, 57)
 
 
 class Gls:
@@ -111,6 +113,19 @@ class Gls:
             return yppy - float(w.sum()), -2.0 * ypppy + sw2, sw2
         trp, trpp = self._traces(w, vb)
         return yppy - trp, -2.0 * ypppy + trpp, trpp
+
+    def score_grid(self, ts: np.ndarray, method: str) -> np.ndarray:
+        """The ML or REML score at every tau^2 in ``ts`` (vectorised without moderators)."""
+        if not self.int_only:
+            return np.array([self.score(float(t), method)[0] for t in ts])
+        W = 1.0 / (self.v[None, :] + ts[:, None])
+        S = W.sum(axis=1)
+        e = self.y[None, :] - ((W @ self.y) / S)[:, None]
+        py = W * e
+        yppy = np.einsum("ij,ij->i", py, py)
+        if method == "ML":
+            return yppy - S
+        return yppy - (S - np.einsum("ij,ij->i", W, W) / S)
 
     def _traces(self, w: np.ndarray, vb: np.ndarray) -> tuple[float, float]:
         """tr(P) and tr(PP)."""
@@ -298,11 +313,13 @@ def _pm_like(gls: Gls, method: str) -> Tau2Estimate:
 
 
 def _likelihood(gls: Gls, method: str) -> Tau2Estimate:
-    """Maximum of the ML or REML likelihood over tau^2 >= 0.
+    """Global maximum of the ML or REML likelihood over tau^2 >= 0.
 
-    The score is 0 at an interior maximum; if it is <= 0 at tau^2 = 0 the maximum is at the
-    boundary (the likelihood of this model is unimodal in practice; metafor likewise accepts
-    0 whenever its Fisher scoring ends there).
+    The likelihood can be bimodal when a very precise study lies far from the others, so a
+    single Fisher-scoring run (metafor) may stop at a local maximum. Here the score is
+    evaluated on a log grid (1e-10 to 1e4 times the data's scale, plus 0); every sign change
+    from + to - brackets a local maximum that is solved to 1e-10, and the best of these and
+    of tau^2 = 0 (when the score is <= 0 there) is returned.
     """
     what = f"tau2 ({method})"
 
@@ -310,24 +327,30 @@ def _likelihood(gls: Gls, method: str) -> Tau2Estimate:
         g, dg, _ = gls.score(t, method)
         return g, dg
 
-    g0 = fun(0.0)[0]
-    it = 1
-    if g0 <= 0:
-        t = 0.0
+    s = gls.scale()
+    grid = np.concatenate([[0.0], s * _GRID])
+    g = gls.score_grid(grid, method)
+    if g[-1] > 0:  # the maximum lies beyond the grid
+        hi = _upper_bracket(fun, 2.0 * float(grid[-1]), what)
+        grid = np.append(grid, hi)
+        g = np.append(g, fun(hi)[0])
+    candidates = [0.0] if g[0] <= 0 else []
+    iterations = 0
+    for i in np.flatnonzero((g[:-1] > 0) & (g[1:] <= 0)):
+        lo, hi = float(grid[i]), float(grid[i + 1])
+        start = math.sqrt(lo * hi) if lo > 0 else 0.5 * hi
+        root, it = _bracketed_newton(fun, lo, hi, start, 1e-14 * s, what)
+        iterations += it
+        candidates.append(root)
+    if not candidates:  # pragma: no cover - g(0) > 0 and g(end) < 0 imply a sign change
+        raise ConvergenceError(f"{what}: no maximum of the likelihood found")
+    if len(candidates) == 1:
+        t = candidates[0]
     else:
-        start = max(_he_parts(gls)[0], 0.0)
-        if start <= 0:
-            _, _, info = gls.score(0.0, method)
-            start = g0 / info  # one Fisher-scoring step from 0
-        hi = _upper_bracket(fun, max(2.0 * start, 1e-12 * gls.scale()), what)
-        t, it = _bracketed_newton(fun, 0.0, hi, start, 1e-14 * gls.scale(), what)
-        # metafor's ll0check: never return a point worse than tau^2 = 0
-        if gls.loglik(0.0, method) > gls.loglik(t, method):
-            t = 0.0
+        t = max(candidates, key=lambda c: gls.loglik(c, method))
     w, _, vb, _ = gls.fit(t)
     info = float(w @ w) if method == "ML" else gls._traces(w, vb)[1]
-    se = math.sqrt(2.0 / info)
-    return Tau2Estimate(t, se, it)
+    return Tau2Estimate(t, math.sqrt(2.0 / info), iterations)
 
 
 _ESTIMATORS: dict[str, Callable[[Gls], Tau2Estimate]] = {

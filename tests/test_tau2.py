@@ -215,3 +215,50 @@ def test_large_k_is_solved():
     ref = optimize.minimize_scalar(reml_negll, bounds=(0, 2), args=(y, v), method="bounded",
                                    options={"xatol": 1e-13})
     assert est == pytest.approx(ref.x, rel=1e-7)
+
+
+def test_bimodal_ml_likelihood_gives_the_global_maximum():
+    # one very precise study far from the others: the ML score is negative at 0 (a local
+    # maximum) and the global maximum is interior; metafor 3.8.1 (threshold 1e-12, starting
+    # from the HE estimate) gives tau2 = 0.5326978290
+    y = np.array([3.98729072, 0.87701857, 0.42718568, -0.65917669])
+    v = np.array([1.05481936e01, 1.22250259e-04, 2.03857921e00, 2.45963496e-02])
+    gls = t2.gls_for(y, v, None)
+    assert gls.score(0.0, "ML")[0] < 0
+    est = t2.estimate_tau2(y, v, "ML").tau2
+    assert est == pytest.approx(0.5326978290, rel=1e-9)
+    grid = np.linspace(0.3, 0.8, 2001)
+    assert gls.loglik(est, "ML") >= max(gls.loglik(x, "ML") for x in grid)
+    assert gls.loglik(est, "ML") > gls.loglik(0.0, "ML") + 40
+
+
+@pytest.mark.parametrize("method", ["DL", "ML", "REML"])
+@pytest.mark.parametrize(("test", "adhoc"), [("z", False), ("knha", False), ("knha", True)])
+def test_pymare_cross_check(data, method, test, adhoc):
+    from blastic_meta._pymare import pymare_pool
+    from blastic_meta.models import pool
+
+    y, v = data
+    ours = pool(y, v, method=method, test=test, adhoc=adhoc)
+    theirs = pymare_pool(y, v, method=method, test=test, adhoc=adhoc)
+    # PyMARE profiles ML/REML at xtol ~1e-6: agreement to ~1e-6 relative, not better
+    assert theirs.tau2[0] == pytest.approx(ours.tau2, rel=1e-6)
+    assert theirs.estimate[0] == pytest.approx(ours.estimate, rel=1e-6)
+    assert theirs.ci_low[0] == pytest.approx(ours.ci_low, rel=1e-6)
+    assert theirs.se[0] == pytest.approx(ours.se, rel=1e-6)
+
+
+def test_pymare_map_is_total_and_pymare_stays_unimported():
+    import subprocess
+    import sys
+
+    from blastic_meta._pymare import CORRECTION
+    from blastic_meta.models import TESTS
+
+    assert {(t, a) for t in TESTS for a in (False, True) if not (t == "z" and a)} \
+        == set(CORRECTION)
+    code = ("import sys, blastic_meta as bm; bm.pool([0.1, 0.4, 0.3], [0.1, 0.1, 0.2]); "
+            "bm.compare_subgroups([0.1, 0.4, 0.3], [0.1, 0.1, 0.2], 'aab'); "
+            "print('pymare' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -22,6 +22,7 @@ Salo T, Yarkoni T, Nichols TE, et al. (2022). NiMARE / PyMARE: Python meta-analy
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,8 +55,17 @@ class PymareFit:
     ci_high: np.ndarray
 
 
+def _import_estimators():
+    """``pymare.estimators``, imported quietly: importing pymare opens a data file without
+    closing it (a ResourceWarning in pymare 0.0.13 that is not ours to report)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        from pymare import estimators
+    return estimators
+
+
 def _estimator(method: str, test: str, adhoc: bool):
-    from pymare import estimators
+    estimators = _import_estimators()
 
     if method not in ENGINES:
         raise InputError(f"method = {method!r}: PyMARE offers only {', '.join(ENGINES)}")

@@ -356,3 +356,19 @@ def test_to_dict_is_json_safe_and_deterministic():
     nomods = pool(yi, vi).to_dict()
     assert nomods["qm_pval"] is not None and nomods["r2"] is None
     assert isinstance(PooledResult.__dataclass_fields__, dict)
+
+
+def test_number_formatting_follows_metafor():
+    from blastic_meta.formatting import fmt_ci, fmt_num, fmt_p, fmt_pct, signif_stars
+
+    assert fmt_p(0.00001) == "<.0001"
+    assert fmt_p(0.00001, equals=True) == "< .0001"
+    assert fmt_p(0.0016, equals=True) == "= 0.0016"
+    assert fmt_p(0.0001) == "0.0001"
+    assert fmt_p(0.0123, digits=2) == "0.01" and fmt_p(0.001, digits=2) == "<.01"
+    assert fmt_num(-0.00001, 4) == "0.0000"
+    assert fmt_num(float("nan"), 4) == "NA"
+    assert fmt_ci(-1.06689, -0.36217) == "[-1.0669, -0.3622]"
+    assert fmt_pct(92.2214) == "92.22%"
+    assert [signif_stars(p) for p in (0.0005, 0.005, 0.03, 0.07, 0.5)] == \
+        ["***", "**", "*", ".", ""]

@@ -262,3 +262,14 @@ def test_pymare_map_is_total_and_pymare_stays_unimported():
             "print('pymare' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_qprofile_upper_bound_is_not_capped():
+    # metafor's confint() stops its search at max(100, 10 * tau2) and reports that cap
+    # (1493.1469 here); the exact root, which metafor finds with a larger tau2.max, is 6246.166
+    y = np.array([30.0, 45.0, 20.0])
+    v = np.array([4.0, 9.0, 6.0])
+    lb, ub = t2.qprofile_ci(t2.gls_for(y, v, None), 0.95)
+    assert ub == pytest.approx(6246.166002, rel=1e-8)
+    assert loop_q(y, v, ub) == pytest.approx(stats.chi2.ppf(0.025, 2), rel=1e-9)
+    assert lb == pytest.approx(35.2634086735, rel=1e-9)

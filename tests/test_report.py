@@ -273,3 +273,27 @@ def test_cli_prints_summary_table(built, tmp_path, capsys):
     code = main(["report", "--studies", str(tmp_path / "nope"), "--evidence", str(evidence),
                  "--out", str(out)])
     assert code == 1
+
+
+def test_figures_from_a_small_table_include_within_study_plots(repo_root, tmp_path):
+    import sys
+
+    from blastic_meta.analyses import run_analyses
+    from blastic_meta.report_figures import draw_all
+
+    sys.path.insert(0, str(DATA))
+    import long_table
+
+    protocol = load_protocol(repo_root / "evidence" / "protocol.yaml")
+    results = run_analyses([], long_table.table(), protocol)
+    names = {p.name for p in draw_all(results, protocol, tmp_path)}
+    assert {"within_vas_1m.svg", "within_leak_vertebra.png", "forest_vas_1m.svg",
+            "sensitivity_vas_1m.svg", "leave_one_out_vas_1m_osteoblastic.svg",
+            "leakage_summary.svg"} <= names
+    assert not any(n.startswith("funnel_") for n in names)  # k < 10 everywhere
+    within = (tmp_path / "within_leak_vertebra.svg").read_text(encoding="utf-8")
+    assert "gamma2015" in within and "Odds ratio" in within
+    forest = (tmp_path / "forest_vas_1m.svg").read_text(encoding="utf-8")
+    for label in ("alpha2010", "beta2012", "delta2018", "eta2021", "Excluded: zeta2020",
+                  "no SD reported at baseline", "Test for subgroup differences"):
+        assert label in forest, label

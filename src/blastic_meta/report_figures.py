@@ -216,6 +216,35 @@ def forest_spec(res: AnalysisResult, protocol: Protocol) -> Any | None:
         digits=1 if proportion else 2)
 
 
+def _within_spec(res: AnalysisResult) -> Any | None:
+    """Within-study contrasts (one study, two lesion types), apart from the subgroup plot."""
+    from .figures import ForestBlock, ForestRow, ForestSpec
+
+    if not res.within:
+        return None
+    proportion = res.spec.kind == "proportion"
+    rows = []
+    for w in res.within:
+        values = (w.yi, w.ci_low, w.ci_high)
+        if proportion:  # log odds ratio shown as odds ratio
+            values = tuple(math.exp(v) for v in values)
+        rows.append(ForestRow(label=w.label, n_text="", estimate=values[0], ci_low=values[1],
+                              ci_high=values[2]))
+    first, second = res.within[0].groups
+    return ForestSpec(
+        title=f"{res.spec.title}: within-study comparisons ({first} vs {second})",
+        blocks=[ForestBlock(title=None, rows=rows)],
+        xlabel=("Odds ratio of leakage, " if proportion else "Difference in VAS reduction, ")
+        + f"{first} vs {second}",
+        effect_label="OR [95% CI]" if proportion else "Difference [95% CI]", n_header="",
+        null_value=1.0 if proportion else 0.0, log_scale=proportion,
+        footnote_lines=["Each study compares its own arms; kept apart from the between-study "
+                        "test for subgroup differences.",
+                        "Odds ratio from each study's 2x2 table (0.5 added to every cell when one "
+                        "is 0, as metafor escalc)" if proportion else
+                        "Difference of the mean changes; variances added (independent arms)"])
+
+
 def _footnotes(res: AnalysisResult) -> list[str]:
     lines = []
     for _, r in res.excluded.iterrows():
@@ -262,6 +291,9 @@ def draw_all(results: Mapping[str, AnalysisResult], protocol: Protocol, folder: 
         spec = forest_spec(res, protocol)
         if spec is not None:
             written += painter.draw(f"forest_{aid}", figures.forest_plot, spec)
+        within = _within_spec(res)
+        if within is not None:
+            written += painter.draw(f"within_{aid}", figures.forest_plot, within)
         written += _sensitivity(painter, res, protocol)
         written += _leave_one_out(painter, res)
         written += _funnel(painter, res, protocol)

@@ -82,7 +82,7 @@ CI_CASES = cases("proportion_ci")
 def test_proportion_ci_matches_r(case: dict[str, Any], method: str) -> None:
     xi = np.array(case["inputs"]["xi"], dtype=float)
     ni = np.array(case["inputs"]["ni"], dtype=float)
-    low, high = bm.proportion_ci(xi, ni, method=method)
+    low, high = bm.proportion_ci(xi, ni, method=method, level=case["level"])
     key = method.replace("-", "_")
     m = Mismatches(f"{case['id']}-{method}")
     # bounds are exactly 0 or 1 for 0-event / all-event studies; 1e-12 absolute covers the

@@ -26,7 +26,7 @@ _PROPORTION = (("proportion", 0.01), ("proportion_ci_low", 0.01),
 def test_pool_glmm_matches_rma_glmm(case: dict[str, Any]) -> None:
     xi = np.array(case["inputs"]["xi"], dtype=float)
     ni = np.array(case["inputs"]["ni"], dtype=float)
-    res = bm.pool_glmm(xi, ni)
+    res = bm.pool_glmm(xi, ni, level=case["level"])
     out = case["out"]
     m = Mismatches(case["id"])
     m.equal("k", res.k, out["k"])

@@ -531,7 +531,17 @@ for (ms in names(mod_sets)) {
         call = sprintf("rma(yi, vi, mods=~%s, data=dat.bcg (log RR), method=\"%s\", test=\"%s\", control=list(threshold=1e-12, tol=1e-12, maxiter=10000))", paste(cols, collapse = "+"), m, t),
         out = list(k = fit$k, p = fit$p, coefficients = coef, qm = fit$QM,
                    qm_df = num(fit$QMdf[!is.na(fit$QMdf)]), qm_pval = fit$QMp,
-                   tau2 = fit$tau2, i2 = fit$I2, h2 = fit$H2, q = fit$QE, q_pval = fit$QEp))
+                   tau2 = fit$tau2, tau2_se = fit$se.tau2, i2 = fit$I2, h2 = fit$H2,
+                   r2 = fit$R2, q = fit$QE, q_pval = fit$QEp))
+      if (ms == "ablat" && m %in% c("REML", "DL") && t != "adhoc") {
+        # regtest on a meta-regression: sei added to the moderators; no limit estimate
+        rt <- regtest(fit)
+        reg_cases[[length(reg_cases) + 1L]] <- list(
+          id = paste("bcg_RR", ms, m, t, sep = "-"), dataset = "bcg_RR", mods = arr(cols),
+          method = m, test = t, call = "regtest(rma(yi, vi, mods=~ablat, ...))",
+          out = list(statistic = rt$zval, pval = rt$pval,
+                     df = if (t == "z") NULL else rt$dfs))
+      }
     }
   }
 }
@@ -609,10 +619,12 @@ glmm_sets <- list(
 )
 glmm_cases <- list()
 ci_cases <- list()
-for (gs in names(glmm_sets)) {
+for (lv in c(0.95, 0.90)) {
+ for (gs in names(glmm_sets)) {
   s <- glmm_sets[[gs]]
+  sfx <- if (lv == 0.95) "" else "-level90"
   fit <- suppressWarnings(suppressMessages(rma.glmm(measure = "PLO", xi = s$xi, ni = s$ni,
-                                                    method = "ML")))
+                                                    method = "ML", level = 100 * lv)))
   pr_g <- predict(fit, transf = transf.ilogit)
   # metafor prints lme4's log-likelihood, which is not the binomial-normal marginal
   # log-likelihood with its binomial coefficients; the latter, integrated numerically at
@@ -625,8 +637,8 @@ for (gs in names(glmm_sets)) {
                   rel.tol = 1e-12)$value)
   }, s$xi, s$ni))
   glmm_cases[[length(glmm_cases) + 1L]] <- list(
-    id = gs, source = s$source,
-    call = "rma.glmm(measure=\"PLO\", xi=xi, ni=ni, method=\"ML\"); predict(fit, transf=transf.ilogit)",
+    id = paste0(gs, sfx), source = s$source, level = lv,
+    call = sprintf("rma.glmm(measure=\"PLO\", xi=xi, ni=ni, method=\"ML\", level=%g); predict(fit, transf=transf.ilogit)", 100 * lv),
     inputs = list(xi = num(s$xi), ni = num(s$ni)),
     out = list(k = fit$k, estimate = c(fit$b), se = fit$se, zval = fit$zval, pval = fit$pval,
                ci_low = fit$ci.lb, ci_high = fit$ci.ub, tau2 = fit$tau2,
@@ -634,14 +646,17 @@ for (gs in names(glmm_sets)) {
                proportion = pr_g$pred,
                proportion_ci_low = pr_g$ci.lb, proportion_ci_high = pr_g$ci.ub,
                pi_low = pr_g$pi.lb, pi_high = pr_g$pi.ub))
-  cp <- t(mapply(function(x, n) binom.test(x, n)$conf.int, s$xi, s$ni))
-  wi <- t(mapply(function(x, n) suppressWarnings(prop.test(x, n, correct = FALSE))$conf.int,
-                 s$xi, s$ni))
+  cp <- t(mapply(function(x, n) binom.test(x, n, conf.level = lv)$conf.int, s$xi, s$ni))
+  wi <- t(mapply(function(x, n) {
+    suppressWarnings(prop.test(x, n, correct = FALSE, conf.level = lv))$conf.int
+  }, s$xi, s$ni))
   ci_cases[[length(ci_cases) + 1L]] <- list(
-    id = gs, call = "binom.test(x, n)$conf.int; prop.test(x, n, correct=FALSE)$conf.int",
+    id = paste0(gs, sfx), level = lv,
+    call = sprintf("binom.test(x, n, conf.level=%g)$conf.int; prop.test(x, n, correct=FALSE, conf.level=%g)$conf.int", lv, lv),
     inputs = list(xi = num(s$xi), ni = num(s$ni)),
     out = list(clopper_pearson_low = num(cp[, 1]), clopper_pearson_high = num(cp[, 2]),
                wilson_low = num(wi[, 1]), wilson_high = num(wi[, 2])))
+ }
 }
 
 tr_cases <- list()

@@ -8,6 +8,15 @@ s^2_w = Q(tau^2)/(k - p) and uses t(k - p) quantiles (Hartung & Knapp, 2001; Sid
 Jonkman, 2002); ``adhoc=True`` floors s^2_w at 1 (Knapp & Hartung, 2003; metafor
 ``test="adhoc"``).
 
+Where the numbers can differ from metafor 3.8 (on purpose):
+
+* iterative tau^2 estimators are solved to ~1e-10 (metafor stops at a change of 1e-5, and its
+  PM search at ``uniroot``'s 1.2e-4), and ML/REML take the global maximum of a bimodal
+  likelihood (see ``tau2``);
+* the Q-profile upper bound for tau^2 is the exact root, where metafor's ``confint`` stops at
+  ``max(100, 10 tau2)`` and reports that cap;
+* ``trim_and_fill`` fits the filled data at this fit's ``level`` (metafor: always 95%).
+
 References
 ----------
 Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J Stat Softw 36.
@@ -619,13 +628,17 @@ def _fit(
     ci_high = beta + crit * se
 
     # omnibus test of the moderators (or of the intercept without moderators), metafor's QM
-    btt = np.arange(1, p) if p > 1 else np.array([0])
-    m = len(btt)
-    bb = beta[btt]
-    try:
-        qm = float(bb @ np.linalg.solve(vb[np.ix_(btt, btt)], bb))
-    except np.linalg.LinAlgError:
-        qm = math.nan
+    if p == 1:
+        m = 1
+        qm = float(beta[0] ** 2 / vb[0, 0]) if vb[0, 0] > 0 else math.nan
+    else:
+        btt = np.arange(1, p)
+        m = p - 1
+        bb = beta[btt]
+        try:
+            qm = float(bb @ np.linalg.solve(vb[np.ix_(btt, btt)], bb))
+        except np.linalg.LinAlgError:
+            qm = math.nan
     if knha:
         qm = qm / m
         qm_df: tuple[int, ...] = (m, k - p)

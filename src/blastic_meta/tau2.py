@@ -53,12 +53,13 @@ class Gls:
     intercept-only model, which keeps a k = 10 REML fit well under a millisecond.
     """
 
-    __slots__ = ("X", "int_only", "k", "p", "v", "y")
+    __slots__ = ("X", "_scale", "int_only", "k", "p", "v", "y")
 
     def __init__(self, y: np.ndarray, v: np.ndarray, X: np.ndarray | None) -> None:
         self.y = y
         self.v = v
         self.k = y.shape[0]
+        self._scale = 0.0
         if X is None:
             self.X = None
             self.p = 1
@@ -90,7 +91,11 @@ class Gls:
 
     def q_deriv(self, tau2: float) -> tuple[float, float]:
         """Q(tau2) and its derivative -y'PPy (Q is decreasing and convex in tau2)."""
-        w, _, _, e = self.fit(tau2)
+        if self.int_only:  # the hot path of the Q-profile and PM searches
+            w = 1.0 / (self.v + tau2)
+            e = self.y - (w @ self.y) / w.sum()
+        else:
+            w, _, _, e = self.fit(tau2)
         py = w * e
         return float(py @ e), -float(py @ py)
 
@@ -167,8 +172,11 @@ class Gls:
 
     def scale(self) -> float:
         """A positive scale for tau^2 (used for tolerances and initial brackets)."""
-        s = float(np.var(self.y)) + float(self.v.mean())
-        return s if s > 0 else 1.0
+        if self._scale == 0.0:
+            d = self.y - self.y.sum() / self.k
+            s = float(d @ d) / self.k + float(self.v.sum()) / self.k
+            self._scale = s if s > 0 else 1.0
+        return self._scale
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +205,9 @@ def _bracketed_newton(
     bracket is bisected. Stops when a step or the bracket is below ``xtol`` (plus a relative
     1e-10 of the root), raising ``ConvergenceError`` after ``_MAXITER`` evaluations.
     """
-    x = x0 if lo < x0 < hi else 0.5 * (lo + hi)
+    x = x0
+    if not lo < x0 < hi:  # a start outside the bracket: its middle, or a step right of lo
+        x = 0.5 * (lo + hi) if math.isfinite(hi) else lo + max(xtol, 1.0)
     for it in range(1, _MAXITER + 1):
         f, d = fun(x)
         if f == 0.0:
@@ -209,7 +219,7 @@ def _bracketed_newton(
         tol = xtol + _RTOL * abs(x)
         new = x - f / d if d < 0 else math.nan
         if not (lo < new < hi):
-            new = 0.5 * (lo + hi)
+            new = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * x + xtol
         if abs(new - x) <= tol or hi - lo <= tol:
             return new, it
         x = new
@@ -239,10 +249,10 @@ def solve_q(gls: Gls, target: float, what: str) -> tuple[float, int]:
         q, dq = gls.q_deriv(t)
         return q - target, dq
 
-    # Newton from 0 never overshoots for a convex decreasing function: a good first guess.
+    # Newton steps from the left never overshoot the root of a convex decreasing function,
+    # so no upper bracket is needed (hi = inf); one step from 0 is the first guess.
     start = (q0 - target) / -dq0 if dq0 < 0 else gls.scale()
-    hi = _upper_bracket(fun, max(2.0 * start, 1e-12 * gls.scale()), what)
-    return _bracketed_newton(fun, 0.0, hi, start, 1e-14 * gls.scale(), what)
+    return _bracketed_newton(fun, 0.0, math.inf, start, 1e-14 * gls.scale(), what)
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,11 +272,9 @@ def _he_parts(gls: Gls) -> tuple[float, np.ndarray, float]:
 def _dl(gls: Gls) -> Tau2Estimate:
     k, p = gls.k, gls.p
     q0 = gls.q(0.0)
-    w = 1.0 / gls.v
-    P = gls.p_matrix(w)
-    trp = float(np.trace(P))
+    trp, trpp = gls.traces(0.0)
     t = max(0.0, (q0 - (k - p)) / trp)
-    se = math.sqrt((2 * (k - p) + 4 * t * trp + 2 * t * t * float(np.sum(P * P))) / trp**2)
+    se = math.sqrt((2 * (k - p) + 4 * t * trp + 2 * t * t * trpp) / trp**2)
     return Tau2Estimate(t, se, 0)
 
 
@@ -281,12 +289,10 @@ def _he(gls: Gls) -> Tau2Estimate:
 
 def _hs(gls: Gls) -> Tau2Estimate:
     k, p = gls.k, gls.p
-    w = 1.0 / gls.v
-    sw = float(w.sum())
+    sw = float((1.0 / gls.v).sum())
     t = max(0.0, (gls.q(0.0) - k) / sw)
-    P = gls.p_matrix(w)
-    se = math.sqrt((2 * (k - p) + 4 * t * float(np.trace(P)) + 2 * t * t * float(np.sum(P * P)))
-                   / sw**2)
+    trp, trpp = gls.traces(0.0)
+    se = math.sqrt((2 * (k - p) + 4 * t * trp + 2 * t * t * trpp) / sw**2)
     return Tau2Estimate(t, se, 0)
 
 

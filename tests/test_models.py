@@ -368,7 +368,18 @@ def test_number_formatting_follows_metafor():
     assert fmt_p(0.0123, digits=2) == "0.01" and fmt_p(0.001, digits=2) == "<.01"
     assert fmt_num(-0.00001, 4) == "0.0000"
     assert fmt_num(float("nan"), 4) == "NA"
+    assert (fmt_num(float("inf"), 4), fmt_num(-float("inf"), 2)) == ("Inf", "-Inf")
     assert fmt_ci(-1.06689, -0.36217) == "[-1.0669, -0.3622]"
     assert fmt_pct(92.2214) == "92.22%"
     assert [signif_stars(p) for p in (0.0005, 0.005, 0.03, 0.07, 0.5)] == \
         ["***", "**", "*", ".", ""]
+
+
+def test_identical_effects_under_knha_collapse_like_metafor():
+    # metafor: s2w = 0 when the weighted residual sum of squares is ~0, so se = 0, t = Inf
+    r = pool([0.3] * 4, [0.01, 0.02, 0.03, 0.04], test="knha")
+    assert r.se == 0.0 and r.zval == math.inf and r.pval == 0.0
+    assert r.ci_low == r.ci_high == pytest.approx(0.3)
+    assert "   Inf   3  <.0001" in r.summary()
+    floored = pool([0.3] * 4, [0.01, 0.02, 0.03, 0.04], test="knha", adhoc=True)
+    assert floored.se == pytest.approx(pool([0.3] * 4, [0.01, 0.02, 0.03, 0.04]).se)

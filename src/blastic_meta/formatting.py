@@ -21,9 +21,11 @@ DIGITS: dict[str, int] = {
 
 
 def fmt_num(value: float | None, digits: int) -> str:
-    """Fixed-point with ``digits`` decimals; "NA" for None or NaN (as R prints it)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """Fixed-point with ``digits`` decimals; "NA", "Inf", "-Inf" as R prints them."""
+    if value is None or math.isnan(value):
         return "NA"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"  # as R prints them
     out = f"{value:.{digits}f}"
     if out.startswith("-") and float(out) == 0.0:
         out = out[1:]  # R prints -0.0000 as 0.0000

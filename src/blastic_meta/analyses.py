@@ -33,7 +33,7 @@ from .analysis_input import (
     study_label,
     z_quantile,
 )
-from .errors import BlasticMetaError
+from .errors import BlasticMetaError, BlasticMetaWarning
 from .protocol import AnalysisSpec, Protocol
 
 __all__ = [
@@ -255,7 +255,7 @@ def _pool(protocol: Protocol, yi: np.ndarray, vi: np.ndarray) -> Any:
     m = protocol.model
     with warnings.catch_warnings():
         # k = 2 under knha is announced once in the method line, not per fit
-        warnings.simplefilter("ignore", category=Warning)
+        warnings.simplefilter("ignore", category=BlasticMetaWarning)
         return pool(yi, vi, method=m.method, test=m.test, level=m.level, pi=m.pi)
 
 
@@ -263,7 +263,7 @@ def _glmm(protocol: Protocol, events: np.ndarray, totals: np.ndarray) -> Any:
     from .glmm import pool_glmm
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=Warning)
+        warnings.simplefilter("ignore", category=BlasticMetaWarning)
         return pool_glmm(events, totals, level=protocol.model.level)
 
 
@@ -350,7 +350,7 @@ def _subgroup_tests(included: pd.DataFrame, protocol: Protocol) -> tuple[Subgrou
         m = protocol.model
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=Warning)
+                warnings.simplefilter("ignore", category=BlasticMetaWarning)
                 res = compare_subgroups(rows["yi"].astype(float).to_numpy(),
                                         rows["vi"].astype(float).to_numpy(),
                                         rows["group"].tolist(), method=m.method, test=m.test,

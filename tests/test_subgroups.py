@@ -113,3 +113,12 @@ def test_single_study_subgroup_under_common_tau2_adds_tau2_to_its_variance():
         assert single.se == pytest.approx(math.sqrt(0.04 + r.tau2_common), rel=1e-12)
         # metafor falls back to the normal distribution for k = 1, also under knha
         assert single.ci_high == pytest.approx(0.9 + 1.959963984540054 * single.se, rel=1e-12)
+
+
+def test_effects_frame_input():
+    import pandas as pd
+
+    yi, vi = bcg()
+    frame = pd.DataFrame({"yi": yi, "vi": vi})
+    a = compare_subgroups(frame, None, ALLOC, method="PM").to_dict()
+    assert a == compare_subgroups(yi, vi, ALLOC, method="PM").to_dict()

@@ -33,7 +33,7 @@ from scipy import special
 from ._checks import TooFewStudiesError, check_choice, check_same_length
 from .errors import InputError
 from .formatting import DIGITS, fmt_num, fmt_p, fmt_pct
-from .models import PooledResult, _fit, _json, _validate, single_study_result
+from .models import PooledResult, _fit, _json, _split_frame, _validate, single_study_result
 
 TAU2_CONVENTIONS = ("separate", "common")
 
@@ -125,8 +125,9 @@ def compare_subgroups(
 ) -> SubgroupResult:
     """Fit each subgroup and test whether the subgroup effects differ.
 
-    Parameters are as for ``pool``; ``groups`` holds one label per study and ``tau2`` is
-    ``"separate"`` or ``"common"`` (see the module notes).
+    Parameters are as for ``pool`` (``yi`` may be an effects DataFrame with ``vi=None``);
+    ``groups`` holds one label per study and ``tau2`` is ``"separate"`` or ``"common"`` (see
+    the module notes).
 
     Examples
     --------
@@ -136,6 +137,7 @@ def compare_subgroups(
     (['a', 'b'], 1, 48.0)
     """
     check_choice("tau2", tau2, TAU2_CONVENTIONS)
+    yi, vi = _split_frame(yi, vi)
     y, v, lev = _validate(yi, vi, method, test, level, "metafor", False, "tau2")
     k = y.shape[0]
     labels, codes = _group_labels(groups, k)

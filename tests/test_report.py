@@ -75,7 +75,15 @@ def test_layout_and_summary_keys(built):
             assert {"k", "patients", "estimate", "ci_low", "ci_high", "pi_low", "pi_high",
                     "tau2", "i2", "studies"} <= set(fit)
     assert sorted(result.files) == sorted(
-        (out / "MANIFEST.txt").read_text(encoding="utf-8").split())
+        (out / "MANIFEST.txt").read_text(encoding="utf-8").splitlines())
+    records, _ = load_studies(built[0], built[1] / "references.bib")
+    chars = pd.read_csv(out / "tables" / "study_characteristics.csv")
+    assert len(chars) == sum(len(r.arms) for r in records)
+    assert set(chars["study"]) == {r.key for r in records}
+    pooled = pd.read_csv(out / "tables" / "pooled_estimates.csv")
+    n_fits = sum(len(a["subgroups"]) + (a["overall"] is not None) or 1
+                 for a in summary["analyses"].values())
+    assert len(pooled) == n_fits
 
 
 def _vas_inputs(table, studies, lesion, lo, hi, target):

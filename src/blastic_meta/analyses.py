@@ -349,7 +349,9 @@ def _subgroup_tests(included: pd.DataFrame, protocol: Protocol) -> tuple[Subgrou
 
         m = protocol.model
         try:
-            with warnings.catch_warnings():
+            # a subgroup whose estimate has se = 0 makes the statistic NaN (reported below as
+            # not assessable); numpy's divide warning for it is expected here
+            with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
                 warnings.simplefilter("ignore", category=BlasticMetaWarning)
                 res = compare_subgroups(rows["yi"].astype(float).to_numpy(),
                                         rows["vi"].astype(float).to_numpy(),

@@ -212,3 +212,12 @@ def test_shipped_records_round_trip():
         record = parse_study(path.read_bytes(), str(path))
         again = parse_study(dump_study(record), str(path))
         assert again == record, path.name
+
+
+def test_load_studies_bibliography_problems(tmp_path):
+    with pytest.raises(StudyRecordError):
+        load_studies(DATA / "valid", tmp_path / "missing.bib")
+    other = tmp_path / "other.bib"
+    other.write_text("@article{someone1999, year = {1999}}\n", encoding="utf-8")
+    with pytest.raises(StudyRecordError, match=r"\[bib-missing\]"):
+        load_studies(DATA / "valid", other)

@@ -383,3 +383,30 @@ def test_identical_effects_under_knha_collapse_like_metafor():
     assert "   Inf   3  <.0001" in r.summary()
     floored = pool([0.3] * 4, [0.01, 0.02, 0.03, 0.04], test="knha", adhoc=True)
     assert floored.se == pytest.approx(pool([0.3] * 4, [0.01, 0.02, 0.03, 0.04]).se)
+
+
+def test_trim_and_fill_trimming_to_one_study_matches_metafor():
+    # trimfill(rma(yi, vi, method="DL")) with metafor 3.8.1: k0 = 2 on the left, centre = the
+    # one remaining study
+    tf = pool([0.37, -0.2, -1.05], [1.6596, 1.7052, 0.1152], method="DL").trim_and_fill()
+    assert (tf.k0, tf.side) == (2, "left")
+    assert tf.estimate == pytest.approx(-1.05, abs=1e-10)
+    assert tf.se == pytest.approx(0.3007121274, abs=1e-9)
+    assert tf.tau2 == 0.0
+
+
+def test_trim_and_fill_oscillation_raises_like_metafor():
+    from blastic_meta import ConvergenceError
+
+    # metafor 3.8.1: "Trim and fill algorithm did not converge." for these data with HE
+    y = [-1.65606146, -4.52268905, -1.01885375, 0.99996598, -7.85945739, 0.0756275,
+         0.46399244, 0.65652031]
+    v = [1.33490972e-01, 8.18902371e-01, 1.53964544e-02, 2.97578891e00, 1.52689553e-05,
+         2.58581403e02, 4.89674140e-02, 3.88270229e-02]
+    with pytest.raises(ConvergenceError, match="did not settle"):
+        pool(y, v, method="HE").trim_and_fill()
+
+
+def test_overflowing_values_are_rejected_clearly():
+    with pytest.raises(InputError, match="too extreme"):
+        pool([1e200, -1e200, 3.0], [1.0, 1.0, 1.0])

@@ -50,7 +50,7 @@ from ._checks import (
     check_same_length,
     check_vi,
 )
-from .errors import BlasticMetaWarning
+from .errors import BlasticMetaWarning, ConvergenceError
 from .formatting import (
     DIGITS,
     fmt_num,
@@ -256,11 +256,12 @@ class PooledResult:
             if k0 == k0_prev:
                 break
             k0_prev = k0
-            if k - k0 < 2:
-                raise TooFewStudiesError(
-                    "trim_and_fill: trimming left fewer than 2 studies to estimate the centre")
-            beta = _fit(ys[: k - k0], vs[: k - k0], None, ("intrcpt",), self.method, "z",
-                        self.level, "metafor", False, self.i2_definition, warn=False).estimate
+            if k - k0 == 1:  # metafor's rma on one study: its own estimate
+                beta = float(ys[0])
+            else:
+                beta = _fit(ys[: k - k0], vs[: k - k0], None, ("intrcpt",), self.method, "z",
+                            self.level, "metafor", False, self.i2_definition,
+                            warn=False).estimate
             yc = ys - beta
             ranks = np.empty(k)
             ranks[np.argsort(np.abs(yc), kind="stable")] = np.arange(1, k + 1)
@@ -271,7 +272,8 @@ class PooledResult:
             se_k0 = max(0.0, 4 * math.sqrt(var_sr) / (2 * k - 1)) if var_sr >= 0 else math.nan
             k0 = max(0, int(_round_half_even(k0_raw)))
         else:
-            raise TooFewStudiesError("trim_and_fill: the L0 iteration did not settle in 100 steps")
+            raise ConvergenceError("trim_and_fill: the L0 estimate of k0 did not settle in 100 "
+                                   "iterations (it oscillates; metafor stops likewise)")
         if k0 > 0:
             filled_y = sign * (2 * beta - ys[k - k0:])
             filled_v = vs[k - k0:]
@@ -567,7 +569,12 @@ def pool(
             f"yi: k = {k} study; nothing to pool and no heterogeneity to estimate "
             "(report the single study's own estimate)")
     M, names = _moderators(mods, k)
-    return _fit(y, v, M, names, method, test, lev, pi, bool(adhoc), i2)
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            return _fit(y, v, M, names, method, test, lev, pi, bool(adhoc), i2)
+    except FloatingPointError as exc:
+        raise InputError(f"yi, vi: the values are too extreme to fit in floating point ({exc}); "
+                         "rescale the effect sizes") from None
 
 
 def _fit(

@@ -210,6 +210,9 @@ def _bracketed_newton(
         x = 0.5 * (lo + hi) if math.isfinite(hi) else lo + max(xtol, 1.0)
     for it in range(1, _MAXITER + 1):
         f, d = fun(x)
+        if not math.isfinite(f):
+            raise ConvergenceError(f"{what}: the search met a non-finite value at tau2 = {x:g} "
+                                   "(effects or variances too extreme to fit)")
         if f == 0.0:
             return x, it
         if f > 0:
@@ -385,7 +388,11 @@ def estimate_tau2(
     >>> round(estimate_tau2(np.array([0.1, 0.5, 0.9]), np.array([0.01, 0.02, 0.01]), "DL").tau2, 6)
     0.1875
     """
-    return _ESTIMATORS[method](Gls(yi, vi, X))
+    est = _ESTIMATORS[method](Gls(yi, vi, X))
+    if not math.isfinite(est.tau2):
+        raise ConvergenceError(f"tau2 ({method}): no finite estimate (effects or variances too "
+                               "extreme to fit)")
+    return est
 
 
 def gls_for(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None) -> Gls:

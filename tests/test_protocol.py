@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pydantic
 import pytest
 
@@ -107,3 +109,27 @@ def test_duplicate_keys_and_missing_file(tmp_path):
         load_protocol(write(tmp_path, GOOD + "version: 1\n"))
     with pytest.raises(StudyRecordError, match="not found"):
         load_protocol(tmp_path / "nope.yaml")
+
+
+def test_ambiguous_values_rule_excludes_or_flags():
+    """A value marked ambiguous is excluded by default and used with a flag on request."""
+    from blastic_meta import load_bibliography, load_studies
+    from blastic_meta.analysis_input import build_input
+
+    root = Path(__file__).resolve().parents[1]
+    protocol = load_protocol(root / "evidence" / "protocol.yaml")
+    bib = load_bibliography(root / "evidence" / "references.bib")
+    records, table = load_studies(root / "studies", bib)
+    spec = next(a for a in protocol.analyses if a.id == "vas_1m")
+    rows = build_input(records, table, protocol, spec, bib)
+    chen = rows[rows["study"] == "chen2011"].iloc[0]
+    assert not chen["included"]
+    assert "ambiguous" in chen["reason"]
+
+    lenient = protocol.model_copy(
+        update={"rules": protocol.rules.model_copy(update={"ambiguous_values": "use_flagged"})}
+    )
+    rows = build_input(records, table, lenient, spec, bib)
+    chen = rows[rows["study"] == "chen2011"].iloc[0]
+    assert chen["included"]
+    assert any("ambiguous" in f for f in chen["flags"])

@@ -239,7 +239,10 @@ def _change_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
             if _text(tp.get("derived")):
                 flags.append(f"{which}: derived by the reviewer ({_text(tp.get('derived'))})")
             if _num(tp.get("ambiguous")) == 1.0:
-                flags.append(f"{which}: marked ambiguous in the study file")
+                if protocol.rules.ambiguous_values == "exclude":
+                    reason = reason or f"{which} value marked ambiguous in the study file"
+                else:
+                    flags.append(f"{which}: marked ambiguous in the study file")
         n = _int(post.get("n"))
         if n is None:
             if protocol.rules.missing_n == "arm_patients" and info["patients"] is not None:
@@ -281,7 +284,10 @@ def _proportion_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol
         if unit == "ambiguous":
             reason = reason or "unit not stated (patients or vertebrae?)"
         elif _num(row.get("ambiguous")) == 1.0:
-            flags.append("marked ambiguous in the study file (see data-quality table)")
+            if protocol.rules.ambiguous_values == "exclude":
+                reason = reason or "count marked ambiguous in the study file"
+            else:
+                flags.append("marked ambiguous in the study file (see data-quality table)")
         events, total = _int(row.get("events")), _int(row.get("total"))
         for name in ("events", "total"):
             derived_value = _int(row.get(f"derived_{name}"))

@@ -153,6 +153,7 @@ class Rules(_Frozen):
     overlapping_cohorts: Literal["keep_larger", "keep_both"] = "keep_larger"
     missing_total: Literal["arm_count", "exclude"] = "arm_count"
     derived_counts: Literal["use_flagged", "exclude"] = "use_flagged"
+    ambiguous_values: Literal["exclude", "use_flagged"] = "exclude"
 
 
 class AnalysisSpec(_Frozen):

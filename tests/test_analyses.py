@@ -214,6 +214,18 @@ def test_declared_overlap_keeps_the_larger_only_when_both_enter(protocol, table)
     assert rows_of(leak, "alpha2010")["included"]
 
 
+def test_overlap_declared_distinct_keeps_both(protocol, table):
+    class Rec:
+        def __init__(self, key, overlap):
+            self.key, self.arms = key, []
+            self.known_overlap = [{"study": overlap, "relation": "distinct"}]
+
+    data = build_input([Rec("alpha2010", "beta2012")], table, protocol,
+                       protocol.analysis("vas_1m"))
+    assert rows_of(data, "alpha2010")["included"]
+    assert rows_of(data, "beta2012")["included"]
+
+
 def test_myeloma_switch_moves_myeloma_into_osteolytic(protocol, table):
     rows = [long_table.leak("mm2005", "all", "myeloma", 4, 50, "vertebra", 30, 50)]
     t = pd.concat([table, pd.DataFrame(rows, columns=long_table.COLUMNS)], ignore_index=True)

@@ -91,12 +91,18 @@ def study_label(bibliography: Any, key: str) -> str:
 
 
 def _declared_pairs(records: Sequence[Any]) -> list[tuple[str, str]]:
-    """Declared overlapping cohorts as sorted key pairs (each once)."""
+    """Declared overlapping cohorts as sorted key pairs (each once).
+
+    A declaration with ``relation: distinct`` (checked: no shared patients) is not an overlap.
+    """
     pairs = set()
     for rec in records:
         key = getattr(rec, "key", None)
         for ov in getattr(rec, "known_overlap", None) or []:
-            other = ov.get("study") if isinstance(ov, Mapping) else getattr(ov, "study", None)
+            get = ov.get if isinstance(ov, Mapping) else lambda name, o=ov: getattr(o, name, None)
+            if get("relation") == "distinct":
+                continue
+            other = get("study")
             if key and other and other != key:
                 pairs.add(tuple(sorted((key, other))))
     return sorted(pairs)

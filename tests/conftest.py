@@ -15,3 +15,16 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+def _hypothesis_profiles() -> None:
+    """In CI, property tests draw the same examples on every run (no flaky landings);
+    locally they explore new examples each run."""
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+    if os.environ.get("CI"):
+        settings.load_profile("ci")
+
+
+_hypothesis_profiles()

@@ -138,7 +138,9 @@ class _Likelihood:
             hi = np.where(grad < 0, u, hi)
             step = grad / (1 + tau * tau * n * p * (1 - p))
             new = u + step
-            outside = (new < lo) | (new > hi)
+            # a Newton step that lands on (or beyond) a bracket end can cycle between the
+            # two ends when the integrand is very flat on one side: bisect instead
+            outside = ((new <= lo) | (new >= hi)) & (grad != 0)
             new = np.where(outside, 0.5 * (lo + hi), new)
             done = np.max(np.abs(new - u)) < 1e-13
             u = new
@@ -258,11 +260,17 @@ def _maximise(lik: _Likelihood, mu: float, tau: float) -> tuple[float, float, fl
             if not exact:
                 exact = True
                 continue
-            if size < 1e-6:
-                return mu, tau, ll, it  # the likelihood is flat to rounding: converged
+            # the likelihood is flat to rounding: converged when the step is tiny or the
+            # Newton decrement (the increase the step promises) is below rounding of ll
+            if size < 1e-6 or abs(float(grad @ step)) < 1e-10 * max(1.0, abs(ll)):
+                return mu, tau, ll, it
             break
+        stalled = new_ll <= ll and size < 1e-6
         mu, tau = mu + t * step[0], tau + t * step[1]
         ll, grad, hess = new_ll, new_grad, new_hess
+        if stalled:
+            # a small step that no longer raises ll: the optimum, up to rounding of ll
+            return mu, tau, ll, it
     raise ConvergenceError(f"pool_glmm: no convergence of the maximum-likelihood fit "
                            f"(mu = {mu:g}, tau = {tau:g})")
 

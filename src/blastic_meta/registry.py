@@ -18,7 +18,7 @@ import pandas as pd
 from .citations import Bibliography, load_bibliography
 from .errors import StudyRecordError
 from .records import Arm, StudyRecord, percent_of
-from .validation import check_studies
+from .validation import Finding, check_studies
 from .yamlio import dump_yaml, parse_yaml
 
 __all__ = ["TABLE_COLUMNS", "dump_study", "load_studies", "parse_study", "study_table"]
@@ -147,16 +147,27 @@ def load_studies(studies_dir: str | Path,
     ``bibliography`` is the path of ``references.bib`` or a loaded ``Bibliography``.
     Raises StudyRecordError listing every error (``path:line: field: message``).
     """
+    records, table, _ = load_checked(studies_dir, bibliography)
+    return records, table
+
+
+def load_checked(studies_dir: str | Path, bibliography: str | Path | Bibliography, *,
+                 on_error: str = "") -> tuple[list[StudyRecord], pd.DataFrame, list[Finding]]:
+    """``load_studies`` plus every finding of the validation (warnings included).
+
+    ``on_error`` is appended to the closing line of the error message (e.g. what the caller
+    left untouched).
+    """
     bib = bibliography if isinstance(bibliography, Bibliography) else load_bibliography(
         bibliography)
     loaded, findings = check_studies(studies_dir, bib)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         lines = [str(f) for f in errors]
-        lines.append(f"{len(errors)} error(s) in {studies_dir}")
+        lines.append(f"{len(errors)} error(s) in {studies_dir}{on_error}")
         raise StudyRecordError("\n".join(lines))
     records = sorted((rec for rec, _ in loaded), key=lambda r: r.key)
-    return records, study_table(records)
+    return records, study_table(records), list(findings)
 
 
 def parse_study(text: str | bytes, name: str = "<string>") -> StudyRecord:

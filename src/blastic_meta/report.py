@@ -122,24 +122,17 @@ def _load(studies_dir: Path, evidence_dir: Path) -> tuple[Any, Any, Any, Any, li
     report (as ``load_studies`` would).
     """
     from .citations import load_bibliography
-    from .errors import StudyRecordError
     from .protocol import load_protocol
-    from .registry import study_table
-    from .validation import check_studies
+    from .registry import load_checked
 
     bib_path = evidence_dir / "references.bib"
     if not bib_path.is_file():
         raise ReportError(f"{bib_path}: bibliography not found")
     bibliography = load_bibliography(bib_path)
     protocol = load_protocol(evidence_dir / "protocol.yaml")
-    loaded, findings = check_studies(studies_dir, bibliography)
-    errors = [f for f in findings if f.severity == "error"]
-    if errors:
-        lines = [str(f) for f in errors]
-        lines.append(f"{len(errors)} error(s) in {studies_dir}; outputs left as they were")
-        raise StudyRecordError("\n".join(lines))
-    records = sorted((rec for rec, _ in loaded), key=lambda r: r.key)
-    return bibliography, protocol, records, study_table(records), list(findings)
+    records, table, findings = load_checked(studies_dir, bibliography,
+                                            on_error="; outputs left as they were")
+    return bibliography, protocol, records, table, findings
 
 
 def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path,

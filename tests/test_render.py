@@ -38,7 +38,7 @@ def test_known_names_render(summary):
     assert first == (f"{ob['estimate']:.2f} (95% CI {ob['ci_low']:.2f} to {ob['ci_high']:.2f}) "
                      "[@alpha2010; @beta2012; @gamma2015]")
     assert second == (f"95% PI {ob['pi_low']:.2f} to {ob['pi_high']:.2f}; "
-                      f"τ² = {ob['tau2']:.3f}; I² = {ob['i2']:.1f}%; k = 3; 65 patients "
+                      f"τ² = {ob['tau2']:.3f}; I² = {ob['i2']:.1f}%; k = 3; 64 patients "
                       "\\citep{alpha2010,beta2012,gamma2015}")
 
 
@@ -101,3 +101,26 @@ def test_tex_template_gets_latex_markup(summary, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("$I^2$ = ") and "\\%" in printed
     assert printed.endswith("\\citep{alpha2010,beta2012,gamma2015}")
+
+
+def test_cite_follows_the_template_flavour(summary):
+    template = ("{{ vas_1m.osteoblastic | cite }} {{ vas_1m.osteoblastic | pandoc }} "
+                "{{ vas_1m.osteoblastic | citep }}")
+    assert render_template(template, summary, latex=True) == (
+        "\\citep{alpha2010,beta2012,gamma2015} [@alpha2010; @beta2012; @gamma2015] "
+        "\\citep{alpha2010,beta2012,gamma2015}")
+    assert render_template(template, summary).startswith(
+        "[@alpha2010; @beta2012; @gamma2015] [@alpha2010; @beta2012; @gamma2015] \\citep{")
+
+
+def test_missing_values_are_errors_not_none(summary):
+    fit = dict(summary["analyses"]["vas_1m"]["subgroups"]["osteoblastic"])
+    fit["patients"] = None
+    broken = json.loads(json.dumps(summary))
+    broken["analyses"]["vas_1m"]["subgroups"]["osteoblastic"] = fit
+    for template in ("{{ vas_1m.osteoblastic.patients }}",
+                     "x\n{{ vas_1m.osteoblastic | patients }}"):
+        with pytest.raises(RenderError) as exc:
+            render_template(template, broken, name="t.md")
+        assert "t.md:" in str(exc.value)
+        assert "None" not in render_template("{{ vas_1m.osteoblastic.k }}", broken)

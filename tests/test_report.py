@@ -310,3 +310,18 @@ def test_figures_from_a_small_table_include_within_study_plots(repo_root, tmp_pa
     for label in ("alpha2010", "beta2012", "delta2018", "eta2021", "Excluded: zeta2020",
                   "no SD reported at baseline", "Test for subgroup differences"):
         assert label in forest, label
+
+
+def test_data_quality_table_says_what_conflicts_and_why_one_value_is_used(built):
+    """Each discrepancy row names the quantity, the values with their places, the value used
+    and the reason, read from the study file (xu2021's baseline VAS as the example)."""
+    _, _, out, _ = built
+    table = pd.read_csv(out / "tables" / "data_quality.csv", dtype=str).fillna("")
+    rows = table[(table["study"] == "xu2021") & (table["kind"] == "discrepancy")]
+    baseline = rows[rows["about"] == "baseline VAS"]
+    assert len(baseline) == 1
+    row = baseline.iloc[0]
+    assert "5.0 ± 2.8" in row["detail"] and "Discussion para 6" in row["detail"]
+    assert row["resolution"].startswith("uses 4.3 ± 2.4: ")
+    assert "printed identically in three places" in row["resolution"]
+    assert all(r.split(": ", 1)[1].strip() for r in rows["resolution"])  # every row has a why

@@ -267,8 +267,11 @@ def _glmm(protocol: Protocol, events: np.ndarray, totals: np.ndarray) -> Any:
         return pool_glmm(events, totals, level=protocol.model.level)
 
 
-def _patients(rows: pd.DataFrame) -> int | None:
-    vals = [as_int(v) for v in rows["patients"]]
+def _patients(rows: pd.DataFrame, spec: AnalysisSpec) -> int | None:
+    """Patients behind a pooled estimate: for a score change, the n analysed at follow-up
+    (the n the effect sizes use); for a proportion, the patients of the contributing arms."""
+    column = "n" if spec.kind == "change" else "patients"
+    vals = [as_int(v) for v in rows[column]]
     return None if any(v is None for v in vals) else int(sum(vals))
 
 
@@ -280,7 +283,7 @@ def _fit_group(name: str, rows: pd.DataFrame, spec: AnalysisSpec, protocol: Prot
     arms = tuple(f"{s}/{a}" for s, a in zip(rows["study"], rows["arm"], strict=True))
     yi = rows["yi"].astype(float).to_numpy()
     vi = rows["vi"].astype(float).to_numpy()
-    common = {"name": name, "k": k, "patients": _patients(rows), "studies": studies,
+    common = {"name": name, "k": k, "patients": _patients(rows, spec), "studies": studies,
               "arms": arms}
     proportion = spec.kind == "proportion"
     if proportion:
@@ -495,8 +498,9 @@ def describe_method(spec: AnalysisSpec, protocol: Protocol) -> str:
     model = ("binomial-normal GLMM (ML)" if protocol.proportions.model == "glmm"
              else f"inverse-variance logit, {m.method} τ², {test} CI")
     return (f"Random effects {model}; logit proportions; per-study "
-            f"{protocol.proportions.study_ci.replace('-', '–').title()} CI; subgroup test and "
-            f"I² from the inverse-variance logit model ({m.method}, {test})")
+            f"{protocol.proportions.study_ci.replace('-', '–').title()} CI; weights, subgroup "
+            f"test and I² from the inverse-variance logit model ({m.method}, {test}; 0.5 added "
+            f"to studies with 0 or all events)")
 
 
 def run_analysis(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,

@@ -7,7 +7,8 @@ Each analysis id of the protocol is a template variable; its subgroups (``osteob
 
 Filters (all formatted by ``text`` exactly as in ``estimates.md``): ``estimate``,
 ``estimate_ci``, ``ci`` ('95% CI a to b'), ``pi``, ``tau2``, ``i2``, ``k``, ``patients``,
-``cite`` (pandoc ``[@a; @b]``), ``citep`` (LaTeX ``\\citep{a,b}``). Undefined names are
+``cite`` (pandoc ``[@a; @b]`` in Markdown, ``\\citep{a,b}`` in LaTeX), ``citep`` (always
+LaTeX), ``pandoc`` (always pandoc). Undefined names and missing values (null) are
 errors (StrictUndefined) naming the template line and the name, never an empty string.
 A ``.tex`` template gets LaTeX markup (``\\%``, ``$\\tau^2$``).
 """
@@ -64,11 +65,27 @@ def _filters(style: Any) -> dict[str, Callable[..., str]]:
         "tau2": wrap("tau2", lambda f: text.tau2_text(f, style)),
         "i2": wrap("i2", lambda f: text.i2_text(f, style)),
         "k": wrap("k", lambda f: str(f["k"])),
-        "patients": wrap("patients", lambda f: "NA" if f.get("patients") is None
-                         else str(f["patients"])),
-        "cite": wrap("cite", lambda f: text.MARKDOWN.cite(f["studies"])),
+        "patients": wrap("patients", _patients),
+        # cite follows the template's flavour; citep and pandoc force one
+        "cite": wrap("cite", lambda f: style.cite(f["studies"])),
         "citep": wrap("citep", lambda f: text.LATEX.cite(f["studies"])),
+        "pandoc": wrap("pandoc", lambda f: text.MARKDOWN.cite(f["studies"])),
     }
+
+
+def _patients(fit: Mapping[str, Any]) -> str:
+    if fit.get("patients") is None:
+        raise RenderError(f"patients: not reported for every study of {fit.get('name', 'this')} "
+                          f"({', '.join(fit['studies'])}); no total to print")
+    return str(fit["patients"])
+
+
+def _finalize(value: Any) -> Any:
+    """Refuse to print a missing number: a pasted 'None' or 'nan' is as wrong as a blank."""
+    if value is None or (isinstance(value, float) and value != value):
+        raise RenderError("a value used in the template is not available (null in "
+                          "summary.json, e.g. a prediction interval of a single study)")
+    return value
 
 
 class _View(dict):  # type: ignore[type-arg]
@@ -133,7 +150,8 @@ def render_template(source: str, summary: Mapping[str, Any], *, name: str = "<te
         return source, name, lambda: True
 
     env = jinja2.Environment(undefined=_undefined_class(), autoescape=False,
-                             keep_trailing_newline=True, loader=jinja2.FunctionLoader(load))
+                             keep_trailing_newline=True, loader=jinja2.FunctionLoader(load),
+                             finalize=_finalize)
     env.filters.update(_filters(style))
     try:
         template = env.get_template(name)

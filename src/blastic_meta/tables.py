@@ -211,9 +211,9 @@ def data_quality(records: Sequence[Any], analyses: Mapping[str, Mapping[str, Any
                 continue
             used = disc.get("used")
             rows.append({"study": key, "kind": "discrepancy", "analysis": "",
-                         "about": disc.get("about", ""), "detail": _values(disc.get("values")),
+                         "about": disc.get("item", ""), "detail": _values(disc.get("values")),
                          "resolution": (f"uses {_g(used)}: " if used is not None else
-                                        "none used: ") + str(disc.get("why", ""))})
+                                        "none used: ") + str(disc.get("reason", ""))})
         for amb in d.get("ambiguities") or []:
             about = amb.get("about", "") if isinstance(amb, Mapping) else str(amb)
             fields = ", ".join(amb.get("fields") or []) if isinstance(amb, Mapping) else ""

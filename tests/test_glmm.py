@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,3 +232,16 @@ def test_flat_optimum_at_large_tau_converges():
     assert fit.estimate == pytest.approx(7.147966, rel=1e-3)
     assert fit.tau2 == pytest.approx(63.321181, rel=1e-3)
     assert fit.se == pytest.approx(7.016936, rel=1e-3)
+
+
+def test_se_follows_the_exactly_integrated_likelihood_where_lme4_differs():
+    """On a zero-event study next to large tau^2, lme4 (so metafor) reports se = 0.352 while
+    the exactly integrated likelihood gives 0.935 (tests/reference/glmm_exact_se.R); the
+    estimate and tau^2 agree with both, the se with the exact one."""
+    ref = json.loads((Path(__file__).parent / "reference" / "glmm_exact_se.json").read_text())
+    fit = pool_glmm(ref["events"], ref["totals"])
+    for name in ("estimate", "tau2"):
+        assert getattr(fit, name) == pytest.approx(ref["exact"][name], rel=1e-3)
+        assert getattr(fit, name) == pytest.approx(ref["metafor"][name], rel=1e-3)
+    assert fit.se == pytest.approx(ref["exact"]["se"], rel=1e-3)
+    assert fit.se > 2 * ref["metafor"]["se"]  # the documented divergence from lme4

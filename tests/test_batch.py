@@ -206,9 +206,9 @@ def test_permutation_shift_and_scale(y, data, method):
         ([[0.1, np.nan]], [[0.1, 0.2]], {}, r"Y\[0, 1\] is missing \(NaN\) but V\[0, 1\] is not"),
         ([[0.1, 0.2]], [[0.1, -0.2]], {}, r"V\[0, 1\] = -0.2: sampling variances must be > 0"),
         ([[0.1, np.inf]], [[0.1, 0.2]], {}, r"Y\[0, 1\] = inf"),
-        ([[0.1, 0.2]], [[0.1, 0.2]], {"method": "FE"}, r"method: unknown value 'FE'.*'REML'"),
-        ([[0.1, 0.2]], [[0.1, 0.2]], {"test": "t"}, r"test: unknown value 't'.*'knha'"),
-        ([[0.1, 0.2]], [[0.1, 0.2]], {"level": 95}, "did you mean 0.95"),
+        ([[0.1, 0.2]], [[0.1, 0.2]], {"method": "FE"}, r"method = 'FE': expected one of .*'REML'"),
+        ([[0.1, 0.2]], [[0.1, 0.2]], {"test": "t"}, r"test = 't': expected one of .*'knha'"),
+        ([[0.1, 0.2]], [[0.1, 0.2]], {"level": 95}, "use 0.95 for a 95% interval"),
         (np.zeros((2, 2, 2)), np.ones((2, 2, 2)), {}, "2-D array"),
     ],
 )

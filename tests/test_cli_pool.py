@@ -79,7 +79,7 @@ def test_moderators(effects_csv, capsys):
         (["--yi", "yi"], "give --yi COL and --vi COL"),
         (["--measure", "PLO"], "name the input columns"),
         (["--xi", "events", "--ni", "total"], "escalc input columns need --measure"),
-        (["--measure", "XYZ", "--xi", "events", "--ni", "total"], "unknown value 'XYZ'"),
+        (["--measure", "XYZ", "--xi", "events", "--ni", "total"], "measure = 'XYZ': expected"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_1(effects_csv, capsys, extra, message):

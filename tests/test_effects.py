@@ -154,7 +154,7 @@ def test_proportion_measures_increase_with_events(n, data):
 
 
 def test_unknown_measure_lists_the_valid_codes():
-    with pytest.raises(InputError, match=r"unknown value 'XX'.*'MC'.*'ZCOR'"):
+    with pytest.raises(InputError, match=r"measure = 'XX': expected one of .*'MC'.*'ZCOR'"):
         effect_sizes("XX", xi=[1], ni=[2])
 
 

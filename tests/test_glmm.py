@@ -198,7 +198,7 @@ def test_symmetries(pairs, data):
         ([3, -1], [10, 10], {}, r"events\[1\] = -1"),
         ([3, 1], [10, 0], {}, r"totals\[1\] = 0"),
         ([3, 1, 2], [10, 10], {}, "same length"),
-        ([3, 1], [10, 10], {"level": 95}, "did you mean 0.95"),
+        ([3, 1], [10, 10], {"level": 95}, "use 0.95 for a 95% interval"),
         ([3, np.inf], [10, 10], {}, "finite"),
     ],
 )

@@ -129,13 +129,13 @@ def test_wider_level_gives_wider_interval(n, data):
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: transform([0.2], "PXX"), r"measure: unknown value 'PXX'.*'PLO'"),
+        (lambda: transform([0.2], "PXX"), r"measure = 'PXX': expected one of .*'PLO'"),
         (lambda: back_transform([0.2], "PFT"), "needs the sample sizes"),
         (lambda: transform([0.2, 1.5], "PLO"), r"values\[1\] = 1.5: must be a number in \[0, 1\]"),
         (lambda: proportion_ci([3], [2]), r"events\[0\] = 3 exceeds totals\[0\] = 2"),
         (lambda: proportion_ci([-1], [2]), r"events\[0\] = -1"),
         (lambda: proportion_ci([1, 2], [2]), "same length"),
-        (lambda: proportion_ci([1], [2], level=95), r"level: must be in \(0, 1\).*0.95"),
+        (lambda: proportion_ci([1], [2], level=95), r"level = 95: .*use 0.95"),
         (lambda: proportion_ci([1], [2], method="exact"), "'clopper-pearson', 'wilson'"),
         (lambda: proportion_ci([1], [0]), r"totals\[0\] = 0"),
     ],

@@ -1,4 +1,4 @@
-"""Small validators for the numeric arrays of effect sizes, proportions and batches.
+"""Array validators for effect sizes, proportions and batches (choices and levels: ``_checks``).
 
 Each check names the argument, the first offending position (0-based index) and the accepted
 form, and raises a ``ValueError`` subclass, so a researcher sees at once which study is wrong.
@@ -6,7 +6,7 @@ form, and raises a ``ValueError`` subclass, so a researcher sees at once which s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -94,27 +94,6 @@ def check_at_most(name: str, arr: FloatArray, other_name: str, other: FloatArray
         i = int(np.flatnonzero(bad)[0])
         raise ArrayInputError(f"{name}[{i}] = {arr[i]:g} exceeds {other_name}[{i}] = "
                               f"{other[i]:g}: must be <= {other_name}")
-
-
-def check_choice(name: str, value: object, options: Iterable[str]) -> str:
-    """Check that ``value`` is one of ``options`` (listed in the message)."""
-    opts = list(options)
-    if not isinstance(value, str) or value not in opts:
-        raise ArrayInputError(f"{name}: unknown value {value!r}; choose one of "
-                              + ", ".join(repr(o) for o in opts))
-    return value
-
-
-def check_level(level: float) -> float:
-    """Check a confidence level in (0, 1); 95 gets a hint to write 0.95."""
-    try:
-        lv = float(level)
-    except (TypeError, ValueError):
-        raise ArrayInputError(f"level: expected a number in (0, 1), got {level!r}") from None
-    if not 0 < lv < 1:
-        hint = f" (did you mean {lv / 100:g}?)" if 1 < lv < 100 else ""
-        raise ArrayInputError(f"level: must be in (0, 1), got {level!r}{hint}")
-    return lv
 
 
 def _raise_first(name: str, arr: FloatArray, bad: NDArray[np.bool_], message: str) -> None:

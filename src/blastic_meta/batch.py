@@ -21,7 +21,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from ._arrays import ArrayInputError, FloatArray, as_matrix, check_choice, check_level
+from ._arrays import ArrayInputError, FloatArray, as_matrix
+from ._checks import check_choice, check_level
 from .errors import ConvergenceError
 
 __all__ = ["COLUMNS", "METHODS", "TESTS", "pool_many"]

@@ -33,6 +33,7 @@ from ._arrays import (
     check_positive,
     same_length,
 )
+from ._checks import check_choice
 
 __all__ = ["MEASURES", "EffectSizeError", "Measure", "effect_sizes"]
 
@@ -321,10 +322,7 @@ def effect_sizes(measure: str, **arrays: ArrayLike) -> pd.DataFrame:
     0 -3.0445  2.0952
     1 -0.8473  0.4762
     """
-    spec = MEASURES.get(measure) if isinstance(measure, str) else None
-    if spec is None:
-        raise EffectSizeError(f"measure: unknown value {measure!r}; choose one of "
-                              + ", ".join(repr(m) for m in MEASURES))
+    spec = MEASURES[check_choice("measure", measure, MEASURES)]
     given = set(arrays)
     unexpected = sorted(given - set(spec.accepted))
     if unexpected:

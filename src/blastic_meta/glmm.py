@@ -22,11 +22,11 @@ from ._arrays import (
     FloatArray,
     as_vector,
     check_at_most,
-    check_level,
     check_nonnegative,
     check_positive,
     same_length,
 )
+from ._checks import check_level
 from .errors import ConvergenceError
 
 __all__ = ["GlmmResult", "pool_glmm"]

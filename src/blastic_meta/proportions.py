@@ -19,12 +19,11 @@ from ._arrays import (
     as_vector,
     check_at_most,
     check_between,
-    check_choice,
-    check_level,
     check_nonnegative,
     check_positive,
     same_length,
 )
+from ._checks import check_choice, check_level
 
 __all__ = ["MEASURES", "back_transform", "proportion_ci", "transform"]
 

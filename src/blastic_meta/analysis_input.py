@@ -40,14 +40,19 @@ INPUT_COLUMNS = [
 EXTRA_COLUMNS = ["arm_label", "vertebrae"]
 
 
+def _missing(value: Any) -> bool:
+    """True for None, NaN and pandas NA (values pandas cannot test are not missing)."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def _num(value: Any) -> float | None:
     """A float, or None for missing values (None, NaN, pandas NA)."""
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
+    if _missing(value):
         return None
     try:
         return float(value)
@@ -57,23 +62,13 @@ def _num(value: Any) -> float | None:
 
 def as_int(value: Any) -> int | None:
     """An int, or None for missing values."""
-    return _int(value)
-
-
-def _int(value: Any) -> int | None:
     out = _num(value)
     return None if out is None else round(out)
 
 
+
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(value)
+    return None if _missing(value) else str(value)
 
 
 # --- building the study-level input table -------------------------------------------------
@@ -122,7 +117,8 @@ def _apply_overlap(frame: pd.DataFrame, records: Sequence[Any],
         usable = frame["reason"].isna()
         if not ((frame["study"] == a) & usable).any() or not ((frame["study"] == b) & usable).any():
             continue
-        size = {s: sum(_int(p) or 0 for p in frame.loc[(frame["study"] == s) & usable, "patients"])
+        size = {s: sum(as_int(p) or 0
+                       for p in frame.loc[(frame["study"] == s) & usable, "patients"])
                 for s in (a, b)}
         keep, drop = sorted((a, b), key=lambda s: (-size[s], s))
         mask = (frame["study"] == drop) & usable
@@ -249,7 +245,7 @@ def _change_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
                     reason = reason or f"{which} value marked ambiguous in the study file"
                 else:
                     flags.append(f"{which}: marked ambiguous in the study file")
-        n = _int(post.get("n"))
+        n = as_int(post.get("n"))
         if n is None:
             if protocol.rules.missing_n == "arm_patients" and info["patients"] is not None:
                 n = info["patients"]
@@ -258,7 +254,7 @@ def _change_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
                 reason = reason or "n at follow-up not reported"
         m1 = s1 = m2 = s2 = None
         if reason is None:
-            n_pre = _int(pre.get("n")) or n
+            n_pre = as_int(pre.get("n")) or n
             m1, s1, why1 = _vas_values(pre, protocol, flags, n_pre, "baseline")
             m2, s2, why2 = _vas_values(post, protocol, flags, n, "follow-up")
             reason = why1 or why2
@@ -294,9 +290,9 @@ def _proportion_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol
                 reason = reason or "count marked ambiguous in the study file"
             else:
                 flags.append("marked ambiguous in the study file (see data-quality table)")
-        events, total = _int(row.get("events")), _int(row.get("total"))
+        events, total = as_int(row.get("events")), as_int(row.get("total"))
         for name in ("events", "total"):
-            derived_value = _int(row.get(f"derived_{name}"))
+            derived_value = as_int(row.get(f"derived_{name}"))
             if (events if name == "events" else total) is None and derived_value is not None:
                 if protocol.rules.derived_counts == "exclude":
                     reason = reason or f"{name} only derived by the reviewer"
@@ -330,8 +326,8 @@ def _arm_info(row: pd.Series, protocol: Protocol) -> dict[str, Any]:
     return {
         "lesion_type": lesion,
         "group": protocol.subgroups.group_of(lesion),
-        "patients": _int(row.get("patients")),
-        "vertebrae": _int(row.get("vertebrae")),
+        "patients": as_int(row.get("patients")),
+        "vertebrae": as_int(row.get("vertebrae")),
         "arm_label": _text(row.get("arm_label")),
     }
 

@@ -1,7 +1,7 @@
 """blastic_meta: evidence synthesis for vertebroplasty in osteoblastic spinal metastases.
 
 The public API is re-exported here and loaded on first use, so that ``import blastic_meta``
-stays light (no matplotlib, forestplot or pymare at import time).
+stays light (no matplotlib or pymare at import time).
 
 Data flow: YAML study files -> records -> effect sizes -> fits -> outputs.
 """
@@ -23,22 +23,22 @@ from .errors import (
 
 # public name -> module that defines it
 _LAZY = {
-    "effect_sizes": "effects",
-    "pool": "models",
-    "PooledResult": "models",
-    "pool_many": "batch",
-    "pool_glmm": "glmm",
-    "GlmmResult": "glmm",
-    "compare_subgroups": "subgroups",
-    "SubgroupResult": "subgroups",
-    "back_transform": "proportions",
-    "transform": "proportions",
-    "proportion_ci": "proportions",
-    "load_studies": "registry",
-    "validate_studies": "validation",
-    "load_bibliography": "citations",
-    "load_protocol": "protocol",
-    "build_report": "report",
+    "effect_sizes": "stats.effects",
+    "pool": "stats.models",
+    "PooledResult": "stats.models",
+    "pool_many": "stats.batch",
+    "pool_glmm": "stats.glmm",
+    "GlmmResult": "stats.glmm",
+    "compare_subgroups": "stats.subgroups",
+    "SubgroupResult": "stats.subgroups",
+    "back_transform": "stats.proportions",
+    "transform": "stats.proportions",
+    "proportion_ci": "stats.proportions",
+    "load_studies": "registry.load",
+    "validate_studies": "registry.validation",
+    "load_bibliography": "registry.citations",
+    "load_protocol": "review.protocol",
+    "build_report": "review.report",
 }
 
 __all__ = [

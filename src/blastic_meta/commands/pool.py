@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from ..models import pool
+    from ..stats.models import pool
 
     path = Path(args.file)
     table = _read(path)
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         if not escalc:
             raise CsvInputError(f"--measure {args.measure}: name the input columns, e.g. "
                                 "--xi COL --ni COL for proportions")
-        from ..effects import effect_sizes
+        from ..stats.effects import effect_sizes
 
         arrays = {n: _column(table, path, f"--{n}", col) for n, col in escalc.items()}
         try:

@@ -22,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..render import (
+    from ..review.render import (
         RenderError,
         fresh_summary,
         load_summary,

@@ -10,7 +10,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import build_report
+    from ..review.report import build_report
 
     result = build_report(args.studies, args.evidence, args.out)
     if not args.quiet:

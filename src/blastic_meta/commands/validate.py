@@ -17,7 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..validation import validate_studies
+    from ..registry.validation import validate_studies
 
     studies = Path(args.studies)
     findings = validate_studies(studies, Path(args.evidence) / "references.bib")

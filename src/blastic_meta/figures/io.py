@@ -1,0 +1,186 @@
+"""Figure plumbing shared by ``figures``: one fixed style, text measuring, deterministic saving.
+
+The style is applied inside a local ``rc_context`` that first resets to matplotlib's defaults,
+so a user's matplotlibrc cannot change a figure and nothing global is left changed. Fonts are
+DejaVu Sans, which ships with matplotlib, so layout and PNG bytes are the same on every machine.
+matplotlib is imported inside the functions: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+FONT = "DejaVu Sans"
+PNG_DPI = 300
+SVG_HASH_SALT = "blastic-meta"
+#: Okabe & Ito (2008) colour-blind safe palette.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+
+_STYLE: dict[str, Any] = {
+    "font.family": ["sans-serif"],
+    "font.sans-serif": [FONT],
+    "font.size": 9.0,
+    "mathtext.fontset": "dejavusans",
+    "text.usetex": False,
+    "axes.linewidth": 0.8,
+    "axes.edgecolor": "black",
+    "axes.labelsize": 9.0,
+    "axes.titlesize": 9.5,
+    "axes.titleweight": "bold",
+    "axes.unicode_minus": True,
+    "axes.formatter.use_locale": False,
+    "xtick.labelsize": 8.0,
+    "ytick.labelsize": 8.0,
+    "xtick.major.width": 0.8,
+    "ytick.major.width": 0.8,
+    "legend.fontsize": 8.0,
+    "legend.frameon": False,
+    "lines.linewidth": 1.0,
+    "figure.dpi": 100.0,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.edgecolor": "white",
+    "savefig.bbox": None,
+    "svg.fonttype": "none",
+    "svg.hashsalt": SVG_HASH_SALT,
+    "svg.image_inline": True,
+}
+
+
+@contextlib.contextmanager
+def style_context() -> Iterator[None]:
+    """Matplotlib defaults plus the house style, restored on exit (nothing global changes)."""
+    import matplotlib as mpl
+    from cycler import cycler
+
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        mpl.rcParams.update(_STYLE)
+        mpl.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
+        yield
+
+
+@lru_cache(maxsize=4096)
+def text_width(text: str, size: float, weight: str = "normal", style: str = "normal") -> float:
+    """Width of one line of ``text`` in inches, from the DejaVu Sans outlines (dpi-free)."""
+    if not text:
+        return 0.0
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    prop = FontProperties(family=FONT, size=size, weight=weight, style=style)
+    width_pt, _, _ = TextToPath().get_text_width_height_descent(text, prop, ismath=False)
+    return float(width_pt) / 72.0
+
+
+def wrap_text(
+    text: str, width: float, size: float, weight: str = "normal", style: str = "normal"
+) -> list[str]:
+    """Greedy word wrap of ``text`` to ``width`` inches; explicit newlines are kept."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        current = ""
+        for word in paragraph.split(" "):
+            trial = f"{current} {word}" if current else word
+            if current and text_width(trial, size, weight, style) > width:
+                lines.append(current)
+                current = word
+            else:
+                current = trial
+        lines.append(current)
+    return lines
+
+
+def save_figure(fig: Figure, path_without_suffix: str | os.PathLike[str]) -> list[Path]:
+    """Write ``fig`` as ``<path>.svg`` and ``<path>.png`` (300 dpi), then close it.
+
+    Reruns give identical bytes: the SVG keeps text as text (``svg.fonttype = "none"``, so labels
+    stay searchable and editable), uses a fixed ``svg.hashsalt`` and carries no date or
+    matplotlib version; the PNG carries no "Software" text chunk. Each file is written to a
+    temporary file in the target folder and renamed into place once both are complete, so a
+    half-written figure never appears. The folder is created if needed.
+
+    Returns the two paths, SVG first.
+    """
+    base = Path(path_without_suffix)
+    if not base.name or base.name.lower().endswith((".svg", ".png")):
+        raise InputError(
+            f"save_figure: path_without_suffix must name a file without .svg/.png, got {base}"
+        )
+    folder = base.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    formats = (
+        ("svg", {"Date": None, "Creator": None}),
+        ("png", {"Software": None}),
+    )
+    written: list[tuple[str, Path]] = []
+    try:
+        with style_context():
+            for fmt, metadata in formats:
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{base.name}.", suffix=".tmp")
+                written.append((tmp, folder / f"{base.name}.{fmt}"))
+                with os.fdopen(fd, "wb") as handle:
+                    fig.savefig(handle, format=fmt, dpi=PNG_DPI, metadata=metadata)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        for tmp, target in written:
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+    finally:
+        for tmp, _ in written:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:  # only figures made through pyplot are registered there
+            pyplot.close(fig)
+    return [target for _, target in written]
+
+
+def nice_limits(lo: float, hi: float, log: bool) -> tuple[tuple[float, float], list[float]]:
+    """Axis limits on round numbers covering [lo, hi] and the ticks inside them.
+
+    Linear axes use matplotlib's MaxNLocator steps; log axes use the 1-2-5 series.
+    """
+    if log:
+        candidates = sorted(
+            m * 10.0**e
+            for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 2)
+            for m in (1.0, 2.0, 5.0)
+        )
+        low = max(c for c in candidates if c <= lo * (1 + 1e-12))
+        high = min(c for c in candidates if c >= hi * (1 - 1e-12))
+        ticks = [c for c in candidates if low <= c <= high]
+        if len(ticks) > 9:
+            ticks = [c for c in ticks if math.isclose(c, 10.0 ** round(math.log10(c)))]
+            low, high = min(low, ticks[0]), max(high, ticks[-1])
+        return (low, high), ticks
+    from matplotlib.ticker import MaxNLocator
+
+    if hi <= lo:
+        pad = abs(lo) * 0.5 or 1.0
+        lo, hi = lo - pad, hi + pad
+    raw = [float(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)]
+    tol = 1e-9 * (hi - lo)
+    low = max(t for t in raw if t <= lo + tol)
+    high = min(t for t in raw if t >= hi - tol)
+    ticks = [0.0 if abs(t) < tol else t for t in raw if low - tol <= t <= high + tol]
+    return (low, high), ticks
+
+
+def tick_label(value: float) -> str:
+    """Short tick label with a typographic minus sign."""
+    text = f"{value:g}"
+    return "\u2212" + text[1:] if text.startswith("-") else text

@@ -1,0 +1,182 @@
+"""The review's bibliography, ``evidence/references.bib`` (the only module importing bibtexparser).
+
+bibtexparser 2.x does not raise on syntax errors or duplicate keys: it puts them in
+``library.failed_blocks``. Here every failed block is an error naming ``file:line``, so a
+broken entry can never silently drop a study from the review.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bibtexparser
+from bibtexparser.model import DuplicateBlockKeyBlock
+
+from ..errors import StudyRecordError
+
+__all__ = ["Bibliography", "BibliographyError", "load_bibliography", "parse_bibliography"]
+
+_ACCENT = re.compile(r"\\(?:[`'^\"~=.]|[uvHcdbtk](?=[\s{]))\s*")
+_COMMAND = re.compile(r"\\[A-Za-z]+\s*")
+
+
+class BibliographyError(StudyRecordError):
+    """The bibliography cannot be used; ``problems`` holds (line, message) pairs."""
+
+    def __init__(self, path: str, problems: list[tuple[int, str]]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{path}:{line}: {msg}" for line, msg in problems))
+
+
+def _plain(text: str) -> str:
+    """LaTeX-light text -> plain text for labels ({\\'e} -> e, braces dropped)."""
+    text = _ACCENT.sub("", text)
+    text = _COMMAND.sub("", text)
+    return " ".join(text.replace("{", "").replace("}", "").split())
+
+
+def _split_authors(value: str) -> list[str]:
+    """Split a BibTeX author list on top-level ' and ' (not inside braces)."""
+    names, depth, start, i = [], 0, 0, 0
+    while i < len(value):
+        ch = value[i]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and value[i:i + 5].lower() == " and ":
+            names.append(value[start:i])
+            start = i + 5
+            i += 4
+        i += 1
+    names.append(value[start:])
+    return [n.strip() for n in names if n.strip()]
+
+
+def _surname(name: str) -> str:
+    if "," in name:
+        return _plain(name.split(",", 1)[0])
+    if name.startswith("{") and name.endswith("}"):  # corporate author
+        return _plain(name)
+    words = _plain(name).split(" ")
+    # "First von Last": the surname starts at the first lower-case (von) word, if any
+    for i, word in enumerate(words[:-1]):
+        if i > 0 and word[:1].islower():
+            return " ".join(words[i:])
+    return words[-1]
+
+
+@dataclass(frozen=True)
+class Bibliography(Mapping[str, dict[str, str]]):
+    """Entries by key: ``bib[key]`` is a dict of (lower-case) field name -> text."""
+
+    path: str
+    entries: dict[str, dict[str, str]] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> dict[str, str]:
+        return self.entries[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def surnames(self, key: str) -> list[str]:
+        """Author surnames of an entry, in order ('others' dropped)."""
+        authors = self.entries[key].get("author", "")
+        return [s for s in (_surname(n) for n in _split_authors(authors))
+                if s and s.lower() != "others"]
+
+    def author_ids(self, key: str) -> list[str]:
+        """'surname first-initial' of each author, lower case (for duplicate-cohort checks)."""
+        out = []
+        for name in _split_authors(self.entries[key].get("author", "")):
+            surname = _surname(name)
+            if not surname or surname.lower() == "others":
+                continue
+            given = name.split(",", 1)[1] if "," in name else _plain(name).removesuffix(surname)
+            initial = _plain(given).strip()[:1]
+            out.append(f"{surname} {initial}".strip().lower())
+        return out
+
+    def author_year(self, key: str) -> str:
+        """Short label: 'Tian et al. 2016', 'Tian and Sun 2016', 'Tian 2016'."""
+        entry = self.entries[key]
+        names = _split_authors(entry.get("author", ""))
+        surnames = self.surnames(key)
+        year = _plain(entry.get("year", "")) or "n.d."
+        if not surnames:  # no author printed: the key itself (never a guessed name)
+            return key if year == "n.d." or year in key else f"{key} {year}"
+        truncated = any(n.strip().lower() == "others" for n in names)
+        if len(surnames) >= 3 or truncated:
+            return f"{surnames[0]} et al. {year}"
+        if len(surnames) == 2:
+            return f"{surnames[0]} and {surnames[1]} {year}"
+        return f"{surnames[0]} {year}"
+
+    def to_bibtex(self, keys: Iterable[str]) -> str:
+        """The entries of ``keys`` (in that order, each once) as BibTeX text."""
+        out: list[str] = []
+        seen: set[str] = set()
+        for key in keys:
+            if key in seen:
+                continue
+            if key not in self.raw:
+                raise StudyRecordError(f"{self.path}: no bibliography entry {key!r}")
+            seen.add(key)
+            out.append(self.raw[key].strip() + "\n")
+        return "\n".join(out)
+
+
+def parse_bibliography(text: str, path: str = "<string>") -> Bibliography:
+    """Parse BibTeX text; every failed block or duplicate key raises BibliographyError."""
+    library = bibtexparser.parse_string(text)
+    problems: list[tuple[int, str]] = []
+    for block in library.failed_blocks:
+        line = (block.start_line or 0) + 1
+        if isinstance(block, DuplicateBlockKeyBlock):
+            first = (block.previous_block.start_line or 0) + 1
+            problems.append((line, f"duplicate key {block.key!r} (first at line {first})"))
+        else:
+            lines_ = str(block.error or "").strip().splitlines()
+            reason = lines_[0] if lines_ else "syntax error"
+            problems.append((line, f"entry cannot be parsed: {reason}"))
+    entries: dict[str, dict[str, str]] = {}
+    types: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    raw: dict[str, str] = {}
+    for entry in library.entries:
+        fields: dict[str, str] = {}
+        for f in entry.fields:
+            name = f.key.lower()
+            if name in fields:
+                problems.append(((f.start_line or 0) + 1,
+                                 f"{entry.key}: field {name!r} given twice"))
+            fields[name] = str(f.value)
+        entries[entry.key] = fields
+        types[entry.key] = entry.entry_type.lower()
+        lines[entry.key] = (entry.start_line or 0) + 1
+        raw[entry.key] = entry.raw
+    if problems:
+        raise BibliographyError(path, sorted(problems))
+    return Bibliography(path=path, entries=entries, types=types, lines=lines, raw=raw)
+
+
+def load_bibliography(path: str | Path) -> Bibliography:
+    """Read ``references.bib``; raises StudyRecordError (with file:line) on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise BibliographyError(str(path), [(1, f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise BibliographyError(str(path), [(1, "not UTF-8 text")]) from None
+    return parse_bibliography(text, str(path))

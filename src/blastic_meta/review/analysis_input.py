@@ -1,0 +1,419 @@
+"""Study-level input tables of the protocol's analyses (one row per study arm).
+
+From the registry's long table, each analysis selects the arms that report its outcome (in
+its time window or with its leakage unit) and applies the protocol's rules: excluded designs,
+declared overlapping cohorts, ambiguous units, SE or unlabelled dispersions, missing n or
+denominators, 0-100 VAS scales. Every derived or imputed value is listed in ``flags`` and
+every exclusion has a ``reason``. Effect sizes come from ``effect_sizes`` (metafor ``escalc``
+definitions): ``MC`` for pain change (Becker 1988), ``PLO`` for proportions, with per-study
+Clopper-Pearson (1934) intervals for proportions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..stats import conversions
+from .protocol import AnalysisSpec, Protocol
+
+__all__ = [
+    "EXTRA_COLUMNS",
+    "INPUT_COLUMNS",
+    "add_effects",
+    "as_int",
+    "build_input",
+    "group_order",
+    "study_label",
+    "z_quantile",
+]
+
+NAN = float("nan")
+INPUT_COLUMNS = [
+    "study", "arm", "label", "lesion_type", "group", "design", "timepoint", "days", "n",
+    "patients", "events", "total", "mean_pre", "sd_pre", "mean_post", "sd_post", "yi", "vi",
+    "ci_low", "ci_high", "flags", "included", "reason",
+]
+EXTRA_COLUMNS = ["arm_label", "vertebrae"]
+
+
+def _missing(value: Any) -> bool:
+    """True for None, NaN and pandas NA (values pandas cannot test are not missing)."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _num(value: Any) -> float | None:
+    """A float, or None for missing values (None, NaN, pandas NA)."""
+    if _missing(value):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def as_int(value: Any) -> int | None:
+    """An int, or None for missing values."""
+    out = _num(value)
+    return None if out is None else round(out)
+
+
+
+def _text(value: Any) -> str | None:
+    return None if _missing(value) else str(value)
+
+
+# --- building the study-level input table -------------------------------------------------
+
+def study_label(bibliography: Any, key: str) -> str:
+    """'Tian et al. 2016' from the bibliography; the key when no author list is known."""
+    if bibliography is None:
+        return key
+    try:
+        label = str(bibliography.author_year(key))
+    except (KeyError, AttributeError, ValueError):
+        return key
+    # no author list in the bibliography: the key itself reads better than "key year"
+    return key if label.startswith(key) else label
+
+
+def _declared_pairs(records: Sequence[Any]) -> list[tuple[str, str]]:
+    """Declared overlapping cohorts as sorted key pairs (each once).
+
+    A declaration with ``relation: distinct`` (checked: no shared patients) is not an overlap.
+    """
+    pairs = set()
+    for rec in records:
+        key = getattr(rec, "key", None)
+        for ov in getattr(rec, "known_overlap", None) or []:
+            get = ov.get if isinstance(ov, Mapping) else lambda name, o=ov: getattr(o, name, None)
+            if get("relation") == "distinct":
+                continue
+            other = get("study")
+            if key and other and other != key:
+                pairs.add(tuple(sorted((key, other))))
+    return sorted(pairs)
+
+
+def _apply_overlap(frame: pd.DataFrame, records: Sequence[Any],
+                   protocol: Protocol) -> pd.DataFrame:
+    """Of two declared overlapping cohorts that both enter this analysis, keep the larger.
+
+    Size is the number of patients in the arms the analysis would use (tie: the first key in
+    sort order is kept). A cohort whose partner has no usable data here is kept.
+    """
+    if protocol.rules.overlapping_cohorts != "keep_larger" or frame.empty:
+        return frame
+    frame = frame.copy()
+    for a, b in _declared_pairs(records):
+        usable = frame["reason"].isna()
+        if not ((frame["study"] == a) & usable).any() or not ((frame["study"] == b) & usable).any():
+            continue
+        size = {s: sum(as_int(p) or 0
+                       for p in frame.loc[(frame["study"] == s) & usable, "patients"])
+                for s in (a, b)}
+        keep, drop = sorted((a, b), key=lambda s: (-size[s], s))
+        mask = (frame["study"] == drop) & usable
+        frame.loc[mask, "reason"] = (f"declared overlapping cohort with {keep} "
+                                     f"(the larger cohort is kept)")
+    return frame
+
+
+def _empty_input() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in [*INPUT_COLUMNS, *EXTRA_COLUMNS]})
+    frame["included"] = frame["included"].astype(bool)
+    return frame
+
+
+def _arm_rows(table: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
+    rows = table[table["outcome"] == spec.outcome]
+    if spec.outcome == "qol" and spec.instrument:
+        rows = rows[rows["instrument"].astype(str).str.casefold() == spec.instrument.casefold()]
+    if spec.unit is not None and spec.kind == "proportion":
+        # an ambiguous unit is listed (and excluded) in every per-unit analysis
+        wanted = rows["unit"].isin([spec.unit, "ambiguous"])
+        if spec.outcome != "leakage":
+            wanted = wanted | rows["unit"].isna()
+        rows = rows[wanted]
+    return rows
+
+
+def _pick_in_window(rows: pd.DataFrame, window: Any) -> pd.Series | None:
+    """The row closest to the window's target day (ties: the earlier day), or None."""
+    best = None
+    for pos, d in enumerate(_num(v) for v in rows["days"]):
+        if d is None or not window.contains(d):
+            continue
+        key = (abs(d - window.target_days), d)
+        if best is None or key < best[0]:
+            best = (key, pos)
+    return None if best is None else rows.iloc[best[1]]
+
+
+def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | None,
+                which: str) -> tuple[float | None, float | None, str | None]:
+    """(mean, sd, reason) for one time point on the 0-10 scale, deriving what is needed."""
+    mean, sd = _num(row.get("mean")), _num(row.get("sd"))
+    kind = _text(row.get("sd_kind"))
+    median = _num(row.get("median"))
+    q1, q3 = _num(row.get("q1")), _num(row.get("q3"))
+    lo, hi = _num(row.get("min")), _num(row.get("max"))
+    if mean is None and median is not None:
+        if q1 is not None and q3 is not None:
+            d = conversions.mean_from_median_iqr(median, q1, q3, n=n)
+        elif lo is not None and hi is not None:
+            d = conversions.mean_from_median_range(median, lo, hi, n=n)
+        else:
+            return None, None, f"no mean at {which} (median only, no spread)"
+        mean = d.value
+        flags.append(f"{which}: {d.description}")
+    if mean is None:
+        return None, None, f"no mean reported at {which}"
+    if sd is not None:
+        if kind == "se":
+            if protocol.rules.se_dispersion == "exclude" or n is None:
+                return None, None, f"dispersion at {which} is an SE and n is unknown"
+            d = conversions.sd_from_se(sd, n)
+            sd = d.value
+            flags.append(f"{which}: {d.description}")
+        elif kind in (None, "unlabelled"):
+            if protocol.rules.unlabelled_dispersion == "exclude":
+                return None, None, f"dispersion at {which} is not labelled SD"
+            flags.append(f"{which}: {conversions.DERIVATION_METHODS['unlabelled_as_sd']}")
+    else:
+        if q1 is not None and q3 is not None and n is not None:
+            d = conversions.sd_from_iqr(q1, q3, n)
+        elif lo is not None and hi is not None and (n is not None or median is not None):
+            d = conversions.sd_from_range(lo, hi, n=n, median=median)
+        else:
+            return None, None, f"no SD reported at {which}"
+        sd = d.value
+        flags.append(f"{which}: {d.description}")
+    smax = _num(row.get("scale_max"))
+    smin = _num(row.get("scale_min"))
+    if _text(row.get("outcome")) != "vas":
+        pass  # other instruments are pooled on their own scale
+    elif smin not in (None, 0.0):
+        return None, None, f"VAS scale starts at {smin:g}, not 0"
+    if smax in (None, 10.0):
+        pass
+    elif smax == 100.0:
+        mean, sd = mean / 10.0, sd / 10.0
+        if "scale 0-100 divided by 10" not in flags:
+            flags.append("scale 0-100 divided by 10")
+    else:
+        return None, None, f"VAS scale 0-{smax:g} is neither 0-10 nor 0-100"
+    if sd <= 0:
+        return None, None, f"SD at {which} is not positive"
+    return mean, sd, None
+
+
+def _change_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+                 base: dict[str, Any]) -> list[dict[str, Any]]:
+    window = protocol.window(spec.window or "")
+    out = []
+    rows = _arm_rows(table, spec)
+    for (study, arm), grp in rows.groupby(["study", "arm"], sort=True):
+        post = _pick_in_window(grp, window)
+        if post is None:
+            continue  # this arm has nothing in the window: not part of this analysis
+        info = dict(base[study])
+        info.update(_arm_info(grp.iloc[0], protocol))
+        info.update(arm=arm, timepoint=_text(post.get("timepoint")), days=_num(post["days"]))
+        flags: list[str] = []
+        reason = info.pop("_reason", None)
+        pre_days = [(d, pos) for pos, d in enumerate(_num(v) for v in grp["days"])
+                    if d is not None and d <= 0]
+        if not pre_days:
+            reason = reason or "no baseline reported"
+            out.append({**info, "flags": (), "reason": reason})
+            continue
+        pre = grp.iloc[max(pre_days)[1]]  # the last pre-operative value
+        for which, tp in (("baseline", pre), ("follow-up", post)):
+            if _text(tp.get("derived")):
+                flags.append(f"{which}: derived by the reviewer ({_text(tp.get('derived'))})")
+            if _num(tp.get("ambiguous")) == 1.0:
+                if protocol.rules.ambiguous_values == "exclude":
+                    reason = reason or f"{which} value marked ambiguous in the study file"
+                else:
+                    flags.append(f"{which}: marked ambiguous in the study file")
+        n = as_int(post.get("n"))
+        if n is None:
+            if protocol.rules.missing_n == "arm_patients" and info["patients"] is not None:
+                n = info["patients"]
+                flags.append("n imputed from the arm's patients")
+            else:
+                reason = reason or "n at follow-up not reported"
+        m1 = s1 = m2 = s2 = None
+        if reason is None:
+            n_pre = as_int(pre.get("n")) or n
+            m1, s1, why1 = _vas_values(pre, protocol, flags, n_pre, "baseline")
+            m2, s2, why2 = _vas_values(post, protocol, flags, n, "follow-up")
+            reason = why1 or why2
+        info.update(n=n, mean_pre=m1, sd_pre=s1, mean_post=m2, sd_post=s2)
+        out.append({**info, "flags": tuple(flags), "reason": reason})
+    return out
+
+
+def _proportion_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+                     base: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = _arm_rows(table, spec)
+    window = protocol.window(spec.window) if spec.window else None
+    out = []
+    for (study, arm), grp in rows.groupby(["study", "arm"], sort=True):
+        if window is not None:
+            row = _pick_in_window(grp, window)
+            if row is None:
+                continue
+        else:
+            clear = grp[grp["unit"] == spec.unit]
+            # one entry per arm: the first with the wanted unit (registry order), else ambiguous
+            row = (clear if not clear.empty else grp).iloc[0]
+        info = dict(base[study])
+        info.update(_arm_info(row, protocol))
+        info.update(arm=arm, timepoint=_text(row.get("timepoint")), days=_num(row.get("days")))
+        reason = info.pop("_reason", None)
+        flags: list[str] = []
+        unit = _text(row.get("unit"))
+        if unit == "ambiguous":
+            reason = reason or "unit not stated (patients or vertebrae?)"
+        elif _num(row.get("ambiguous")) == 1.0:
+            if protocol.rules.ambiguous_values == "exclude":
+                reason = reason or "count marked ambiguous in the study file"
+            else:
+                flags.append("marked ambiguous in the study file (see data-quality table)")
+        events, total = as_int(row.get("events")), as_int(row.get("total"))
+        for name in ("events", "total"):
+            derived_value = as_int(row.get(f"derived_{name}"))
+            if (events if name == "events" else total) is None and derived_value is not None:
+                if protocol.rules.derived_counts == "exclude":
+                    reason = reason or f"{name} only derived by the reviewer"
+                    continue
+                flags.append(f"{name} derived: {_text(row.get('derived')) or 'see study file'}")
+                if name == "events":
+                    events = derived_value
+                else:
+                    total = derived_value
+        if total is None and reason is None:
+            count = info["patients"] if spec.unit == "patient" else (
+                info["vertebrae"] if spec.unit == "vertebra" else None)
+            if protocol.rules.missing_total == "arm_count" and count is not None:
+                total = count
+                flags.append(f"denominator imputed from the arm's {spec.unit} count")
+            else:
+                reason = "denominator not reported"
+        if events is None and reason is None:
+            reason = "number of events not reported"
+        if reason is None and total is not None and events is not None and events > total:
+            reason = f"events ({events}) exceed the denominator ({total})"
+        if reason is None and total == 0:
+            reason = "denominator is 0"
+        info.update(events=events, total=total, n=total)
+        out.append({**info, "flags": tuple(flags), "reason": reason})
+    return out
+
+
+def _arm_info(row: pd.Series, protocol: Protocol) -> dict[str, Any]:
+    lesion = _text(row.get("lesion_type")) or "unspecified"
+    return {
+        "lesion_type": lesion,
+        "group": protocol.subgroups.group_of(lesion),
+        "patients": as_int(row.get("patients")),
+        "vertebrae": as_int(row.get("vertebrae")),
+        "arm_label": _text(row.get("arm_label")),
+    }
+
+
+def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
+                spec: AnalysisSpec, bibliography: Any = None) -> pd.DataFrame:
+    """The study-level input table of one analysis (one row per study arm).
+
+    Columns: ``INPUT_COLUMNS``; ``included`` is False with a ``reason`` for arms that report
+    the outcome but cannot enter the fit (design, overlap, unit, missing SD, ...). ``flags``
+    lists derived or imputed values.
+    """
+    if table.empty:
+        return _empty_input()
+    base: dict[str, Any] = {}
+    for study, grp in table.groupby("study", sort=True):
+        design = _text(grp["design"].iloc[0]) if "design" in grp else None
+        reason = None
+        if design in protocol.rules.excluded_designs:
+            reason = f"{design.replace('_', ' ')} (listed, not pooled)"
+        base[study] = {"study": study, "label": study_label(bibliography, study), "design": design,
+                       "_reason": reason}
+    if spec.kind == "change":
+        rows = _change_rows(table, spec, protocol, base)
+    else:
+        rows = _proportion_rows(table, spec, protocol, base)
+    if not rows:
+        return _empty_input()
+    frame = _apply_overlap(pd.DataFrame(rows), records, protocol)
+    frame = add_effects(frame, spec, protocol, protocol.vas.correlation)
+    frame["included"] = frame["reason"].isna()
+    for col in INPUT_COLUMNS:
+        if col not in frame:
+            frame[col] = None
+    frame = frame.sort_values(["group", "label", "study", "arm"], kind="stable")
+    order = {g: i for i, g in enumerate(group_order(protocol, frame["group"]))}
+    frame = frame.sort_values("group", key=lambda s: s.map(order), kind="stable")
+    return frame[[*INPUT_COLUMNS, *EXTRA_COLUMNS]].reset_index(drop=True)
+
+
+def group_order(protocol: Protocol, groups: Iterable[str]) -> list[str]:
+    present = list(dict.fromkeys(groups))
+    known = [*protocol.subgroups.compared, *protocol.subgroups.kept_apart]
+    return [g for g in known if g in present] + sorted(g for g in present if g not in known)
+
+
+def add_effects(frame: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+                 r: float) -> pd.DataFrame:
+    from ..stats.effects import effect_sizes
+
+    frame = frame.copy()
+    frame["yi"] = NAN
+    frame["vi"] = NAN
+    frame["ci_low"] = NAN
+    frame["ci_high"] = NAN
+    ok = frame["reason"].isna()
+    if not ok.any():
+        return frame
+    sub = frame[ok]
+    if spec.kind == "change":
+        es = effect_sizes("MC", m1i=sub["mean_pre"].astype(float).to_numpy(),
+                          m2i=sub["mean_post"].astype(float).to_numpy(),
+                          sd1i=sub["sd_pre"].astype(float).to_numpy(),
+                          sd2i=sub["sd_post"].astype(float).to_numpy(),
+                          ni=sub["n"].astype(float).to_numpy(),
+                          ri=np.full(len(sub), r))
+        yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
+        z = z_quantile(protocol.model.level)
+        lo, hi = yi - z * np.sqrt(vi), yi + z * np.sqrt(vi)
+    else:
+        from ..stats.proportions import proportion_ci
+
+        xi = sub["events"].astype(float).to_numpy()
+        ni = sub["total"].astype(float).to_numpy()
+        es = effect_sizes(protocol.proportions.measure, xi=xi, ni=ni)
+        yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
+        lo, hi = proportion_ci(xi, ni, method=protocol.proportions.study_ci,
+                               level=protocol.model.level)
+    frame.loc[ok, "yi"] = yi
+    frame.loc[ok, "vi"] = vi
+    frame.loc[ok, "ci_low"] = np.asarray(lo, dtype=float)
+    frame.loc[ok, "ci_high"] = np.asarray(hi, dtype=float)
+    return frame
+
+
+def z_quantile(level: float) -> float:
+    from scipy import stats
+
+    return float(stats.norm.ppf(1 - (1 - level) / 2))

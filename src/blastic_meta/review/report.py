@@ -1,0 +1,262 @@
+"""``build_report``: the whole pipeline from the registry to ``outputs/``.
+
+studies/*.yaml + evidence/references.bib + evidence/protocol.yaml
+  -> records and long table (registry) -> analyses (protocol) -> figures, tables, citable
+  text, ``summary.json``.
+
+Outputs are written whole or not at all: everything is built in a staging folder next to the
+output folder and swapped in by two renames once complete (the previous folder is kept until
+the new one is in place and restored on any failure). A folder holding files the report did
+not write (no manifest, or files not in it) is never replaced. Reruns on the same inputs give
+byte-identical files: sorted JSON, no dates, figures saved with a fixed SVG hash salt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..errors import ReportError
+
+__all__ = ["MANIFEST", "ReportSummary", "build_report", "inputs_sha256"]
+
+MANIFEST = "MANIFEST.txt"
+_VERSION_OF = ("blastic-meta", "numpy", "scipy", "pandas", "pymare", "matplotlib")
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """What ``build_report`` produced: the summary dictionary and the files written."""
+
+    out_dir: Path
+    files: tuple[str, ...]
+    summary: Mapping[str, Any] = field(repr=False)
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(analysis, subgroup, k, 'estimate [CI]') for the printed summary table."""
+        from .text import value_text
+
+        out = []
+        for aid, a in self.summary["analyses"].items():
+            fits = dict(a.get("subgroups") or {})
+            if a.get("overall"):
+                fits["overall"] = a["overall"]
+            if not fits:
+                out.append((aid, "-", "0", "no usable data"))
+            for name, f in fits.items():
+                sc = f.get("scale", "MC")
+                est = (f"{value_text(f['estimate'], sc)} [{value_text(f['ci_low'], sc)}, "
+                       f"{value_text(f['ci_high'], sc)}]")
+                if f["status"] != "pooled":
+                    est += " (single study)"
+                out.append((aid, name, str(f["k"]), est))
+        return out
+
+    def table(self) -> str:
+        head = ("analysis", "subgroup", "k", "estimate [95% CI]")
+        rows = [head, *self.rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        return "\n".join(
+            "  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2]),
+                       r[3]]).rstrip()
+            for r in rows)
+
+
+def inputs_sha256(studies_dir: Path, evidence_dir: Path) -> str:
+    """SHA-256 over every file of studies/ and evidence/ (relative path and bytes), sorted."""
+    h = hashlib.sha256()
+    items = []
+    for base in (Path(studies_dir), Path(evidence_dir)):
+        for path in base.rglob("*"):
+            if path.is_file() and not any(p.startswith(".") for p in path.relative_to(base).parts):
+                items.append((f"{base.name}/{path.relative_to(base).as_posix()}", path))
+    for name, path in sorted(items):
+        data = path.read_bytes()
+        h.update(name.encode("utf-8") + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for dist in _VERSION_OF:
+        try:
+            out[dist.replace("-", "_")] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist.replace("-", "_")] = "not installed"
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _summary_json(analyses: Mapping[str, Any], sha: str) -> dict[str, Any]:
+    return {"analyses": {aid: r.to_dict() for aid, r in analyses.items()},
+            "inputs_sha256": sha, "versions": _versions()}
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="\n")
+
+
+def _load(studies_dir: Path, evidence_dir: Path) -> tuple[Any, Any, Any, Any, list[Any]]:
+    """Bibliography, protocol, records, long table and validation warnings.
+
+    Validation runs once: its warnings feed the data-quality table, its errors stop the
+    report (as ``load_studies`` would).
+    """
+    from ..registry.citations import load_bibliography
+    from ..registry.load import load_checked
+    from .protocol import load_protocol
+
+    bib_path = evidence_dir / "references.bib"
+    if not bib_path.is_file():
+        raise ReportError(f"{bib_path}: bibliography not found")
+    bibliography = load_bibliography(bib_path)
+    protocol = load_protocol(evidence_dir / "protocol.yaml")
+    records, table, findings = load_checked(studies_dir, bibliography,
+                                            on_error="; outputs left as they were")
+    return bibliography, protocol, records, table, findings
+
+
+def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path,
+                previous: Path | None = None) -> dict[str, Any]:
+    from . import figure_specs
+    from .analyses import run_analyses, study_label
+    from .tables import data_quality, pooled_estimates, study_characteristics, write_table
+    from .text import LATEX, MARKDOWN, estimates_document
+
+    bibliography, protocol, records, table, findings = _load(studies_dir, evidence_dir)
+    results = run_analyses(records, table, protocol, bibliography)
+    summary = _summary_json(results, inputs_sha256(studies_dir, evidence_dir))
+    analyses = summary["analyses"]
+
+    tables = staging / "tables"
+    write_table(study_characteristics(records, bibliography), tables, "study_characteristics",
+                "Study characteristics")
+    write_table(pooled_estimates(analyses), tables, "pooled_estimates", "Pooled estimates")
+    write_table(data_quality(records, analyses, [f for f in findings
+                                                 if getattr(f, "severity", "") != "error"]),
+                tables, "data_quality", "Data-quality findings")
+    write_table(_within_table(analyses), tables, "within_study",
+                "Within-study comparisons (kept apart from between-study subgroup tests)")
+    for aid, res in results.items():
+        write_table(_input_table(res.data), tables / "inputs", f"{aid}",
+                    f"Study-level input: {res.spec.title}")
+
+    figure_specs.draw_all(results, protocol, staging / "figures",
+                            previous=previous / "figures" if previous is not None else None)
+
+    labels = {key: study_label(bibliography, key) for key in bibliography}
+    _write_text(staging / "estimates.md", estimates_document(summary, labels, MARKDOWN))
+    _write_text(staging / "estimates.tex", estimates_document(summary, labels, LATEX))
+    cited = sorted({k for r in results.values() for k in r.contributing})
+    _write_text(staging / "references.bib", bibliography.to_bibtex(cited))
+    _write_text(staging / "summary.json",
+                json.dumps(_json_safe(summary), sort_keys=True, indent=2, ensure_ascii=False)
+                + "\n")
+    return summary
+
+
+def _within_table(analyses: Mapping[str, Any]) -> Any:
+    import pandas as pd
+
+    rows = [{"analysis": aid, **{k: w[k] for k in ("study", "label", "measure", "yi", "vi",
+                                                   "ci_low", "ci_high")},
+             "groups": " minus ".join(w["groups"])}
+            for aid, a in analyses.items() for w in a.get("within_study") or []]
+    cols = ["analysis", "study", "label", "groups", "measure", "yi", "vi", "ci_low", "ci_high"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _input_table(data: Any) -> Any:
+    frame = data.copy()
+    frame["flags"] = frame["flags"].map(lambda f: "; ".join(f) if f else "")
+    return frame
+
+
+def _manifest(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise ReportError(f"{out_dir} exists and is not a folder; not replaced")
+    present = _manifest(out_dir)
+    if not present:
+        return
+    manifest = out_dir / MANIFEST
+    if not manifest.is_file():
+        raise ReportError(f"{out_dir} holds files the report did not write (no {MANIFEST}); "
+                          f"move them or choose another --out")
+    listed = set(manifest.read_text(encoding="utf-8").splitlines()) | {MANIFEST}
+    foreign = [p for p in present if p not in listed]
+    if foreign:
+        raise ReportError(f"{out_dir} holds files the report did not write: "
+                          f"{', '.join(foreign[:5])}; move them or choose another --out")
+
+
+def _swap(staging: Path, out_dir: Path) -> None:
+    backup = None
+    if out_dir.exists():
+        backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-previous-", dir=out_dir.parent))
+        backup.rmdir()
+        os.replace(out_dir, backup)
+    try:
+        os.replace(staging, out_dir)
+    except OSError:
+        if backup is not None:
+            os.replace(backup, out_dir)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def build_report(studies_dir: str | Path, evidence_dir: str | Path,
+                 out_dir: str | Path) -> ReportSummary:
+    """Regenerate ``out_dir`` from the registry; returns what was written.
+
+    Raises ReportError (or another BlasticMetaError naming the input at fault) and leaves
+    ``out_dir`` as it was when anything fails.
+    """
+    studies_dir, evidence_dir, out_dir = Path(studies_dir), Path(evidence_dir), Path(out_dir)
+    for name, folder in (("studies", studies_dir), ("evidence", evidence_dir)):
+        if not folder.is_dir():
+            raise ReportError(f"{folder}: {name} folder not found")
+    out_dir = out_dir.absolute()
+    _check_replaceable(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-staging-", dir=out_dir.parent))
+    try:
+        previous = out_dir if (out_dir / MANIFEST).is_file() else None
+        summary = _build_into(staging, studies_dir, evidence_dir, previous)
+        files = _manifest(staging)
+        _write_text(staging / MANIFEST, "\n".join([*files, MANIFEST]) + "\n")
+        staging.chmod(0o755)
+        _swap(staging, out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ReportError(f"report not written ({exc}); {out_dir.name}/ left as it was") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ReportSummary(out_dir=out_dir, files=tuple(sorted([*files, MANIFEST])),
+                         summary=summary)

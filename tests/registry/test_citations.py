@@ -1,0 +1,110 @@
+"""The bibliography: labels, BibTeX output, and no silently dropped entries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from blastic_meta.errors import StudyRecordError
+from blastic_meta.registry.citations import (
+    Bibliography,
+    BibliographyError,
+    load_bibliography,
+    parse_bibliography,
+)
+
+DATA = Path(__file__).parent / "data"
+
+BIB = """@article{tian2016,
+  author = {Tian, Qing-Hua and Sun, Xiao-Qiang and Lu, Yu-Ying},
+  title = {Percutaneous vertebroplasty for painful osteoblastic spinal metastases},
+  year = {2016},
+}
+
+@article{two2010,
+  author = {Ann Smith and Bob van der Berg},
+  year = {2010},
+}
+@article{solo2007, author = {M{\\"u}ller, Karl}, year = 2007}
+@article{many2001, author = {Li, A and others}, year = {2001}}
+@article{anon1999, title = {No author}, year = {1999}}
+@article{nameless, title = {No author}, year = {1998}}
+"""
+
+
+@pytest.fixture
+def bib() -> Bibliography:
+    return parse_bibliography(BIB, "refs.bib")
+
+
+def test_keys_and_fields(bib):
+    assert list(bib.keys()) == ["tian2016", "two2010", "solo2007", "many2001", "anon1999",
+                                "nameless"]
+    assert bib["tian2016"]["year"] == "2016"
+    assert "tian2016" in bib and "nope" not in bib
+    assert len(bib) == 6
+    assert bib.lines["two2010"] == 7
+
+
+@pytest.mark.parametrize(("key", "label"), [
+    ("tian2016", "Tian et al. 2016"), ("two2010", "Smith and van der Berg 2010"),
+    ("solo2007", "Muller 2007"), ("many2001", "Li et al. 2001"), ("anon1999", "anon1999"),
+    ("nameless", "nameless 1998"),
+])
+def test_author_year(bib, key, label):
+    assert bib.author_year(key) == label
+
+
+def test_author_ids(bib):
+    assert bib.author_ids("tian2016") == ["tian q", "sun x", "lu y"]
+    assert bib.surnames("many2001") == ["Li"]
+
+
+def test_to_bibtex_in_given_order_once(bib):
+    text = bib.to_bibtex(["solo2007", "tian2016", "solo2007"])
+    assert text.index("@article{solo2007") < text.index("@article{tian2016")
+    assert text.count("@article{solo2007") == 1
+    back = parse_bibliography(text)
+    assert list(back.keys()) == ["solo2007", "tian2016"]
+    assert back["tian2016"] == bib["tian2016"]
+    with pytest.raises(StudyRecordError):
+        bib.to_bibtex(["missing2000"])
+
+
+def test_duplicate_keys_are_errors_with_lines():
+    text = "@article{a2000, year={2000}}\n\n@article{a2000, year={2001}}\n"
+    with pytest.raises(BibliographyError) as exc:
+        parse_bibliography(text, "refs.bib")
+    assert exc.value.problems == [(3, "duplicate key 'a2000' (first at line 1)")]
+    assert str(exc.value) == "refs.bib:3: duplicate key 'a2000' (first at line 1)"
+
+
+def test_parse_failure_is_an_error():
+    text = "@article{ok2000, year={2000}}\n@article{bad, title = {unclosed\n@misc{c, title={x}}\n"
+    with pytest.raises(BibliographyError) as exc:
+        parse_bibliography(text, "refs.bib")
+    (line, message), *_ = exc.value.problems
+    assert line == 2 and "cannot be parsed" in message
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(StudyRecordError):
+        load_bibliography(tmp_path / "missing.bib")
+    bad = tmp_path / "bad.bib"
+    bad.write_bytes(b"@article{x, title={\xff}}")
+    with pytest.raises(StudyRecordError):
+        load_bibliography(bad)
+
+
+def test_fixture_bibliography_loads():
+    bib = load_bibliography(DATA / "references.bib")
+    assert bib.author_year("fixture2020") == "Doe et al. 2020"
+
+
+def test_shipped_bibliography_loads(repo_root):
+    path = repo_root / "evidence" / "references.bib"
+    if not path.exists():
+        pytest.skip("no shipped bibliography yet")
+    bib = load_bibliography(path)
+    assert len(bib) > 0

@@ -119,7 +119,7 @@ def test_leakage_unit_is_explicit():
     leak = Leakage.model_validate({
         "events": 15, "unit": "ambiguous", "candidate_units": ["patient", "vertebra"],
         "candidate_totals": {"patient": 39, "vertebra": 51},
-        "symptomatic": {"events": 0, "source": "A"},
+        "symptomatic": {"events": 0, "unit": "patient", "source": "A"},
         "sites": {"canal": {"events": 1, "source": "A"}}, "source": "A"})
     assert leak.is_ambiguous and leak.sites["canal"].events == 1
 
@@ -223,3 +223,14 @@ def test_known_overlap_relation():
     with pytest.raises(pydantic.ValidationError):
         StudyRecord.model_validate({**STUDY, "known_overlap": [
             {"study": "x2020", "note": "n", "relation": "maybe"}]})
+
+
+def test_symptomatic_leakage_states_its_unit():
+    """One convention: a symptomatic count never inherits the leak's unit silently."""
+    with pytest.raises(pydantic.ValidationError) as exc:
+        Leakage.model_validate({"events": 5, "total": 20, "unit": "vertebra", "source": "A",
+                                "symptomatic": {"events": 0, "source": "A"}})
+    assert "symptomatic" in str(exc.value) and "unit" in str(exc.value)
+    ok = Leakage.model_validate({"events": 5, "total": 20, "unit": "vertebra", "source": "A",
+                                 "symptomatic": {"events": 0, "unit": "patient", "source": "A"}})
+    assert ok.symptomatic is not None and ok.symptomatic.unit == "patient"

@@ -65,7 +65,10 @@ class SymptomaticLeakage(_Provenanced):
     derived_events: DerivedValue | None = None
     derived_total: DerivedValue | None = None
     percent: PercentField | None = None
-    unit: CountUnit | None = Field(None, description="defaults to the leakage entry's unit")
+    unit: CountUnit = Field(
+        description="patient or vertebra, always stated (the leak's unit may differ); the "
+        "denominator is the arm's patients or vertebrae unless total is printed"
+    )
     description: Text | None = None
 
 

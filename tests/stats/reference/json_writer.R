@@ -12,7 +12,7 @@
 #     entry per element, null where the element is finite);
 #   * a vector of length 1 is written as a scalar unless wrapped in arr() (or num());
 #   * a named list is an object, an unnamed list an array; NULL is null.
-# The functions are copied unchanged from tests/reference/make_reference.R.
+# Sourced by make_reference.R and make_reference_engine.R.
 
 arr <- function(x) {
   class(x) <- c("json_array", class(x))

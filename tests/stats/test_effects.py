@@ -21,7 +21,9 @@ TWO_MEANS = dict(m1i=[7.2, 6.8, 8.1], m2i=[3.1, 2.5, 4.0], sd1i=[1.9, 2.2, 1.5],
                  sd2i=[2.4, 1.8, 2.1], n1i=[12, 30, 25], n2i=[14, 28, 20])
 TABLE = dict(ai=[0, 5, 12], bi=[20, 15, 8], ci=[3, 9, 0], di=[17, 11, 20])  # zero cells
 CORR = dict(ri=[-0.3, 0.1, 0.85], ni=[20, 50, 12])
-INPUTS = {"MC": PREPOST, "SMCR": PREPOST, "SMCC": PREPOST, "PR": PROPS, "PLO": PROPS,
+MEAN = dict(mi=[-3.5, 0, 12.25], sdi=[2, 1.5, 0.4], ni=[10, 1, 30])  # a negative mean, ni = 1
+INPUTS = {"MC": PREPOST, "SMCR": PREPOST, "SMCC": PREPOST, "ROMC": PREPOST, "MN": MEAN,
+          "PR": PROPS, "PLO": PROPS,
           "PAS": PROPS, "PFT": PROPS, "MD": TWO_MEANS, "SMD": TWO_MEANS, "ROM": TWO_MEANS,
           "OR": TABLE, "RR": TABLE, "RD": TABLE, "ZCOR": CORR}
 
@@ -33,6 +35,9 @@ METAFOR = {
              [0.25112779803486646, 0.1137207873938509, 0.15611788353900197]),
     "SMCC": ([1.7385032168142092, 1.6430419727243655, 3.119360283631464],
              [0.20926639311972306, 0.07832644873556624, 0.23460817158194736]),
+    "ROMC": ([0.84267891453090915, 1.000631880307906, 0.70556970055850243],
+             [0.038725993397866587, 0.01766316032295271, 0.0061745198902606298]),
+    "MN": ([-3.5, 0, 12.25], [0.40000000000000002, 2.25, 0.005333333333333334]),
     "PR": ([0.03125, 0.20000000000000001, 0.42499999999999999, 0.97619047619047616],
            [0.00189208984375, 0.0080000000000000019, 0.0061093749999999994,
             0.0011067919231184549]),
@@ -150,6 +155,32 @@ def test_proportion_measures_increase_with_events(n, data):
         assert (effect_sizes(measure, xi=[x], ni=[n])["vi"] > 0).all()
 
 
+positive = st.floats(0.1, 1e3, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(m1=positive, m2=positive, sd1=positive, sd2=positive, n=st.integers(1, 500),
+       r=st.floats(-1, 0.99), c=st.floats(1e-3, 1e3))
+def test_romc_is_unit_free_and_antisymmetric(m1, m2, sd1, sd2, n, r, c):
+    base = effect_sizes("ROMC", m1i=[m1], m2i=[m2], sd1i=[sd1], sd2i=[sd2], ni=[n], ri=[r])
+    # a change of unit multiplies means and SDs alike: a ratio of means does not move
+    scaled = effect_sizes("ROMC", m1i=[c * m1], m2i=[c * m2], sd1i=[c * sd1],
+                          sd2i=[c * sd2], ni=[n], ri=[r])
+    swapped = effect_sizes("ROMC", m1i=[m2], m2i=[m1], sd1i=[sd2], sd2i=[sd1], ni=[n], ri=[r])
+    assert scaled["yi"][0] == pytest.approx(base["yi"][0], rel=1e-12, abs=1e-12)
+    assert scaled["vi"][0] == pytest.approx(base["vi"][0], rel=1e-9)
+    assert swapped["yi"][0] == pytest.approx(-base["yi"][0], rel=1e-12, abs=1e-12)
+    assert swapped["vi"][0] == pytest.approx(base["vi"][0], rel=1e-9)
+
+
+def test_romc_with_ri_zero_has_the_variance_of_rom_on_two_groups_of_ni():
+    kw = {k: v for k, v in PREPOST.items() if k not in ("ni", "ri")}
+    romc = effect_sizes("ROMC", **kw, ni=PREPOST["ni"], ri=[0, 0, 0])
+    rom = effect_sizes("ROM", **kw, n1i=PREPOST["ni"], n2i=PREPOST["ni"])
+    np.testing.assert_allclose(romc["yi"], rom["yi"], rtol=1e-15)
+    np.testing.assert_allclose(romc["vi"], rom["vi"], rtol=1e-13)
+
+
 # -- bad input --------------------------------------------------------------------------
 
 
@@ -180,6 +211,19 @@ def test_unknown_measure_lists_the_valid_codes():
         ("MC", {**PREPOST, "sd2i": [1.9, 2.2, 1.5], "sd1i": [1.9, 2.2, 1.5],
                 "ri": [1.0, 0.2, 0.8]}, "no variance"),
         ("PLO", dict(xi="12", ni=[5]), "got a string"),
+        ("ROMC", {**PREPOST, "m1i": [7.2, -6.8, 8.1]}, r"m1i\[1\] = -6.8: must be a mean > 0"),
+        ("ROMC", {**PREPOST, "m2i": [3.1, 2.5, 0.0]}, r"m2i\[2\] = 0: must be a mean > 0"),
+        ("ROMC", {**PREPOST, "sd1i": [1.9, 0.0, 1.5]}, r"sd1i\[1\] = 0: .*deviation > 0"),
+        ("ROMC", {**PREPOST, "sd2i": [-2.4, 1.8, 2.1]}, r"sd2i\[0\] = -2.4: .*deviation > 0"),
+        ("ROMC", {**PREPOST, "ni": [12, 0.5, 25]}, r"ni\[1\] = 0.5: must be a sample size >= 1"),
+        ("ROMC", {**PREPOST, "ri": [0.5, 0.2, -1.1]}, r"ri\[2\] = -1.1: .* in \[-1, 1\]"),
+        ("ROMC", dict(m1i=[2.0], m2i=[4.0], sd1i=[1.0], sd2i=[2.0], ni=[9], ri=[1.0]),
+         r"ri\[0\] = 1 .*no variance"),
+        ("ROMC", {k: v for k, v in PREPOST.items() if k != "ri"}, "needs ri"),
+        ("MN", {**MEAN, "sdi": [2, 1.5, 0]}, r"sdi\[2\] = 0: .*deviation > 0"),
+        ("MN", {**MEAN, "ni": [10, 0, 30]}, r"ni\[1\] = 0: must be a sample size >= 1"),
+        ("MN", {**MEAN, "mi": [1.0, np.inf, 2.0]}, r"mi\[1\] = inf: must be a finite"),
+        ("MN", {**MEAN, "n1i": [1, 2, 3]}, "does not take n1i"),
     ],
 )
 def test_bad_input_names_argument_position_and_form(measure, arrays, message):

@@ -5,12 +5,18 @@
 and default zero-cell handling follow metafor 3.8 ``escalc`` (Viechtbauer, 2010) with its
 defaults ``add=1/2, to="only0", vtype="LS"``:
 
-- single-group pre/post: ``MC``, ``SMCR``, ``SMCC`` (Becker, 1988; Morris, 2000);
+- single-group pre/post: ``MC``, ``SMCR``, ``SMCC`` (Becker, 1988; Morris, 2000) and
+  ``ROMC``, the log ratio of the means at the two occasions, ``log(m1i / m2i)``
+  (Friedrich et al., 2008; Lajeunesse, 2011);
+- a single mean: ``MN``;
 - single proportions: ``PR``, ``PLO`` (0.5 added to both cells of a study with 0 or all
   events), ``PAS`` and ``PFT`` (no correction; Freeman and Tukey, 1950);
 - two groups: ``MD``, ``SMD`` (Hedges' g with the exact gamma-function correction; Hedges,
-  1981), ``ROM`` (Hedges et al., 1999), ``OR``, ``RR``, ``RD`` (0.5 added to every cell of a
-  2x2 table with a zero cell), and ``ZCOR`` (Fisher, 1921) from ``ri, ni``.
+  1981), ``ROM`` (Hedges et al., 1999; Friedrich et al., 2008), ``OR``, ``RR``, ``RD``
+  (0.5 added to every cell of a 2x2 table with a zero cell), and ``ZCOR`` (Fisher, 1921)
+  from ``ri, ni``.
+
+``ROMC`` and ``MN`` have no variance variants in metafor 3.8 (``vtype`` is ignored there).
 """
 
 from __future__ import annotations
@@ -89,6 +95,15 @@ def _n(a: Arrays, name: str, minimum: float = 0, why: str = "a sample size > 0")
     return arr
 
 
+def _n_at_least_one(a: Arrays, name: str = "ni") -> FloatArray:
+    arr = a[name]
+    bad = ~(arr >= 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise EffectSizeError(f"{name}[{i}] = {arr[i]:g}: must be a sample size >= 1")
+    return arr
+
+
 def _r(a: Arrays, name: str = "ri") -> FloatArray:
     check_between(name, a[name], -1.0, 1.0)
     return a[name]
@@ -126,6 +141,32 @@ def _smcr(a: Arrays) -> tuple[FloatArray, FloatArray]:
         _sd(a, "sd2i")
     yi = _cmi(ni - 1) * (a["m1i"] - a["m2i"]) / sd1
     return yi, 2 * (1 - r) / ni + yi**2 / (2 * ni)
+
+
+def _romc(a: Arrays) -> tuple[FloatArray, FloatArray]:
+    """Log ratio of means, pre/post: yi = log(m1i/m2i), with the delta-method variance
+    (sd1^2/m1^2 + sd2^2/m2^2 - 2 r sd1 sd2/(m1 m2))/n (Lajeunesse, 2011; metafor "ROMC")."""
+    m1, m2 = a["m1i"], a["m2i"]
+    check_positive("m1i", m1, "a mean > 0 (ratio of means needs positive means)")
+    check_positive("m2i", m2, "a mean > 0 (ratio of means needs positive means)")
+    sd1, sd2, r = _sd(a, "sd1i"), _sd(a, "sd2i"), _r(a)
+    ni = _n_at_least_one(a)
+    cv1, cv2 = sd1 / m1, sd2 / m2
+    vi = (cv1**2 + cv2**2 - 2 * r * cv1 * cv2) / ni
+    bad = ~(vi > 0)  # only r = 1 with equal coefficients of variation
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise EffectSizeError(f"ri[{i}] = {r[i]:g} with sd1i[{i}]/m1i[{i}] = sd2i[{i}]/m2i[{i}]"
+                              ": the log ratio has no variance; give ri < 1")
+    return np.log(m1 / m2), vi
+
+
+# -- a single mean ------------------------------------------------------------------------
+
+
+def _mn(a: Arrays) -> tuple[FloatArray, FloatArray]:
+    sdi, ni = _sd(a, "sdi"), _n_at_least_one(a)
+    return a["mi"].copy(), sdi**2 / ni
 
 
 # -- single proportions -------------------------------------------------------------------
@@ -268,6 +309,9 @@ MEASURES: dict[str, Measure] = {
                 (("m1i", "m2i", "sd1i", "ni", "ri"),), ("sd2i",), _smcr),
         Measure("SMCC", "standardised mean change, change-score standardisation",
                 (_PREPOST,), (), _smcc),
+        Measure("ROMC", "log ratio of means, pre/post (log(m1i / m2i))", (_PREPOST,), (),
+                _romc),
+        Measure("MN", "raw mean", (("mi", "sdi", "ni"),), (), _mn),
         Measure("PR", "raw proportion", (("xi", "ni"),), (), _pr),
         Measure("PLO", "logit of a proportion", (("xi", "ni"),), (), _plo),
         Measure("PAS", "arcsine square-root transformed proportion", (("xi", "ni"),), (), _pas),
@@ -290,12 +334,14 @@ def effect_sizes(measure: str, **arrays: ArrayLike) -> pd.DataFrame:
     Parameters
     ----------
     measure
-        One of the codes of ``MEASURES`` (``"MC"``, ``"SMCR"``, ``"SMCC"``, ``"PR"``,
-        ``"PLO"``, ``"PAS"``, ``"PFT"``, ``"MD"``, ``"SMD"``, ``"ROM"``, ``"OR"``, ``"RR"``,
-        ``"RD"``, ``"ZCOR"``).
+        One of the codes of ``MEASURES`` (``"MC"``, ``"SMCR"``, ``"SMCC"``, ``"ROMC"``,
+        ``"MN"``, ``"PR"``, ``"PLO"``, ``"PAS"``, ``"PFT"``, ``"MD"``, ``"SMD"``, ``"ROM"``,
+        ``"OR"``, ``"RR"``, ``"RD"``, ``"ZCOR"``).
     **arrays
         The measure's inputs with escalc's names: ``m1i, m2i, sd1i, sd2i, ni, ri`` (pre/post;
-        ``yi = m1i - m2i``, SMCR standardises by ``sd1i``), ``xi, ni`` (proportions),
+        ``yi = m1i - m2i``, SMCR standardises by ``sd1i``, ROMC is ``log(m1i / m2i)``, so
+        with ``m1i`` the follow-up mean a decrease is negative), ``mi, sdi, ni`` (MN),
+        ``xi, ni`` (proportions),
         ``m1i, m2i, sd1i, sd2i, n1i, n2i`` (two means), ``ai, bi, ci, di`` or
         ``ai, n1i, ci, n2i`` (2x2 tables), ``ri, ni`` (ZCOR).
 
@@ -308,12 +354,18 @@ def effect_sizes(measure: str, **arrays: ArrayLike) -> pd.DataFrame:
     ------
     EffectSizeError
         Unknown measure, missing or unexpected argument, lengths that differ, non-finite
-        values, SD <= 0, negative counts, events > totals, r outside [-1, 1].
+        values, SD <= 0, negative counts, events > totals, r outside [-1, 1]; for ROMC and
+        MN also means <= 0 (ROMC) and ni < 1.
 
     References
     ----------
     Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J Stat Softw.
     Hedges LV (1981). Distribution theory for Glass's estimator of effect size. J Educ Stat.
+    Lajeunesse MJ (2011). On the meta-analysis of response ratios for studies with
+    correlated and multi-group designs. Ecology 92:2049-55.
+    Friedrich JO, Adhikari NKJ, Beyene J (2008). The ratio of means method as an alternative
+    to mean differences for analyzing continuous outcome variables in meta-analysis. BMC Med
+    Res Methodol 8:32.
 
     Examples
     --------

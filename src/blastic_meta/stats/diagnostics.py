@@ -1,5 +1,6 @@
 """Diagnostics of a fitted random-effects model: leave-one-out, Egger's regression test and
-trim-and-fill, as metafor's ``leave1out``, ``regtest`` and ``trimfill``.
+trim-and-fill, as metafor's ``leave1out``, ``regtest`` and ``trimfill``. Case-deletion
+influence diagnostics are in ``influence``, cumulative meta-analysis in ``cumulative``.
 
 References
 ----------

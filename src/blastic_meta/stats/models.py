@@ -160,6 +160,20 @@ class PooledResult:
 
         return leave_one_out(self)
 
+    def influence(self):  # -> pandas.DataFrame
+        """Case-deletion outlier and influence diagnostics (metafor ``influence``); see
+        ``influence.influence``."""
+        from .influence import influence
+
+        return influence(self)
+
+    def cumulative(self, order: Any = None):  # -> pandas.DataFrame
+        """Cumulative meta-analysis, adding studies in ``order`` (input positions; metafor
+        ``cumul``); see ``cumulative.cumulative``."""
+        from .cumulative import cumulative
+
+        return cumulative(self, order)
+
     def egger_test(self) -> EggerResult:
         """Egger's regression test (metafor ``regtest``); see ``diagnostics.egger_test``."""
         from .diagnostics import egger_test

@@ -28,6 +28,8 @@ _LAZY = {
     "PooledResult": "stats.models",
     "pool_many": "stats.batch",
     "pool_glmm": "stats.glmm",
+    "pool_bayes": "stats.bayes",
+    "BayesResult": "stats.bayes",
     "GlmmResult": "stats.glmm",
     "compare_subgroups": "stats.subgroups",
     "SubgroupResult": "stats.subgroups",

@@ -36,6 +36,8 @@ _LAZY = {
     "back_transform": "stats.proportions",
     "transform": "stats.proportions",
     "proportion_ci": "stats.proportions",
+    "estimate_mean_sd": "stats.conversions",
+    "MeanSdEstimate": "stats.conversions",
     "load_studies": "registry.load",
     "validate_studies": "registry.validation",
     "load_bibliography": "registry.citations",

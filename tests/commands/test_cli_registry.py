@@ -24,6 +24,7 @@ def _setup(tmp_path: Path, *files: str) -> tuple[Path, Path]:
     studies.mkdir()
     evidence.mkdir()
     shutil.copy(DATA / "references.bib", evidence / "references.bib")
+    shutil.copy(DATA / "screening.yaml", evidence / "screening.yaml")
     for name in files:
         shutil.copy(DATA / name, studies / Path(name).name)
     return studies, evidence

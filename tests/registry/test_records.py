@@ -186,7 +186,8 @@ def test_days_null_allowed_only_as_field():
     ("better", False), ("favours_", False), ("Favours_x", False),
 ])
 def test_narrative_direction(direction, ok):
-    data = {"outcome": "VAS", "finding": "f", "direction": direction, "source": "A"}
+    data = {"outcome": "VAS", "domain": "pain", "finding": "f", "direction": direction,
+            "source": "A"}
     if ok:
         assert Narrative.model_validate(data).direction == direction
     else:

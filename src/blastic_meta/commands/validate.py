@@ -1,4 +1,5 @@
-"""``blastic-meta validate``: check every study file and the bibliography, change nothing.
+"""``blastic-meta validate``: check every study file, the bibliography and the screening record
+(evidence/screening.yaml), change nothing.
 
 Prints each problem as ``path:line: field: message [code]`` (warnings say so), then a count
 line; exit code 1 when there is at least one error, 0 otherwise (warnings alone pass).
@@ -20,7 +21,9 @@ def run(args: argparse.Namespace) -> int:
     from ..registry.validation import validate_studies
 
     studies = Path(args.studies)
-    findings = validate_studies(studies, Path(args.evidence) / "references.bib")
+    evidence = Path(args.evidence)
+    findings = validate_studies(studies, evidence / "references.bib",
+                                evidence / "screening.yaml")
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     for finding in findings:

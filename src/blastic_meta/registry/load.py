@@ -16,12 +16,28 @@ from typing import Any
 import pandas as pd
 
 from ..errors import StudyRecordError
+from .appraisal import TOOLS, ConcernRule, summarise_appraisal
 from .citations import Bibliography, load_bibliography
 from .records import Arm, StudyRecord, percent_of
+from .synthesis import narrative_rows, within_study_rows
 from .validation import Finding, check_studies
 from .yamlio import dump_yaml, parse_yaml
 
-__all__ = ["TABLE_COLUMNS", "dump_study", "load_studies", "parse_study", "study_table"]
+__all__ = [
+    "APPRAISAL_COLUMNS",
+    "NARRATIVE_COLUMNS",
+    "STUDY_LEVEL_COLUMNS",
+    "TABLE_COLUMNS",
+    "WITHIN_STUDY_COLUMNS",
+    "appraisal_table",
+    "dump_study",
+    "load_studies",
+    "narrative_table",
+    "parse_study",
+    "study_level_table",
+    "study_table",
+    "within_study_table",
+]
 
 TABLE_COLUMNS = (
     "study", "arm", "arm_label", "lesion_type", "design", "procedure", "outcome", "outcome_id",
@@ -137,6 +153,72 @@ def study_table(records: list[StudyRecord]) -> pd.DataFrame:
     table["symptomatic"] = table["symptomatic"].astype(object).where(
         table["symptomatic"].notna(), None)
     return table.reset_index(drop=True)
+
+
+STUDY_LEVEL_COLUMNS = (
+    "study", "design", "source_access", "identity_verified", "identity_reason", "tool",
+    "appraised_from", "yes", "no", "unclear", "not_applicable", "applicable", "concern",
+    "within_study", "narrative",
+)
+APPRAISAL_COLUMNS = ("study", "tool", "appraised_from", "item", "answer", "source", "via",
+                     "reason", "note")
+NARRATIVE_COLUMNS = ("study", "entry", "domain", "outcome", "direction", "significance", "arms",
+                     "timepoint", "p_value", "finding", "source", "via")
+WITHIN_STUDY_COLUMNS = ("study", "id", "domain", "outcome", "type_a", "type_b", "favours",
+                        "significance", "p_value", "arms", "timepoints", "days", "values",
+                        "finding", "source", "via")
+
+
+def study_level_table(records: list[StudyRecord],
+                      rule: ConcernRule | None = None) -> pd.DataFrame:
+    """One row per study: identity, the appraisal's counts and level of concern under
+    ``rule`` (``appraisal.ConcernRule``), and how many within-study and narrative findings it
+    has. ``identity_verified`` is False only for studies the file marks unverified."""
+    rows = []
+    for rec in records:
+        summary = summarise_appraisal(rec, rule).to_dict()
+        rows.append({
+            "study": rec.key, "design": rec.design, "source_access": rec.source_access,
+            "identity_verified": rec.identity_verified,
+            "identity_reason": rec.identity.reason if rec.identity is not None else None,
+            **{k: summary[k] for k in ("tool", "appraised_from", "yes", "no", "unclear",
+                                       "not_applicable", "applicable", "concern")},
+            "within_study": len(rec.within_study), "narrative": len(rec.narrative),
+        })
+    table = pd.DataFrame(rows, columns=list(STUDY_LEVEL_COLUMNS))
+    for name in ("yes", "no", "unclear", "not_applicable", "applicable", "within_study",
+                 "narrative"):
+        table[name] = table[name].astype("int64")
+    table["identity_verified"] = table["identity_verified"].astype(bool)
+    return table
+
+
+def appraisal_table(records: list[StudyRecord]) -> pd.DataFrame:
+    """One row per appraised item, in the order of the tool's checklist."""
+    rows = []
+    for rec in records:
+        a = rec.appraisal
+        if a is None:
+            continue
+        names = [n for n in TOOLS[a.tool] if n in a.items]
+        names += sorted(n for n in a.items if n not in names)
+        for name in names:
+            item = a.items[name]
+            rows.append({"study": rec.key, "tool": a.tool, "appraised_from": a.appraised_from,
+                         "item": name, "answer": item.answer, "source": item.source,
+                         "via": item.via, "reason": item.reason, "note": item.note})
+    return pd.DataFrame(rows, columns=list(APPRAISAL_COLUMNS))
+
+
+def narrative_table(records: list[StudyRecord]) -> pd.DataFrame:
+    """One row per narrative finding: domain, direction, significance (for SWiM and the
+    effect-direction plot)."""
+    return pd.DataFrame(narrative_rows(records), columns=list(NARRATIVE_COLUMNS))
+
+
+def within_study_table(records: list[StudyRecord]) -> pd.DataFrame:
+    """One row per within-study comparison of two lesion types."""
+    return pd.DataFrame(within_study_rows(records), columns=list(WITHIN_STUDY_COLUMNS))
 
 
 def load_studies(studies_dir: str | Path,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, StrictStr, model_validator
+from pydantic import Field, StrictBool, StrictStr, model_validator
 
 from ._base import (
     KEY_PATTERN,
@@ -36,6 +36,7 @@ from ._base import (
     _err,
     _Model,
 )
+from .appraisal import Appraisal, AppraisalItem
 from .events import (
     Complication,
     DerivedValue,
@@ -46,6 +47,7 @@ from .events import (
     SymptomaticLeakage,
     percent_of,
 )
+from .synthesis import Domain, Significance, WithinStudy, WithinStudyValue
 from .values import (
     Approach,
     CementVolume,
@@ -72,6 +74,8 @@ __all__ = [
     "LEAKAGE_UNITS",
     "LESION_TYPES",
     "Ambiguity",
+    "Appraisal",
+    "AppraisalItem",
     "Approach",
     "Arm",
     "CaseExample",
@@ -85,6 +89,7 @@ __all__ = [
     "DiscrepancyValue",
     "FollowUp",
     "FractureCount",
+    "Identity",
     "KnownOverlap",
     "LeakSite",
     "Leakage",
@@ -105,6 +110,8 @@ __all__ = [
     "SymptomaticLeakage",
     "TimePoint",
     "VertebraeCount",
+    "WithinStudy",
+    "WithinStudyValue",
     "outcome_kind",
     "percent_of",
 ]
@@ -176,9 +183,15 @@ class StudyTotals(_Model):
 
 
 class Narrative(_Model):
-    """A finding that cannot be pooled, with its direction (synthesis without meta-analysis)."""
+    """A finding that cannot be pooled, with its direction (synthesis without meta-analysis).
+
+    ``domain`` groups findings for the effect-direction plot (``synthesis.DOMAINS``);
+    ``significance`` says what the source reports about a test (``synthesis.SIGNIFICANCES``).
+    A comparison of two lesion types belongs in ``within_study``, not here.
+    """
 
     outcome: Text
+    domain: Domain
     finding: Text
     direction: Direction = Field(
         description="improvement, worse, no_change, no_difference, mixed, unclear, none, "
@@ -187,6 +200,7 @@ class Narrative(_Model):
     arms: tuple[Id, ...] = Field((), description="arms the finding concerns (default all)")
     timepoint: Text | None = None
     p_value: PText | None = None
+    significance: Significance | None = None
     source: Text
     via: Key | None = None
     note: Text | None = None
@@ -231,6 +245,20 @@ class KnownOverlap(_Model):
     note: Text
 
 
+class Identity(_Model):
+    """Whether the study's bibliographic identity was verified (absent: verified)."""
+
+    verified: StrictBool
+    reason: Text | None = Field(None, description="what is missing (required when false)")
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _reason(self) -> Any:
+        if not self.verified and self.reason is None:
+            raise _err("reason-missing", "verified: false needs a reason: (what is not visible)")
+        return self
+
+
 class StudyRecord(_Model):
     """One study file."""
 
@@ -252,17 +280,27 @@ class StudyRecord(_Model):
     known_overlap: tuple[KnownOverlap, ...] = ()
     arms: tuple[Arm, ...] = Field(min_length=1)
     narrative: tuple[Narrative, ...] = ()
+    within_study: tuple[WithinStudy, ...] = Field(
+        (), description="comparisons of two lesion types within this study")
     ambiguities: tuple[StrictStr | Ambiguity, ...] = ()
     discrepancies: tuple[Discrepancy, ...] = ()
+    identity: Identity | None = Field(None, description="absent: identity verified")
+    appraisal: Appraisal | None = Field(None, description="critical appraisal (docs/appraisal.md)")
     note: Text | None = None
 
     @model_validator(mode="after")
     def _unique_arms(self) -> Any:
-        ids = [a.id for a in self.arms]
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        if dup:
-            raise _err("duplicate-id", f"arm id repeated: {', '.join(dup)}")
+        for what, ids in (("arm", [a.id for a in self.arms]),
+                          ("within_study", [w.id for w in self.within_study])):
+            dup = sorted({i for i in ids if ids.count(i) > 1})
+            if dup:
+                raise _err("duplicate-id", f"{what} id repeated: {', '.join(dup)}")
         return self
+
+    @property
+    def identity_verified(self) -> bool:
+        """False only when the file says ``identity: {verified: false, ...}``."""
+        return self.identity is None or self.identity.verified
 
     def arm(self, arm_id: str) -> Arm:
         """The arm with this id (KeyError if none)."""

@@ -17,6 +17,8 @@ from .citations import Bibliography, BibliographyError, load_bibliography
 from .cohorts import cohort_findings
 from .findings import Finding, structural_findings
 from .records import StudyRecord
+from .review_checks import review_findings
+from .screening import check_screening
 from .yamlio import YamlDocument, YamlError, dotted, line_for, load_document
 
 __all__ = [
@@ -65,7 +67,7 @@ def check_studies(studies_dir: str | Path, bibliography: Bibliography | None,
         except ValidationError as exc:
             findings.extend(structural_findings(exc, doc))
             continue
-        file_findings = RecordChecker(record, doc).run()
+        file_findings = RecordChecker(record, doc).run() + review_findings(record, doc)
         if record.key != path.stem:
             file_findings.append(Finding(doc.path, line_for(("key",), doc.lines), "key",
                                          "error", f"key {record.key!r} differs from the file "
@@ -109,14 +111,22 @@ def _bibliography_findings(path: Path) -> tuple[Bibliography | None, list[Findin
 
 
 def validate_studies(studies_dir: str | Path,
-                     bibliography_path: str | Path | Bibliography) -> list[Finding]:
+                     bibliography_path: str | Path | Bibliography,
+                     screening_path: str | Path | None = None) -> list[Finding]:
     """Every problem of the study files and the bibliography, sorted by file and line.
 
-    Never raises for a problem in the files (each becomes a Finding) and never writes.
+    With ``screening_path``, the PRISMA screening record is checked against the studies too
+    (``registry.screening``; an absent file is a warning). Never raises for a problem in the
+    files (each becomes a Finding) and never writes.
     """
     if isinstance(bibliography_path, Bibliography):
         bib, bib_findings = bibliography_path, []
     else:
         bib, bib_findings = _bibliography_findings(Path(bibliography_path))
-    _, findings = check_studies(studies_dir, bib, bib_findings)
+    loaded, findings = check_studies(studies_dir, bib, bib_findings)
+    if screening_path is not None:
+        files = len(list(Path(studies_dir).glob("*.yaml"))) if Path(studies_dir).is_dir() else 0
+        _, more = check_screening(screening_path, [rec for rec, _ in loaded],
+                                  complete=len(loaded) == files)
+        findings = sorted(set(findings) | set(more))
     return findings

@@ -172,13 +172,15 @@ def test_null_counts_with_reasons_pass(tmp_path):
     _apply({"replace": [['canal: {events: 2, source: "Results"}',
                          'canal: {events: null, reason: "count not printed"}'],
                         ['symptomatic: {events: 1, unit: vertebra, source: "Results"}',
-                         'symptomatic: {events: null, unit: vertebra, reason: "not stated"}']]}, tmp_path)
+                         'symptomatic: {events: null, unit: vertebra, reason: "not stated"}']]},
+           tmp_path)
     assert validate_studies(tmp_path, BIB) == []
 
 
 def test_symptomatic_cannot_exceed_all_leakage(tmp_path):
     _apply({"replace": [['symptomatic: {events: 1, unit: vertebra, source: "Results"}',
-                         'symptomatic: {events: 14, unit: vertebra, source: "Results"}']]}, tmp_path)
+                         'symptomatic: {events: 14, unit: vertebra, source: "Results"}']]},
+           tmp_path)
     (hit,) = [f for f in validate_studies(tmp_path, BIB) if f.code == "events-exceed-total"]
     assert hit.field == "arms[0].leakage[0].symptomatic.events"
 

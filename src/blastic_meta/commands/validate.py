@@ -3,6 +3,7 @@
 
 Prints each problem as ``path:line: field: message [code]`` (warnings say so), then a count
 line; exit code 1 when there is at least one error, 0 otherwise (warnings alone pass).
+Warnings the study files accept (``accept:`` with a reason) are counted, not printed.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ def run(args: argparse.Namespace) -> int:
     findings = validate_studies(studies, evidence / "references.bib",
                                 evidence / "screening.yaml")
     errors = sum(f.severity == "error" for f in findings)
-    warnings = len(findings) - errors
+    warnings = sum(f.severity == "warning" for f in findings)
+    accepted = len(findings) - errors - warnings
     for finding in findings:
-        if finding.severity == "error" or not args.errors_only:
+        if finding.severity == "error" or (finding.severity == "warning"
+                                           and not args.errors_only):
             sys.stdout.write(f"{finding}\n")
     files = len(list(studies.glob("*.yaml"))) if studies.is_dir() else 0
     sys.stdout.write(f"{files} study file(s) checked: {errors} error(s), "
-                     f"{warnings} warning(s)\n")
+                     f"{warnings} warning(s)" + (f", {accepted} accepted" if accepted else "")
+                     + "\n")
     return 1 if errors else 0

@@ -86,11 +86,29 @@ class Derivation(_Model):
     inputs: Text | None = Field(None, description="the printed values it was computed from")
 
 
+CHECK_CODE_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+
+
+class Acceptance(_Model):
+    """A validation warning on this mapping that the reviewer checked against the source.
+
+    ``validate`` then counts it as accepted instead of printing it, and the data-quality table
+    lists it with its reason. Errors cannot be accepted; an acceptance whose check the mapping
+    does not trigger is itself reported, so a stale one never hides anything.
+    """
+
+    check: Annotated[StrictStr, Field(pattern=CHECK_CODE_PATTERN)] = Field(
+        description="the warning's code, e.g. sd-looks-like-se"
+    )
+    reason: Text = Field(description="what was checked, e.g. 'Table 2 labels it SD'")
+
+
 class _Provenanced(_Model):
     """A mapping of values with its provenance.
 
     ``_content`` names the fields that carry data. When any of them is given, ``source`` is
-    required; when all are null, ``reason`` is required (why the value is unknown).
+    required; when all are null, ``reason`` is required (why the value is unknown). ``accept``
+    lists the warnings of this mapping that were checked and kept.
     """
 
     _content: ClassVar[tuple[str, ...]] = ()
@@ -106,6 +124,9 @@ class _Provenanced(_Model):
     )
     derived: Derivation | None = Field(
         None, description="present only when the values were computed, not printed"
+    )
+    accept: tuple[Acceptance, ...] = Field(
+        (), description="checked warnings: [{check: sd-looks-like-se, reason: '...'}]"
     )
 
     def has_content(self) -> bool:

@@ -2,10 +2,11 @@
 n <= patients, percentages against counts, ranges, time order, GRIM, SDs a bounded scale cannot
 have, spreads that look like standard errors). Each check has a stable code.
 
-The GRIM test follows Brown and Heathers (2017); the largest SD a bounded scale allows given its
-mean is sqrt((mean - min)(max - mean)) * sqrt(n / (n - 1)) (Bhatia-Davis inequality, 2000, with
-the sample-SD correction). A problem on a path the study declares (``fields`` of a discrepancy
-or an ambiguity, or a mapping marked ``ambiguous: true``) is downgraded to a warning.
+The GRIM test follows Brown and Heathers (2017). The largest SD a sample of n values on [a, b]
+with mean m can have is sqrt((m - a)(b - m)) * sqrt(n / (n - 1)) (the Bhatia-Davis inequality,
+Bhatia and Davis 2000, with the sample-SD correction); both spread checks measure against it.
+A problem on a path the study declares (``fields`` of a discrepancy or an ambiguity, or a
+mapping marked ``ambiguous: true``) is downgraded to a warning.
 """
 
 from __future__ import annotations
@@ -17,16 +18,39 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .findings import Finding, Severity, Where
+from .findings import DECLARABLE, Finding, Severity, Where, parse_path
 from .records import LESION_TYPES, Arm, StudyRecord, Summary, TimePoint, percent_of
 from .yamlio import YamlDocument, dotted, line_for
 
-# Codes of checks that a declaration (discrepancy/ambiguity fields, ambiguous: true) downgrades.
-_DECLARABLE = {
-    "events-exceed-total", "n-exceeds-patients", "total-exceeds-vertebrae",
-    "vertebrae-fewer-than-patients", "percent-mismatch", "mean-outside-range", "range",
-    "value-outside-scale", "grim", "sd-impossible", "sum-exceeds-patients",
-}
+# An SD under this share of the largest SD possible at its mean looks like an SE (when an SE
+# is possible at all, see RecordChecker.spread).
+SE_SHARE = 0.1
+
+
+def _half_unit(value: float, raw: str | None) -> float:
+    """Half a unit of the last printed decimal: how far the true value may lie."""
+    return 0.5 * 10.0 ** -_decimals(value, raw)
+
+
+def sd_max(mean: float, lo: float, hi: float, n: int | None) -> float:
+    """Largest SD of n values on [lo, hi] with this mean (Bhatia and Davis 2000).
+
+    sqrt((mean - lo)(hi - mean)) is the population bound; the sample SD (divisor n - 1) can be
+    larger by sqrt(n / (n - 1)). With n unknown (or below 2) the population bound is returned.
+    """
+    bound = math.sqrt(max((mean - lo) * (hi - mean), 0.0))
+    return bound * _sample(n) if n is not None else bound
+
+
+def _sample(n: int) -> float:
+    """sqrt(n / (n - 1)): how much larger a sample SD can be than the population bound."""
+    return math.sqrt(n / (n - 1)) if n >= 2 else 1.0
+
+
+def _widest(mean: float, slack: float, lo: float, hi: float) -> float:
+    """The population bound at the mean in [mean - slack, mean + slack] nearest mid-scale."""
+    centre = min(max((lo + hi) / 2.0, mean - slack), mean + slack)
+    return sd_max(min(max(centre, lo), hi), lo, hi, None)
 
 
 def _decimals(value: float, raw: str | None) -> int:
@@ -87,6 +111,10 @@ class RecordChecker:
         vertebrae = arm.vertebrae.value if arm.vertebrae else None
         procedures = arm.procedures.value if arm.procedures else None
         self.vertebrae_vs_patients(where, patients, vertebrae)
+        if arm.follow_up is None:
+            self.add((*where, "follow_up"), "required",
+                     "follow_up is required: when it is not reported, write {unit: months, "
+                     "mean: null, reason: \"not reported in the text read\"}")
         for name in ("age", "follow_up", "cement_volume_ml"):
             summary = getattr(arm, name)
             if summary is not None:
@@ -241,28 +269,64 @@ class RecordChecker:
                          f"{name} {value} lies outside the scale {lo:g} to {hi:g}")
         if tp.mean is None or not lo <= tp.mean <= hi:
             return
-        n = tp.n
-        if scale.integer and n:
-            self.grim(where, tp.mean, n)
-        if tp.sd is None or tp.sd_kind == "se":
+        if scale.integer and tp.n:
+            self.grim(where, tp.mean, tp.n)
+        if tp.sd is not None:
+            self.spread(where, tp, lo, hi, patients)
+
+    def spread(self, where: Where, tp: TimePoint, lo: float, hi: float,
+               patients: int | None) -> None:
+        """SDs the scale cannot have, and SDs that look like standard errors.
+
+        Both measure against ``sd_max``, the largest SD n values on the scale can have at their
+        mean (Bhatia and Davis 2000), allowing half a unit of the last printed decimal on the
+        mean and on the spread.
+
+        - ``sd-impossible``: the SD is above ``sd_max`` (n unknown: the loosest bound, n = 2);
+          with ``sd_kind: se``, the SD it implies, SE * sqrt(n), is (n unknown: the SE itself is
+          above the population bound, which no SE can be).
+        - ``sd-looks-like-se`` (warning): an SD or a bare ± under ``SE_SHARE`` of ``sd_max``,
+          unless reading it as an SE would imply an impossible SD (spread * sqrt(n) above
+          ``sd_max``, with n unknown the arm's patients; neither known: the SE reading cannot
+          be ruled out, so it warns).
+        """
+        sd, mean, n = tp.sd, tp.mean, tp.n
+        if sd is None or mean is None:
             return
-        bound = math.sqrt((tp.mean - lo) * (hi - tp.mean))
-        factor = math.sqrt(n / (n - 1)) if n is not None and n >= 2 else math.sqrt(2.0)
-        sd_slack = 0.5 * 10.0 ** -_decimals(tp.sd, self.raw((*where, "sd")))
-        mean_slack = 0.5 * 10.0 ** -_decimals(tp.mean, self.raw((*where, "mean")))
-        widest = max(math.sqrt(max((m - lo) * (hi - m), 0.0))
-                     for m in (tp.mean - mean_slack, tp.mean + mean_slack))
-        if tp.sd - sd_slack > max(bound, widest) * factor:
+        low_sd = sd - _half_unit(sd, self.raw((*where, "sd")))
+        widest = _widest(mean, _half_unit(mean, self.raw((*where, "mean"))), lo, hi)
+        if tp.sd_kind == "se":
+            if n is None or n < 2:
+                # whatever n is, an SE (SD / sqrt(n)) cannot exceed the population bound
+                if low_sd > widest:
+                    self.add((*where, "sd"), "sd-impossible",
+                             f"se {sd} is larger than any SD, let alone an SE, on the scale "
+                             f"{lo:g} to {hi:g} with mean {mean} ({widest:.2f})")
+                return
+            largest = widest * _sample(n)
+            if low_sd * math.sqrt(n) > largest:
+                self.add((*where, "sd"), "sd-impossible",
+                         f"se {sd} with n {n} implies an SD of {sd * math.sqrt(n):.2f} "
+                         f"(se * sqrt(n)), larger than any sample on the scale {lo:g} to "
+                         f"{hi:g} with mean {mean} allows ({largest:.2f})")
+            return
+        largest = widest * (_sample(n) if n is not None and n >= 2 else math.sqrt(2.0))
+        if low_sd > largest:
             self.add((*where, "sd"), "sd-impossible",
-                     f"sd {tp.sd} is larger than any sample on the scale {lo:g} to {hi:g} with "
-                     f"mean {tp.mean} allows ({max(bound, widest) * factor:.2f})")
-        if tp.sd < 0.05 * (hi - lo):
-            size = n if n is not None else patients
-            plausible_se = size is None or tp.sd * math.sqrt(size) <= bound * factor
-            if plausible_se:
-                self.add((*where, "sd"), "sd-looks-like-se",
-                         f"sd {tp.sd} is under 5% of the scale range; it looks like a standard "
-                         "error (set sd_kind: se if the source says so)", "warning")
+                     f"sd {sd} is larger than any sample on the scale {lo:g} to {hi:g} with "
+                     f"mean {mean} allows ({largest:.2f})")
+            return
+        size = n if n is not None else patients
+        cap = sd_max(mean, lo, hi, size)
+        if not sd < SE_SHARE * cap:
+            return
+        if size is not None and low_sd * math.sqrt(size) > widest * _sample(size):
+            return  # read as an SE it would imply an SD the scale cannot have: it is an SD
+        self.add((*where, "sd"), "sd-looks-like-se",
+                 f"sd {sd} is under {SE_SHARE:.0%} of the largest SD possible at mean {mean} "
+                 f"on {lo:g} to {hi:g} ({cap:.2f}) and, read as an SE, implies a possible SD: "
+                 "set sd_kind: se if the source says so, or accept it with a reason",
+                 "warning")
 
     def grim(self, where: Where, mean: float, n: int) -> None:
         decimals = _decimals(mean, self.raw((*where, "mean")))
@@ -290,22 +354,15 @@ class RecordChecker:
         for kind in ("discrepancies", "ambiguities"):
             for i, item in enumerate(getattr(self.record, kind)):
                 for j, text in enumerate(getattr(item, "fields", ())):
-                    if _parse_path(text) not in self.doc.lines:
+                    if parse_path(text) not in self.doc.lines:
                         self.add((kind, i, "fields", j), "declared-field-unknown",
                                  f"no field {text!r} in this file", "warning")
 
 
-def _parse_path(text: str) -> Where:
-    parts: list[str | int] = []
-    for name, index in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]", text):
-        parts.append(name if name else int(index))
-    return tuple(parts)
-
-
 def _declared(record: StudyRecord, doc: YamlDocument) -> tuple[list[Where], list[Where]]:
     """Paths declared in discrepancies/ambiguities, and mappings marked ambiguous: true."""
-    declared = [_parse_path(f) for d in record.discrepancies for f in d.fields]
-    declared += [_parse_path(f) for a in record.ambiguities if not isinstance(a, str)
+    declared = [parse_path(f) for d in record.discrepancies for f in d.fields]
+    declared += [parse_path(f) for a in record.ambiguities if not isinstance(a, str)
                  for f in a.fields]
     marked: list[Where] = []
 
@@ -328,9 +385,9 @@ def downgrade_declared(findings: list[Finding], record: StudyRecord,
     declared, marked = _declared(record, doc)
     out = []
     for f in findings:
-        where = _parse_path(f.field)
+        where = parse_path(f.field)
         hit = any(where[:len(p)] == p for p in declared + marked if p)
-        if f.severity == "error" and f.code in _DECLARABLE and hit:
+        if f.severity == "error" and f.code in DECLARABLE and hit:
             f = Finding(f.path, f.line, f.field, "warning", f.message + " (declared)", f.code)
         out.append(f)
     return out

@@ -1,6 +1,8 @@
-"""A finding is one problem in a study file: where (path, line, field), how bad (error or
-warning), what (message) and its stable check code. Structural problems (types, unknown fields,
-provenance) are translated here from pydantic's errors into findings that name the YAML line."""
+"""A finding is one problem in a study file: where (path, line, field), how bad (error,
+warning, or a warning the reviewer accepted), what (message) and its stable check code.
+Structural problems (types, unknown fields, provenance) are translated here from pydantic's
+errors into findings that name the YAML line; ``CODES`` lists every code ``validate`` reports
+(docs/study-format.md documents each)."""
 
 from __future__ import annotations
 
@@ -11,11 +13,40 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from ._base import Acceptance, _Provenanced
 from .records import StudyRecord
 from .yamlio import YamlDocument, dotted, line_for
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "accepted"]
 Where = tuple[str | int, ...]
+
+# Every code, in the order docs/study-format.md lists them.
+STRUCTURE_CODES = (
+    "yaml-syntax", "yaml-duplicate-key", "yaml-alias", "yaml-tag", "yaml-key", "yaml-encoding",
+    "yaml-empty", "required", "unknown-field", "type", "choice", "pattern", "negative-count",
+    "sd-not-positive", "range", "source-missing", "reason-missing", "sd-kind-missing",
+    "sd-kind-without-sd", "candidate-units", "scale-range", "duplicate-id",
+    "derived-without-value",
+)
+CONSISTENCY_CODES = (
+    "key-filename", "key-duplicate", "bib-missing", "via-missing", "bibliography",
+    "events-exceed-total", "n-exceeds-patients", "total-exceeds-vertebrae",
+    "timepoints-unordered", "days-missing", "vertebrae-fewer-than-patients", "percent-mismatch",
+    "mean-outside-range", "value-outside-scale", "grim", "sd-impossible", "sd-looks-like-se",
+    "sum-exceeds-patients", "narrative-arm", "overlap-unknown-study",
+    "possible-duplicate-cohort", "declared-field-unknown", "n-missing-reason", "scale-missing",
+    "via-expected", "accept-unknown-check", "accept-not-warning", "accept-unused",
+    "schema-comment", "file-name", "file-unreadable",
+)
+CODES = frozenset(STRUCTURE_CODES + CONSISTENCY_CODES)
+# Errors that a declaration (discrepancy/ambiguity fields, ambiguous: true) turns into warnings.
+DECLARABLE = frozenset({
+    "events-exceed-total", "n-exceeds-patients", "total-exceeds-vertebrae",
+    "vertebrae-fewer-than-patients", "percent-mismatch", "mean-outside-range", "range",
+    "value-outside-scale", "grim", "sd-impossible", "sum-exceeds-patients",
+})
+# Warnings a mapping of values can carry, and so the codes ``accept`` may name.
+ACCEPTABLE = DECLARABLE | {"sd-looks-like-se", "n-missing-reason", "via-expected"}
 
 
 @dataclass(frozen=True, order=True)
@@ -28,14 +59,17 @@ class Finding:
     severity: Severity
     message: str
     code: str = "error"
+    reason: str = ""  # why an accepted warning was kept (its ``accept`` entry)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "line": self.line, "field": self.field,
-                "severity": self.severity, "message": self.message, "code": self.code}
+                "severity": self.severity, "message": self.message, "code": self.code,
+                "reason": self.reason}
 
     def __str__(self) -> str:
-        flag = "warning: " if self.severity == "warning" else ""
-        return f"{self.path}:{self.line}: {self.field}: {flag}{self.message} [{self.code}]"
+        flag = {"warning": "warning: ", "accepted": "accepted: "}.get(self.severity, "")
+        why = f" (accepted: {self.reason})" if self.reason else ""
+        return f"{self.path}:{self.line}: {self.field}: {flag}{self.message}{why} [{self.code}]"
 
 
 # --- structural errors -----------------------------------------------------------------------
@@ -126,7 +160,8 @@ def _message(err: dict[str, Any], where: Where, doc: YamlDocument) -> str:
     if kind in ("int_type", "int_from_float"):
         return f"expected a whole number, got {value!r}"
     if kind == "float_type":
-        return f"expected a number, got {value!r}"
+        hint = _spread_hint(value) if where and where[-1] in ("sd", "mean") else ""
+        return f"expected a number, got {value!r}{hint}"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"expected a mapping ({{field: value, ...}}), got {value!r}"
     if kind in ("tuple_type", "list_type"):
@@ -136,6 +171,34 @@ def _message(err: dict[str, Any], where: Where, doc: YamlDocument) -> str:
     if kind == "greater_than_equal":
         return f"must not be negative, got {value!r}"
     return msg
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)"
+_SE_LABEL = re.compile(r"\b(?:SEM?|s\.e\.(?:m\.)?|standard error)(?![A-Za-z])", re.I)
+_SD_LABEL = re.compile(r"\b(?:SD|s\.d\.|standard deviation)(?![A-Za-z])", re.I)
+_PLUS_MINUS = re.compile(r"±|\+/-|\+-")
+
+
+def _spread_hint(value: Any) -> str:
+    """How to write a spread pasted as text: '1.2 (SE)' -> sd: 1.2 with sd_kind: se."""
+    if not isinstance(value, str):
+        return ""
+    numbers = re.findall(_NUMBER, _PLUS_MINUS.sub(" ", value))
+    if not numbers or len(numbers) > 2:
+        return ""
+    if _SE_LABEL.search(value):
+        kind = "se"
+    elif _SD_LABEL.search(value):
+        kind = "sd"
+    elif _PLUS_MINUS.search(value):
+        kind = "unlabelled"  # a bare ± says neither SD nor SE
+    else:
+        return ""
+    why = ("a bare ± says neither SD nor SE" if kind == "unlabelled" else
+           "the label goes in sd_kind")
+    if len(numbers) == 2:
+        return f": write mean: {numbers[0]}, sd: {numbers[1]}, sd_kind: {kind} ({why})"
+    return f": write sd: {numbers[0]} with sd_kind: {kind} ({why})"
 
 
 def structural_findings(exc: ValidationError, doc: YamlDocument) -> list[Finding]:
@@ -174,4 +237,83 @@ def structural_findings(exc: ValidationError, doc: YamlDocument) -> list[Finding
     return findings
 
 
-# --- consistency checks ----------------------------------------------------------------------
+# --- accepted warnings -----------------------------------------------------------------------
+
+def _accepting(node: Any, where: Where, out: dict[Where, tuple[Acceptance, ...]]) -> None:
+    """Path -> ``accept`` entries of every mapping of values (``_Provenanced``) in a record."""
+    if isinstance(node, _Provenanced):
+        out[where] = node.accept
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            if name != "accept":
+                _accepting(getattr(node, name), (*where, name), out)
+    elif isinstance(node, (tuple, list)):
+        for i, item in enumerate(node):
+            _accepting(item, (*where, i), out)
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            _accepting(item, (*where, key), out)
+
+
+def parse_path(text: str) -> Where:
+    """'arms[0].leakage[1].percent' -> ('arms', 0, 'leakage', 1, 'percent')."""
+    parts: list[str | int] = []
+    for name, index in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]", text):
+        parts.append(name if name else int(index))
+    return tuple(parts)
+
+
+def accept_checked(findings: list[Finding], record: StudyRecord,
+                   doc: YamlDocument) -> list[Finding]:
+    """Apply the ``accept`` entries of one file to its findings.
+
+    A warning on a mapping (or on one of its own values, not on a nested mapping) whose
+    ``accept`` names its code becomes ``accepted`` with the entry's reason. An entry is itself
+    reported when its code is unknown (``accept-unknown-check``), names an error or the value
+    triggers that check as an error (``accept-not-warning``: errors are fixed or declared, never
+    accepted), or matches nothing on the mapping (``accept-unused``, a stale acceptance).
+    """
+    owners: dict[Where, tuple[Acceptance, ...]] = {}
+    _accepting(record, (), owners)
+    used: set[tuple[Where, int]] = set()
+    out: list[Finding] = []
+    for f in findings:
+        where = parse_path(f.field) if f.field and not f.field.startswith("(") else ()
+        owner = next((where[:end] for end in range(len(where), 0, -1)
+                      if where[:end] in owners), None)
+        matches = [i for i, a in enumerate(owners.get(owner, ())) if a.check == f.code] if (
+            owner is not None) else []
+        if matches and f.severity == "warning":
+            used.update((owner, i) for i in matches)
+            f = Finding(f.path, f.line, f.field, "accepted", f.message, f.code,
+                        owners[owner][matches[0]].reason)
+        elif matches:
+            for i in matches:
+                used.add((owner, i))
+                at = (*owner, "accept", i, "check")
+                out.append(Finding(doc.path, line_for(at, doc.lines), dotted(at), "error",
+                                   f"{f.code} is an error here, and errors cannot be accepted: "
+                                   "fix the value, or declare it in discrepancies",
+                                   "accept-not-warning"))
+        out.append(f)
+    for owner, entries in owners.items():
+        for i, entry in enumerate(entries):
+            if (owner, i) in used:
+                continue
+            at = (*owner, "accept", i, "check")
+            line = line_for(at, doc.lines)
+            if entry.check not in CODES:
+                close = difflib.get_close_matches(entry.check, sorted(CODES), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                out.append(Finding(doc.path, line, dotted(at), "error",
+                                   f"no check has the code {entry.check!r}{hint}",
+                                   "accept-unknown-check"))
+            elif entry.check not in ACCEPTABLE:
+                out.append(Finding(doc.path, line, dotted(at), "error",
+                                   f"{entry.check} is never a warning of a value, so it cannot "
+                                   "be accepted (only warnings can)", "accept-not-warning"))
+            else:
+                out.append(Finding(doc.path, line, dotted(at), "warning",
+                                   f"this mapping does not trigger {entry.check}: remove the "
+                                   "stale acceptance", "accept-unused"))
+    return out

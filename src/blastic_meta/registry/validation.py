@@ -3,7 +3,8 @@
 Each problem is a ``Finding`` printed as ``path:line: field: message [code]`` with a stable
 code (listed in docs/study-format.md): structural problems from ``findings`` (YAML, unknown
 fields, types, provenance), consistency checks from ``checks``, possible duplicate cohorts
-from ``cohorts``.
+from ``cohorts``. A warning that a mapping's ``accept`` names is kept as ``accepted`` (with the
+reason), so it is counted but no longer printed by ``validate``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from .checks import RecordChecker, downgrade_declared, via_keys
 from .citations import Bibliography, BibliographyError, load_bibliography
 from .cohorts import cohort_findings
-from .findings import Finding, structural_findings
+from .findings import Finding, accept_checked, structural_findings
 from .records import StudyRecord
 from .review_checks import review_findings
 from .screening import check_screening
@@ -83,7 +84,8 @@ def check_studies(studies_dir: str | Path, bibliography: Bibliography | None,
                                                  dotted(where), "error",
                                                  f"via {value!r} is not a key of "
                                                  f"{bibliography.path}", "via-missing"))
-        findings.extend(downgrade_declared(file_findings, record, doc))
+        findings.extend(accept_checked(downgrade_declared(file_findings, record, doc), record,
+                                       doc))
         loaded.append((record, doc))
     by_key: dict[str, list[YamlDocument]] = {}
     for record, doc in loaded:

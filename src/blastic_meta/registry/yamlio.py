@@ -237,6 +237,8 @@ def parse_yaml(text: str | bytes, name: str = "<string>") -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        if mark is not None and ("'\\t'" in message or "tab character" in message):
+            message = _tab_message(text, mark.line, mark.column)
         raise YamlError(name, line, "(yaml)", message, "yaml-syntax") from None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
@@ -249,6 +251,17 @@ def parse_yaml(text: str | bytes, name: str = "<string>") -> YamlDocument:
     except RecursionError:
         raise YamlError(name, 1, "(yaml)", "nested too deeply", "yaml-syntax") from None
     return YamlDocument(path=name, data=data, lines=lines, raw=raw)
+
+
+def _tab_message(text: str, line: int, column: int) -> str:
+    """PyYAML's "found character '\\t'" in words that say what to do."""
+    rows = text.splitlines()
+    row = rows[line] if line < len(rows) else ""
+    tab = column if row[column:column + 1] == "\t" else row.find("\t")
+    where = f" (a tab at column {tab + 1})" if tab >= 0 else ""
+    if tab < 0 or not row[:tab].strip():
+        return f"indent with spaces, not tabs{where}"
+    return f"separate values with spaces, not tabs{where}"
 
 
 def load_document(path: str | Path) -> YamlDocument:

@@ -6,7 +6,8 @@
 - ``pooled_estimates``: one row per analysis and subgroup (k, patients, estimate, CI, PI,
   tau², I², method), from the same dictionaries as ``summary.json``;
 - ``data_quality``: discrepancies and ambiguities recorded in the study files, validation
-  warnings, and every derived/imputed value or exclusion an analysis made.
+  warnings (those the files accept marked so, with the reason), and every derived/imputed
+  value or exclusion an analysis made.
 
 Records are read through ``model_dump()`` so the tables only depend on field names.
 """
@@ -220,10 +221,13 @@ def data_quality(records: Sequence[Any], analyses: Mapping[str, Mapping[str, Any
             rows.append({"study": key, "kind": "ambiguity", "analysis": "", "about": about,
                          "detail": fields, "resolution": "decided by the protocol's rules"})
     for f in findings:
+        # an accepted warning keeps its reason: the reviewer checked it against the source
+        reason = str(getattr(f, "reason", "") or "")
         rows.append({"study": Path(str(getattr(f, "path", ""))).stem, "kind":
                      f"validation {getattr(f, 'severity', '')}".strip(), "analysis": "",
                      "about": str(getattr(f, "field", "")),
-                     "detail": str(getattr(f, "message", "")), "resolution": ""})
+                     "detail": str(getattr(f, "message", "")),
+                     "resolution": f"accepted: {reason}" if reason else ""})
     for aid, a in analyses.items():
         for fl in a.get("flagged") or []:
             rows.append({"study": fl["study"], "kind": "derived/imputed", "analysis": aid,

@@ -1,4 +1,5 @@
-"""Diagnostic figures: leave-one-out, sensitivity to the pre/post correlation, funnel plot."""
+"""Diagnostic figures: leave-one-out, cumulative forest, sensitivity to the pre/post
+correlation, funnel plot."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["funnel_plot", "leave_one_out_plot", "sensitivity_plot"]
+__all__ = ["cumulative_forest_plot", "funnel_plot", "leave_one_out_plot", "sensitivity_plot"]
 
 
 def leave_one_out_plot(
@@ -70,6 +71,67 @@ def leave_one_out_plot(
     )
     with style_context():
         return draw_forest(spec, marker="o", reference=overall.estimate)
+
+
+def cumulative_forest_plot(
+    cum: pd.DataFrame,
+    *,
+    xlabel: str = "",
+    title: str | None = None,
+    effect_label: str = "Estimate [95% CI]",
+    null_value: float | None = 0.0,
+    log_scale: bool = False,
+    digits: int = 2,
+    method_text: str | None = None,
+    footnote_lines: Sequence[str] = (),
+) -> Figure:
+    """Cumulative meta-analysis: the pooled estimate as each study is added (Lau et al. 1992).
+
+    ``cum`` has one row per step, in the order the studies were added, with columns ``label``
+    (the study added), ``estimate, ci_low, ci_high`` (the fit of the studies so far) and,
+    optionally, ``k`` (studies so far, shown as a column) and ``i2`` (percent, shown after the
+    label). Rows read "Adding <study>"; the last step, the fit of all studies, is the diamond.
+    """
+    require_columns("cumulative_forest_plot: cum", cum, ("label", "estimate", "ci_low",
+                                                          "ci_high"))
+    records = cum.to_dict("records")
+    if not records:
+        raise InputError("cumulative_forest_plot: cum has no rows; nothing to plot")
+    has_k, has_i2 = "k" in cum.columns, "i2" in cum.columns
+
+    def k_text(i: int, rec: dict) -> str:
+        if not has_k or is_nan(rec["k"]):
+            return ""
+        k = check_number(f"cum row {i}: k", rec["k"])
+        if k < 1 or k != int(k):
+            raise InputError(f"cumulative_forest_plot: cum row {i}: k must be a whole number "
+                             f">= 1, got {rec['k']!r}")
+        return f"{int(k)}"
+
+    def i2_text(i: int, rec: dict) -> str | None:
+        if not has_i2 or is_nan(rec["i2"]):
+            return None
+        return f"I² = {check_number(f'cum row {i}: i2', rec['i2']):.0f}%"
+
+    rows = [ForestRow(f"Adding {rec['label']}", k_text(i, rec), rec["estimate"], rec["ci_low"],
+                      rec["ci_high"], note=i2_text(i, rec))
+            for i, rec in enumerate(records[:-1])]
+    last = records[-1]
+    n_last = k_text(len(records) - 1, last)
+    final = ForestSummary(
+        f"Adding {last['label']}" + (f" (all {n_last} studies)" if n_last else ""),
+        last["estimate"], last["ci_low"], last["ci_high"],
+        heterogeneity_text=i2_text(len(records) - 1, last))
+    spec = ForestSpec(
+        title=title, blocks=[ForestBlock(None, rows, final)] if rows else
+        [ForestBlock(None, [ForestRow(f"Adding {last['label']}", n_last, last["estimate"],
+                                      last["ci_low"], last["ci_high"])])],
+        method_text=method_text, xlabel=xlabel, effect_label=effect_label,
+        n_header="k" if has_k else "", null_value=null_value, log_scale=log_scale,
+        footnote_lines=footnote_lines, digits=digits,
+    )
+    with style_context():
+        return draw_forest(spec, marker="o", reference=None)
 
 
 def sensitivity_plot(

@@ -53,7 +53,15 @@ from ._common import (
     SQUARE_MIN_SIDE,
     UNWEIGHTED_SIDE,
 )
-from .forest_layout import Layout, favours, layout
+from .forest_layout import (
+    ROB_DIAMETER,
+    ROB_HEADER,
+    ROB_LEAD,
+    ROB_LEGEND_D,
+    Layout,
+    favours,
+    layout,
+)
 from .forest_spec import (
     PI_LABEL,
     ForestBlock,
@@ -64,6 +72,7 @@ from .forest_spec import (
     fmt_ci,
 )
 from .io import save_figure, style_context, text_width, tick_label
+from .judgement import JUDGEMENTS, draw_legend, draw_mark
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -155,6 +164,8 @@ def _draw_table(canvas: _Canvas, spec: ForestSpec, lay: Layout, ax: Axes) -> Non
 
     put, d = canvas.put, spec.digits
     put(lay.x_label, 0, "Study", weight="bold")
+    if lay.x_rob:
+        put(lay.x_rob, 0, ROB_HEADER, ha="center", weight="bold")
     if lay.n_w:
         put(lay.x_n, 0, spec.n_header, ha="right", weight="bold")
     put(lay.x_eff, 0, spec.effect_label, ha="right", weight="bold")
@@ -176,6 +187,9 @@ def _draw_table(canvas: _Canvas, spec: ForestSpec, lay: Layout, ax: Axes) -> Non
             if row.note:
                 put(lay.x_label + lay.indent + text_width(row.label, FS) + 0.06, y, row.note,
                     size=FS_SMALL, style="italic", color="#555555")
+            if row.appraisal is not None:
+                draw_mark(canvas.fig, canvas.rows, lay.x_rob, y, JUDGEMENTS[row.appraisal],
+                          ROB_DIAMETER, gid=f"rob-{y}")
             if lay.n_w:
                 put(lay.x_n, y, row.n_text, ha="right")
             put(lay.x_eff, y, fmt_ci(row.estimate, row.ci_low, row.ci_high, d), ha="right")
@@ -312,6 +326,14 @@ def _draw_footer(canvas: _Canvas, spec: ForestSpec, lay: Layout) -> None:
         y_xl = lay.ax_bottom - 0.28 - (0.2 if lay.has_fav else 0.0) - 0.11
         put(lay.x_plot0 + lay.plot_w / 2, y_xl, spec.xlabel, ha="center", transform=canvas.inch)
     y0 = lay.ax_bottom - lay.axis_h - 0.1
+    n_rob = 0  # the RoB legend rows drawn so far (the first carries the lead text)
     for i, (text, style) in enumerate(lay.foot):
+        if style == "rob":
+            draw_legend(canvas.fig, canvas.inch, MARGIN, y0 - (i + 0.5) * FOOT_H,
+                        lay.rob_rows[n_rob], diameter=ROB_LEGEND_D, size=FS_FOOT,
+                        lead="" if n_rob else ROB_LEAD, style="italic",
+                        gid=f"rob-legend-{n_rob}")
+            n_rob += 1
+            continue
         put(MARGIN, y0 - (i + 0.5) * FOOT_H, text, size=FS_FOOT, style=style,
             transform=canvas.inch)

@@ -23,6 +23,12 @@ from ._common import (
 )
 from .forest_spec import PI_LABEL, ForestRow, ForestSpec, ForestSummary, fmt_ci, summaries
 from .io import nice_limits, text_width, wrap_text
+from .judgement import JUDGEMENTS, legend_width
+
+ROB_HEADER = "RoB"
+ROB_LEAD = "RoB: overall appraisal \u2014"
+ROB_DIAMETER = 10.0  # points, in the RoB column
+ROB_LEGEND_D = 8.0  # points, in the legend
 
 __all__ = ["Layout", "Line", "favours", "layout"]
 
@@ -60,7 +66,9 @@ class Layout:
     fav_l: float
     fav_r: float
     title_lines: list[str]
-    foot: list[tuple[str, str]]
+    foot: list[tuple[str, str]]  # (text, style); style "rob" is a row of the RoB legend
+    x_rob: float = 0.0  # centre of the RoB column (0: no column)
+    rob_rows: tuple[tuple[tuple[Any, str], ...], ...] = ()  # legend rows of (mark, label)
 
     @property
     def has_fav(self) -> bool:
@@ -120,6 +128,24 @@ def _auto_xlim(spec: ForestSpec) -> tuple[tuple[float, float], list[float]]:
     return nice_limits(lo, hi, log=False)
 
 
+def rob_legend_rows(spec: ForestSpec, width: float) -> tuple[tuple[tuple[Any, str], ...], ...]:
+    """The RoB legend, "RoB: overall appraisal" then the judgements that occur, in rows no
+    wider than ``width``; empty when no row carries an appraisal."""
+    present = {r.appraisal for b in spec.blocks for r in b.rows if r.appraisal is not None}
+    if not present:
+        return ()
+    items = [(m, m.label) for k, m in JUDGEMENTS.items() if k in present]
+    rows: list[list[tuple[Any, str]]] = [[]]
+    for item in items:
+        trial = rows[-1] + [item]
+        lead = ROB_LEAD if len(rows) == 1 else ""
+        if rows[-1] and legend_width(trial, ROB_LEGEND_D, FS_FOOT, lead, "italic") > width:
+            rows.append([item])
+        else:
+            rows[-1] = trial
+    return tuple(tuple(r) for r in rows)
+
+
 def _column_widths(spec: ForestSpec, indent: float) -> tuple[float, float, float, float]:
     """Widths of the label, n, effect and weight columns, from the texts themselves.
 
@@ -156,8 +182,11 @@ def layout(spec: ForestSpec) -> Layout:
     indent = 0.12 if any(b.title for b in spec.blocks) else 0.0
     show_weight = any(r.weight is not None for b in spec.blocks for r in b.rows)
     label_w, n_w, eff_w, w_w = _column_widths(spec, indent)
+    has_rob = any(r.appraisal is not None for b in spec.blocks for r in b.rows)
+    rob_w = text_width(ROB_HEADER, FS, "bold") if has_rob else 0.0
     x_label = MARGIN
-    x_n = x_label + label_w + (GAP + n_w if n_w else 0.0)
+    x_rob = x_label + label_w + GAP + rob_w / 2 if has_rob else 0.0
+    x_n = x_label + label_w + (GAP + rob_w if has_rob else 0.0) + (GAP + n_w if n_w else 0.0)
     x_plot0 = x_n + PLOT_GAP
     right_cols = PLOT_GAP + eff_w + (GAP + w_w if show_weight else 0.0)
 
@@ -188,6 +217,8 @@ def layout(spec: ForestSpec) -> Layout:
     for text in (spec.subgroup_test_text, spec.method_text):
         if text:
             foot += [(t, "normal") for t in wrap_text(text, text_w, FS_FOOT)]
+    rob_rows = rob_legend_rows(spec, text_w)
+    foot += [("", "rob")] * len(rob_rows)
     for text in spec.footnote_lines:
         foot += [(t, "italic") for t in wrap_text(text, text_w, FS_FOOT, style="italic")]
     top = MARGIN + len(title_lines) * 0.24 + (0.08 if title_lines else 0.0)
@@ -202,7 +233,7 @@ def layout(spec: ForestSpec) -> Layout:
         fig_w=fig_w, fig_h=fig_h, top=top, rows_h=rows_h, axis_h=axis_h,
         ax_bottom=fig_h - top - rows_h, xlim=xlim, ticks=ticks, frac=frac,
         fav_l=fav_l if has_fav else 0.0, fav_r=fav_r if has_fav else 0.0,
-        title_lines=title_lines, foot=foot,
+        title_lines=title_lines, foot=foot, x_rob=x_rob, rob_rows=rob_rows,
     )
 
 

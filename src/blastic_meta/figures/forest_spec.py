@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from ._common import check_interval, check_number, is_nan
+from .judgement import check_judgement
 
 __all__ = ["ForestBlock", "ForestRow", "ForestSpec", "ForestSummary"]
 
@@ -22,7 +23,11 @@ NOT_ESTIMABLE = "not estimable"
 
 @dataclass(frozen=True, slots=True)
 class ForestRow:
-    """One study row: label, n text ("25" or "3/25"), estimate with CI, weight in percent."""
+    """One study row: label, n text ("25" or "3/25"), estimate with CI, weight in percent.
+
+    ``appraisal`` (optional): the study's overall risk-of-bias judgement, "low", "some",
+    "high" or "not appraised", drawn as a chip in a "RoB" column (shown when any row has one).
+    """
 
     label: str
     n_text: str
@@ -31,6 +36,7 @@ class ForestRow:
     ci_high: float
     weight: float | None = None
     note: str | None = None
+    appraisal: str | None = None
 
     def __post_init__(self) -> None:
         where = f"ForestRow {self.label!r}"
@@ -49,6 +55,8 @@ class ForestRow:
             if weight < 0:
                 raise InputError(f"{where}: weight must be >= 0 (percent), got {weight}")
             object.__setattr__(self, "weight", weight)
+        if self.appraisal is not None:
+            check_judgement(f"{where}: appraisal", self.appraisal)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,135 @@
+"""Risk-of-bias marks: one colour, symbol and legend text per answer and per judgement.
+
+Every figure that shows an appraisal (traffic-light plot, its summary bars, the RoB column of a
+forest plot, the chips of the effect-direction plot) takes its marks from here, so a judgement
+looks the same everywhere. The colours follow robvis' traffic lights (McGuinness & Higgins
+2021) but are chosen to differ in lightness as well as hue (green mid, yellow light, red dark),
+and each mark carries a symbol, so they read for colour-blind readers and in greyscale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ..errors import InputError
+from ._common import INK
+from .io import FONT, text_width
+
+__all__ = ["ANSWERS", "JUDGEMENTS", "Mark", "check_judgement", "draw_legend", "draw_mark"]
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """How one answer or judgement is drawn: circle colour, symbol and its colour, legend."""
+
+    key: str
+    label: str
+    face: str
+    symbol: str
+    ink: str
+    edge: str
+    hatch: str | None = None  # for bars, so that the two light colours differ in greyscale
+
+
+GREEN, YELLOW, RED, GREY = "#009E73", "#F0E442", "#A50F15", "#BDBDBD"
+PALE = "#EBEBEB"
+EDGE = "#404040"
+
+#: per-item answers of a checklist (JBI, Newcastle-Ottawa): yes / no / unclear / not applicable
+ANSWERS: dict[str, Mark] = {
+    "yes": Mark("yes", "yes", GREEN, "+", INK, EDGE),
+    "no": Mark("no", "no", RED, "\u2212", "white", EDGE),
+    "unclear": Mark("unclear", "unclear", YELLOW, "?", INK, EDGE),
+    "not_applicable": Mark("not_applicable", "not applicable", GREY, "NA", INK, EDGE, "////"),
+}
+#: an item left unanswered in an otherwise appraised study
+UNANSWERED = Mark("unanswered", "no answer recorded", "white", "", INK, "#8c8c8c", "....")
+
+#: overall judgement of a study
+JUDGEMENTS: dict[str, Mark] = {
+    "low": Mark("low", "low", GREEN, "+", INK, EDGE),
+    "some": Mark("some", "some concerns", YELLOW, "!", INK, EDGE),
+    "high": Mark("high", "high", RED, "\u00d7", "white", EDGE),
+    "not appraised": Mark("not appraised", "not appraised", PALE, "", INK, "#8c8c8c"),
+}
+
+
+def check_judgement(where: str, value: Any) -> str:
+    """``value`` if it is one of the overall judgements, else an InputError naming ``where``."""
+    if not isinstance(value, str) or value not in JUDGEMENTS:
+        raise InputError(f"{where}: must be one of {sorted(JUDGEMENTS)}, got {value!r}")
+    return value
+
+
+@lru_cache(maxsize=256)
+def _ink_centre(symbol: str, size: float) -> tuple[float, float]:
+    """Centre of the symbol's ink relative to its left baseline point, in points.
+
+    Text anchored by its line box ("center") sits off-centre in a circle (the box includes
+    ascender and descender space); anchoring by the ink centres the glyph exactly.
+    """
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    path = TextPath((0, 0), symbol, size=size,
+                    prop=FontProperties(family=FONT, weight="bold"))
+    box = path.get_extents()
+    return ((box.x0 + box.x1) / 2.0, (box.y0 + box.y1) / 2.0)
+
+
+def symbol_size(mark: Mark, diameter: float) -> float:
+    """Font size of the mark's symbol inside a circle of ``diameter`` points."""
+    return diameter * (0.46 if len(mark.symbol) > 1 else 0.74)
+
+
+def draw_mark(fig: Any, transform: Any, x: float, y: float, mark: Mark, diameter: float,
+              *, gid: str | None = None) -> None:
+    """A circle of ``diameter`` points centred on (x, y) in ``transform``, with the symbol."""
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import ScaledTranslation
+
+    fig.add_artist(Line2D([x], [y], transform=transform, marker="o", markersize=diameter,
+                          markerfacecolor=mark.face, markeredgecolor=mark.edge,
+                          markeredgewidth=0.6, linestyle="none", gid=gid))
+    if mark.symbol:
+        size = symbol_size(mark, diameter)
+        cx, cy = _ink_centre(mark.symbol, size)
+        shift = ScaledTranslation(-cx / 72.0, -cy / 72.0, fig.dpi_scale_trans)
+        fig.text(x, y, mark.symbol, transform=transform + shift, ha="left", va="baseline",
+                 fontsize=size, fontweight="bold", color=mark.ink, parse_math=False,
+                 gid=None if gid is None else f"{gid}-symbol")
+
+
+def legend_width(items: Sequence[tuple[Mark, str]], diameter: float, size: float,
+                 lead: str = "", style: str = "normal") -> float:
+    """Width in inches of the legend row ``draw_legend`` draws."""
+    d = diameter / 72.0
+    width = text_width(lead, size, style=style) + (0.08 if lead else 0.0)
+    return width + sum(d + 0.05 + text_width(label, size, style=style) + 0.16
+                       for _, label in items) - 0.16
+
+
+def draw_legend(fig: Any, transform: Any, x: float, y: float,
+                items: Sequence[tuple[Mark, str]], *, diameter: float, size: float,
+                lead: str = "", style: str = "normal", gid: str | None = None) -> float:
+    """``lead`` text then a mark and its label per item, in one row starting at (x, y).
+
+    ``transform`` must measure x in inches. Returns the row's width in inches.
+    """
+    d = diameter / 72.0
+    pos = x
+    if lead:
+        fig.text(pos, y, lead, transform=transform, ha="left", va="center", fontsize=size,
+                 fontstyle=style, color=INK, parse_math=False)
+        pos += text_width(lead, size, style=style) + 0.08
+    for i, (mark, label) in enumerate(items):
+        draw_mark(fig, transform, pos + d / 2, y, mark, diameter,
+                  gid=None if gid is None else f"{gid}-{i}")
+        pos += d + 0.05
+        fig.text(pos, y, label, transform=transform, ha="left", va="center", fontsize=size,
+                 fontstyle=style, color=INK, parse_math=False)
+        pos += text_width(label, size, style=style) + 0.16
+    return pos - 0.16 - x

@@ -1,0 +1,140 @@
+"""Traffic-light and summary plots of the appraisals: cells, texts, shares, checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from blastic_meta.errors import InputError
+from blastic_meta.figures import (
+    AppraisalBlock,
+    AppraisalRow,
+    AppraisalSpec,
+    appraisal_shares,
+    appraisal_summary_plot,
+    traffic_light_plot,
+)
+from blastic_meta.figures.judgement import ANSWERS, JUDGEMENTS
+
+from .examples import CASE_SERIES_ITEMS, CASE_SERIES_WORDING, COHORT_ITEMS, Y, appraisal_spec
+from .helpers import gids, saved, texts
+
+
+def _markers(fig, prefix: str) -> dict[str, object]:
+    return {a.get_gid(): a for a in fig.artists if (a.get_gid() or "").startswith(prefix)
+            and not a.get_gid().endswith("-symbol")}
+
+
+def test_one_cell_per_answer_and_one_overall_per_study() -> None:
+    spec = appraisal_spec()
+    fig = traffic_light_plot(spec)
+    cells = _markers(fig, "cell-")
+    expected = {f"cell-{b}-{r}-{j}" for b, block in enumerate(spec.blocks)
+                for r, row in enumerate(block.rows) for j in range(len(row.answers))}
+    assert set(cells) == expected
+    assert len(cells) == 4 * 10 + 2 * 9  # four appraised case series, two cohorts
+    overall = _markers(fig, "overall-")
+    assert len(overall) == 5 + 2
+    # colours come from the answer: Alpha's Q4 is "no", Bravo's Q10 "not applicable"
+    assert cells["cell-0-0-3"].get_markerfacecolor() == ANSWERS["no"].face
+    assert cells["cell-0-1-9"].get_markerfacecolor() == ANSWERS["not_applicable"].face
+    assert overall["overall-0-1"].get_markerfacecolor() == JUDGEMENTS["high"].face
+    assert overall["overall-0-3"].get_markerfacecolor() == JUDGEMENTS["not appraised"].face
+
+
+def test_texts_codes_wording_and_not_appraised() -> None:
+    spec = appraisal_spec()
+    shown = texts(traffic_light_plot(spec))
+    for text in [*CASE_SERIES_ITEMS, *COHORT_ITEMS, "Overall", "JBI checklist for case series",
+                 "Newcastle-Ottawa scale", "Alpha et al. 2016", "Items:", "no answer recorded",
+                 "Appraised by two reviewers independently.", "Risk of bias"]:
+        assert text in shown, text
+    assert shown.count("not appraised") == 2  # the row's cells and the legend
+    assert all(any(w.startswith(line[:20]) for line in shown) for w in CASE_SERIES_WORDING)
+    symbols = [t for t in shown if t in ("+", "\u2212", "?", "NA", "!", "\u00d7")]
+    assert symbols.count("NA") == 2  # Bravo's Q10 and the legend
+
+
+def test_unanswered_legend_only_when_an_item_is_unanswered() -> None:
+    block = AppraisalBlock("Tool", ["A"], ["Item A?"], [AppraisalRow("S", [Y], "low")])
+    assert "no answer recorded" not in texts(traffic_light_plot(AppraisalSpec(None, [block])))
+
+
+def test_height_grows_with_studies_and_wording() -> None:
+    def spec(n_rows: int, wording: str) -> AppraisalSpec:
+        rows = [AppraisalRow(f"S{i}", [Y, Y], "low") for i in range(n_rows)]
+        return AppraisalSpec(None, [AppraisalBlock("Tool", ["A", "B"], [wording, "b"], rows)])
+
+    small = traffic_light_plot(spec(2, "short")).get_size_inches()[1]
+    assert traffic_light_plot(spec(6, "short")).get_size_inches()[1] > small
+    assert traffic_light_plot(spec(2, "long wording " * 40)).get_size_inches()[1] > small
+
+
+def test_answers_are_checked_by_name_and_position() -> None:
+    with pytest.raises(InputError, match=r"'Alpha'.*answers\[1\].*'Yes'"):
+        AppraisalRow("Alpha", ["yes", "Yes"], "low")
+    with pytest.raises(InputError, match=r"'Alpha'.*overall"):
+        AppraisalRow("Alpha", ["yes"], "moderate")
+    with pytest.raises(InputError, match="no answer is given"):
+        AppraisalRow("Alpha", [None, None], "low")
+    with pytest.raises(InputError, match="answers are given"):
+        AppraisalRow("Alpha", ["yes"], "not appraised")
+    assert AppraisalRow("Alpha", [None, None], "not appraised").appraised is False
+
+
+def test_blocks_are_checked() -> None:
+    row = AppraisalRow("Alpha", ["yes", "no"], "some")
+    with pytest.raises(InputError, match="has 2 answers, the tool has 3 items"):
+        AppraisalBlock("JBI", ["Q1", "Q2", "Q3"], ["a", "b", "c"], [row])
+    with pytest.raises(InputError, match="item_labels has 1 entries"):
+        AppraisalBlock("JBI", ["Q1", "Q2"], ["a"], [row])
+    with pytest.raises(InputError, match=r"unique.*\['Q1'\]"):
+        AppraisalBlock("JBI", ["Q1", "Q1"], ["a", "b"], [row])
+    with pytest.raises(InputError, match="rows is empty"):
+        AppraisalBlock("JBI", ["Q1"], ["a"], [])
+    with pytest.raises(InputError, match="footnote_lines: must be a list"):
+        AppraisalSpec(None, [AppraisalBlock("JBI", ["Q1", "Q2"], ["a", "b"], [row])], "note")
+
+
+def test_shares_count_appraised_studies_only() -> None:
+    spec = appraisal_spec()
+    shares = dict((code, {m.key: c for m, c in counts})
+                  for code, counts in appraisal_shares(spec.blocks[0]))
+    # four appraised studies (Delta is not appraised); Q4: yes, no, unclear, yes
+    assert shares["Q4"] == {"yes": 2, "no": 1, "unclear": 1}
+    assert shares["Q5"] == {"yes": 1, "unclear": 2, "unanswered": 1}
+    assert shares["Q10"] == {"yes": 3, "not_applicable": 1}
+    assert shares["Overall"] == {"low": 2, "some": 1, "high": 1}
+
+
+def test_summary_bars_fill_each_item_to_100_percent() -> None:
+    spec = appraisal_spec()
+    fig = appraisal_summary_plot(spec)
+    assert [ax.get_gid() for ax in fig.axes] == ["summary-axes-0", "summary-axes-1"]
+    ax = fig.axes[0]
+    bars: dict[str, float] = {}
+    for patch in ax.patches:
+        gid = patch.get_gid() or ""
+        if gid.startswith("bar-0-"):
+            item = gid.split("-")[2]
+            bars[item] = bars.get(item, 0.0) + patch.get_width()
+    assert set(bars) == {*CASE_SERIES_ITEMS, "overall"}
+    assert all(total == pytest.approx(100.0) for total in bars.values())
+    shown = texts(fig)
+    assert "JBI checklist for case series (4 studies appraised; 1 not appraised)" in shown
+    assert "Share of the 4 appraised studies" in shown
+    assert "25%" in shown and "Overall judgement" in shown
+
+
+def test_summary_block_without_appraisal_says_so() -> None:
+    block = AppraisalBlock("Tool", ["A"], ["a?"], [AppraisalRow("S", None, "not appraised")])
+    fig = appraisal_summary_plot(AppraisalSpec(None, [block]))
+    assert "no study appraised" in texts(fig)
+    assert not [p for p in fig.axes[0].patches if (p.get_gid() or "").startswith("bar-")]
+
+
+def test_svg_keeps_text_and_gids(tmp_path: Path) -> None:
+    svg = saved(traffic_light_plot(appraisal_spec()), tmp_path)[".svg"].decode()
+    assert ">not appraised<" in svg and 'id="cell-0-0-0"' in svg
+    assert "block-title-1" in gids(traffic_light_plot(appraisal_spec()))

@@ -1,0 +1,73 @@
+"""The RoB column of forest plots, and forest plots without it drawn exactly as before."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import matplotlib
+import pytest
+from matplotlib import ft2font
+
+from blastic_meta.errors import InputError
+from blastic_meta.figures import ForestBlock, ForestRow, ForestSpec, forest_plot
+from blastic_meta.figures.judgement import JUDGEMENTS
+
+from .forest_cases import CASES, subgroups_spec
+from .helpers import gids, overlapping_texts, saved, texts
+
+PINNED = json.loads((Path(__file__).parent / "data" / "forest_bytes.json").read_text())
+SAME_ENGINE = (PINNED["matplotlib"] == matplotlib.__version__
+               and PINNED["freetype"] == ft2font.__freetype_version__)
+
+
+@pytest.mark.skipif(not SAME_ENGINE, reason="bytes were pinned under matplotlib "
+                    f"{PINNED['matplotlib']} with FreeType {PINNED['freetype']}")
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_forest_without_appraisal_has_the_pinned_bytes(name: str, tmp_path: Path) -> None:
+    for suffix, data in saved(CASES[name](), tmp_path, name).items():
+        assert hashlib.sha256(data).hexdigest() == PINNED["sha256"][f"{name}{suffix}"], suffix
+
+
+def with_appraisals(*values: str | None) -> ForestSpec:
+    spec = subgroups_spec()
+    it = iter(values)
+    blocks = [dataclasses.replace(b, rows=[dataclasses.replace(r, appraisal=next(it))
+                                           for r in b.rows]) for b in spec.blocks]
+    return dataclasses.replace(spec, blocks=blocks)
+
+
+def test_rob_column_shows_one_chip_per_appraised_row() -> None:
+    fig = forest_plot(with_appraisals("low", "some", "high", None, "not appraised"))
+    chips = {g: a for a in fig.artists if (g := a.get_gid() or "").startswith("rob-")
+             and not g.startswith("rob-legend") and not g.endswith("symbol")}
+    assert len(chips) == 4
+    faces = sorted(a.get_markerfacecolor() for a in chips.values())
+    assert faces == sorted(JUDGEMENTS[k].face for k in ("low", "some", "high", "not appraised"))
+    shown = texts(fig)
+    assert "RoB" in shown and "RoB: overall appraisal \u2014" in shown
+    assert {"low", "some concerns", "high", "not appraised"} <= set(shown)
+    assert overlapping_texts(fig) == []
+
+
+def test_rob_legend_lists_only_the_judgements_used_and_column_needs_one() -> None:
+    fig = forest_plot(with_appraisals("low", "low", None, None, None))
+    shown = texts(fig)
+    assert "low" in shown and "high" not in shown and "some concerns" not in shown
+    assert [g for g in gids(fig) if g.startswith("rob-legend")] == ["rob-legend-0-0",
+                                                                 "rob-legend-0-0-symbol"]
+    plain = forest_plot(with_appraisals(None, None, None, None, None))
+    assert "RoB" not in texts(plain)
+    wider = forest_plot(with_appraisals("low", None, None, None, None)).get_size_inches()
+    assert wider[0] > plain.get_size_inches()[0]
+    assert wider[1] == pytest.approx(plain.get_size_inches()[1] + 0.16)  # one legend line
+
+
+def test_appraisal_value_is_checked() -> None:
+    with pytest.raises(InputError, match=r"ForestRow 'A 2010': appraisal: must be one of"):
+        ForestRow("A 2010", "10", 1.0, 0.5, 1.5, appraisal="moderate")
+    spec = ForestSpec(None, [ForestBlock(None, [ForestRow("A", "1", 1.0, 0.5, 1.5,
+                                                          appraisal="some")])])
+    assert forest_plot(spec).get_size_inches()[0] > 0

@@ -3,12 +3,17 @@
 Each subcommand lives in ``blastic_meta.commands.<name>`` with two functions,
 ``configure(parser)`` (its options) and ``run(args) -> int`` (its exit code). Errors raised on
 purpose (``BlasticMetaError``) become one line on stderr and exit code 1; usage errors exit 2.
+No command shows a traceback: any other exception is reported as one "internal error" line
+(exit 1), and ``--debug`` prints the full trace as well. An error listing several problems
+gives one prefixed line per problem; warnings are one line each.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
+import warnings
 from collections.abc import Sequence
 from importlib import import_module
 
@@ -42,6 +47,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="folder with references.bib and protocol.yaml (default: evidence)")
     parser.add_argument("--out", default="outputs", metavar="DIR",
                         help="folder the report writes to (default: outputs)")
+    # also accepted after the subcommand; SUPPRESS keeps a --debug given before it
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="also print the Python trace of an error")
 
 
 def _not_available(name: str):
@@ -55,6 +63,8 @@ def _not_available(name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="also print the Python trace of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
@@ -77,14 +87,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    try:
-        return int(args._run(args) or 0)
-    except BlasticMetaError as exc:
-        sys.stderr.write(f"{PROG} {args.command}: error: {exc}\n")
-        return 1
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
-        return 130
+    where = f"{PROG} {args.command}"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # the program's own policy, as Python's defaults:
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                         ResourceWarning):
+            warnings.simplefilter("ignore", category)
+        try:
+            code = int(args._run(args) or 0)
+        except BlasticMetaError as exc:
+            _debug_trace(args)
+            # one line per problem (an error may list several), each saying where it is from
+            lines = [ln for ln in str(exc).splitlines() if ln.strip()] or [type(exc).__name__]
+            sys.stderr.writelines(f"{where}: error: {ln}\n" for ln in lines)
+            code = 1
+        except KeyboardInterrupt:
+            sys.stderr.write(f"{PROG}: interrupted\n")
+            code = 130
+        except BrokenPipeError:  # e.g. `blastic-meta render t.md | head`
+            code = 1
+        except OSError as exc:  # the file system said no (name too long, no permission, ...)
+            _debug_trace(args)
+            name = f"{exc.filename}: " if exc.filename is not None else ""
+            sys.stderr.write(f"{where}: error: {name}{exc.strerror or exc}\n")
+            code = 1
+        except Exception as exc:
+            _debug_trace(args)
+            message = " ".join(str(exc).split())[:500]
+            sys.stderr.write(f"{where}: internal error: {type(exc).__name__}: {message} "
+                             f"(please report; rerun with --debug for the trace)\n")
+            code = 1
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        sys.stderr.write(f"{where}: warning: {text}\n")
+    return code
+
+
+def _debug_trace(args: argparse.Namespace) -> None:
+    if getattr(args, "debug", False):
+        traceback.print_exc(file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,8 +30,8 @@ def test_known_names_render(summary):
     ob = summary["analyses"]["vas_1m"]["subgroups"]["osteoblastic"]
     out = render_template(
         "{{ vas_1m.osteoblastic | estimate_ci }} {{ vas_1m.osteoblastic | cite }}\n"
-        "{{ vas_1m.osteoblastic | pi }}; {{ vas_1m.osteoblastic | tau2 }}; "
-        "{{ vas_1m.osteoblastic | i2 }}; k = {{ vas_1m.osteoblastic | k }}; "
+        "{{ vas_1m.osteoblastic | pi_labelled }}; {{ vas_1m.osteoblastic | tau2_labelled }}; "
+        "{{ vas_1m.osteoblastic | i2_labelled }}; k = {{ vas_1m.osteoblastic | k }}; "
         "{{ vas_1m.osteoblastic | patients }} patients {{ vas_1m.osteoblastic | citep }}\n",
         summary)
     first, second = out.splitlines()
@@ -78,7 +78,10 @@ def test_cli_render_from_summary_json(summary, tmp_path, capsys):
     result = tmp_path / "draft.out.md"
     assert main(["render", str(template), "-o", str(result), "--out", str(out_dir)]) == 0
     overall = summary["analyses"]["vas_1m"]["overall"]
-    assert result.read_text(encoding="utf-8").startswith(f"Pain fell by {overall['estimate']:.2f}")
+    marker, body = result.read_text(encoding="utf-8").split("\n", 1)
+    assert marker == ("<!-- written by blastic-meta render from draft.md; edit the template, "
+                      "not this file -->")
+    assert body.startswith(f"Pain fell by {overall['estimate']:.2f}")
     bad = tmp_path / "bad.md"
     bad.write_text("{{ vas_1m.nothing | k }}\n", encoding="utf-8")
     target = tmp_path / "bad.out.md"
@@ -95,7 +98,7 @@ def test_tex_template_gets_latex_markup(summary, tmp_path, capsys):
     out_dir.mkdir()
     (out_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     template = tmp_path / "paper.tex"
-    template.write_text("{{ vas_1m.osteoblastic | i2 }} {{ vas_1m.osteoblastic | citep }}",
+    template.write_text("{{ vas_1m.osteoblastic | i2_labelled }} {{ vas_1m.osteoblastic | citep }}",
                         encoding="utf-8")
     assert main(["render", str(template), "--out", str(out_dir)]) == 0
     printed = capsys.readouterr().out

@@ -15,12 +15,15 @@ from pathlib import Path
 import bibtexparser
 from bibtexparser.model import DuplicateBlockKeyBlock
 
+from .._io import MAX_INPUT_BYTES, FileLimitError, read_limited
 from ..errors import StudyRecordError
 
 __all__ = ["Bibliography", "BibliographyError", "load_bibliography", "parse_bibliography"]
 
 _ACCENT = re.compile(r"\\(?:[`'^\"~=.]|[uvHcdbtk](?=[\s{]))\s*")
 _COMMAND = re.compile(r"\\[A-Za-z]+\s*")
+#: a bibliography larger than this is refused before reading (2 MB)
+MAX_FILE_BYTES = MAX_INPUT_BYTES
 
 
 class BibliographyError(StudyRecordError):
@@ -171,10 +174,15 @@ def parse_bibliography(text: str, path: str = "<string>") -> Bibliography:
 
 
 def load_bibliography(path: str | Path) -> Bibliography:
-    """Read ``references.bib``; raises StudyRecordError (with file:line) on any problem."""
+    """Read ``references.bib``; raises StudyRecordError (with file:line) on any problem.
+
+    A file over ``MAX_FILE_BYTES`` (or not a regular file) is refused before it is read.
+    """
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_limited(path, MAX_FILE_BYTES, "bibliography").decode("utf-8-sig")
+    except FileLimitError as exc:
+        raise BibliographyError(str(path), [(1, str(exc.strerror))]) from None
     except OSError as exc:
         raise BibliographyError(str(path), [(1, f"cannot read: {exc.strerror}")]) from None
     except UnicodeDecodeError:

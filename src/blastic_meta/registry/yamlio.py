@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from .._io import MAX_INPUT_BYTES, FileLimitError, read_limited
 from ..errors import StudyRecordError
 
 __all__ = [
@@ -42,6 +43,8 @@ Path_ = tuple[str | int, ...]
 
 _TAG = "tag:yaml.org,2002:"
 _MAX_DEPTH = 64
+#: study and protocol files larger than this are refused before reading (2 MB)
+MAX_FILE_BYTES = MAX_INPUT_BYTES
 
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
@@ -265,10 +268,15 @@ def _tab_message(text: str, line: int, column: int) -> str:
 
 
 def load_document(path: str | Path) -> YamlDocument:
-    """Read and parse a YAML file; unreadable files raise YamlError too."""
+    """Read and parse a YAML file; unreadable files raise YamlError too.
+
+    A file over ``MAX_FILE_BYTES`` (or not a regular file) is refused before it is read.
+    """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_limited(path, MAX_FILE_BYTES, "study or protocol file")
+    except FileLimitError as exc:
+        raise YamlError(str(path), 1, "(file)", str(exc.strerror), "file-unreadable") from None
     except OSError as exc:
         raise YamlError(str(path), 1, "(file)", f"cannot read: {exc.strerror}",
                         "file-unreadable") from None

@@ -32,6 +32,7 @@ __all__ = [
     "ProportionSettings",
     "Protocol",
     "ProtocolError",
+    "RenderSettings",
     "Rules",
     "SubgroupSettings",
     "VasSettings",
@@ -156,6 +157,17 @@ class Rules(_Frozen):
     ambiguous_values: Literal["exclude", "use_flagged"] = "exclude"
 
 
+class RenderSettings(_Frozen):
+    """Limits of ``blastic-meta render`` (a template is someone's file: it must not hang).
+
+    Past either limit rendering stops with an error; ``--timeout`` and ``--max-bytes`` on the
+    command line take precedence. Capped so that a protocol cannot switch the limits off.
+    """
+
+    timeout: StrictInt | StrictFloat = Field(10, gt=0, le=600)  # seconds
+    max_bytes: StrictInt = Field(10_000_000, ge=1, le=100_000_000)  # of rendered text (UTF-8)
+
+
 class AnalysisSpec(_Frozen):
     """One analysis: what is pooled (outcome, unit or window) under the protocol's rules."""
 
@@ -197,6 +209,7 @@ class Protocol(_Frozen):
     proportions: ProportionSettings = ProportionSettings()
     subgroups: SubgroupSettings = SubgroupSettings()
     rules: Rules = Rules()
+    render: RenderSettings = RenderSettings()
     analyses: tuple[AnalysisSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -5,120 +5,86 @@ Each analysis id of the protocol is a template variable; its subgroups (``osteob
 
     Pain fell by {{ vas_3m.osteoblastic | estimate_ci }} {{ vas_3m.osteoblastic | cite }}.
 
-Filters (all formatted by ``text`` exactly as in ``estimates.md``): ``estimate``,
-``estimate_ci``, ``ci`` ('95% CI a to b'), ``pi``, ``tau2``, ``i2``, ``k``, ``patients``,
-``cite`` (pandoc ``[@a; @b]`` in Markdown, ``\\citep{a,b}`` in LaTeX), ``citep`` (always
-LaTeX), ``pandoc`` (always pandoc). Undefined names and missing values (null) are
-errors (StrictUndefined) naming the template line and the name, never an empty string.
-A ``.tex`` template gets LaTeX markup (``\\%``, ``$\\tau^2$``).
+The filters are those of ``filters``. Undefined names and missing values (null) are errors
+(StrictUndefined) naming the template line and the name, never an empty string; so is a bare
+``{{ vas_3m.osteoblastic }}`` (a whole result, which would print a Python dict). A ``.tex``
+template gets LaTeX markup (``\\%``, ``$\\tau^2$``).
+
+A template may come from someone else, so it runs in Jinja2's immutable sandbox with less
+still: no attribute starting with ``_``, no method that changes data, only the filters listed
+in ``SAFE_FILTERS``, no ``{% include %}``/``{% import %}`` of other files, ``range`` of at most
+``MAX_RANGE`` items, and bounded sizes for every string, list and integer a template builds
+(so that ``'x' * 10**12`` or ``10**10**10`` is refused before it is computed). Rendering stops
+past a time limit (``signal.setitimer`` in the main thread; the clock is also checked between
+output chunks) and past a size limit of its output.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Mapping
+import math
+import signal
+import threading
+import time
+import types
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import ReportError
+from .filters import FILTER_NAMES, Fit, RenderError, View, describe, filters_for
 
-__all__ = ["RenderError", "load_summary", "render_template", "template_context"]
+__all__ = ["RenderError", "RenderLimits", "fresh_summary", "load_summary", "render_template",
+           "template_context"]
 
-
-class RenderError(ReportError):
-    """A template could not be rendered (unknown name, bad filter input, syntax error)."""
-
-
-_FIT_KEYS = {"estimate", "ci_low", "ci_high", "k", "studies"}
-
-
-def _fit(value: Any, filter_name: str) -> Mapping[str, Any]:
-    import jinja2
-
-    if isinstance(value, jinja2.Undefined):
-        value._fail_with_undefined_error()  # raises UndefinedError naming the missing name
-    if isinstance(value, Mapping) and set(value) >= _FIT_KEYS:
-        return value
-    raise RenderError(f"filter {filter_name!r} needs one subgroup's result, e.g. "
-                      f"vas_3m.osteoblastic or vas_3m.overall; got {_describe(value)}")
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "an object with " + ", ".join(sorted(map(str, value))[:8])
-    return repr(value)
-
-
-def _filters(style: Any) -> dict[str, Callable[..., str]]:
-    from . import text
-
-    def wrap(name: str, fn: Callable[[Mapping[str, Any]], str]) -> Callable[[Any], str]:
-        return lambda value: fn(_fit(value, name))
-
-    return {
-        "estimate": wrap("estimate", lambda f: text.value_text(f["estimate"],
-                                                               f.get("scale", "MC"), style)),
-        "estimate_ci": wrap("estimate_ci", lambda f: text.estimate_ci(f, style)),
-        "ci": wrap("ci", lambda f: text.ci_text(f, style)),
-        "pi": wrap("pi", lambda f: text.pi_text(f, style)),
-        "tau2": wrap("tau2", lambda f: text.tau2_text(f, style)),
-        "i2": wrap("i2", lambda f: text.i2_text(f, style)),
-        "k": wrap("k", lambda f: str(f["k"])),
-        "patients": wrap("patients", _patients),
-        # cite follows the template's flavour; citep and pandoc force one
-        "cite": wrap("cite", lambda f: style.cite(f["studies"])),
-        "citep": wrap("citep", lambda f: text.LATEX.cite(f["studies"])),
-        "pandoc": wrap("pandoc", lambda f: text.MARKDOWN.cite(f["studies"])),
-    }
+MAX_RANGE = 10_000  # items of one range(); a loop over more is refused
+MAX_ITEMS = 100_000  # items of one list a template builds
+MAX_INT_BITS = 100_000  # about 30,000 digits
+MAX_SUMMARY_BYTES = 50_000_000
+#: Jinja2 filters a template may use besides ours (pure, and bounded in what they build)
+SAFE_FILTERS = ("abs", "capitalize", "count", "d", "default", "first", "float", "int", "items",
+                "last", "length", "list", "lower", "map", "max", "min", "reject",
+                "rejectattr", "reverse", "round", "select", "selectattr", "sort", "title",
+                "trim", "unique", "upper")
+# the only methods of built-in values a template may call: none builds much more than its
+# input (replace is checked first); str.ljust(10**9), int.to_bytes(10**9), ... are refused
+_SAFE_METHODS: dict[type, frozenset[str]] = {
+    str: frozenset({"capitalize", "casefold", "count", "endswith", "find", "index", "isalnum",
+                    "isalpha", "isdigit", "islower", "isnumeric", "isspace", "istitle",
+                    "isupper", "lower", "lstrip", "partition", "removeprefix", "removesuffix",
+                    "replace", "rfind", "rindex", "rpartition", "rsplit", "rstrip", "split",
+                    "splitlines", "startswith", "strip", "swapcase", "title", "upper"}),
+    bool: frozenset(),
+    int: frozenset({"bit_length"}),
+    float: frozenset({"is_integer"}),
+    list: frozenset({"count", "index"}),
+    tuple: frozenset({"count", "index"}),
+    range: frozenset({"count", "index"}),
+    dict: frozenset({"get", "items", "keys", "values"}),
+    bytes: frozenset(),
+    set: frozenset(),
+    frozenset: frozenset(),
+}
 
 
-def _patients(fit: Mapping[str, Any]) -> str:
-    if fit.get("patients") is None:
-        raise RenderError(f"patients: not reported for every study of {fit.get('name', 'this')} "
-                          f"({', '.join(fit['studies'])}); no total to print")
-    return str(fit["patients"])
+@dataclass(frozen=True)
+class RenderLimits:
+    """How long rendering may take (seconds) and how much text it may produce (bytes)."""
 
-
-def _finalize(value: Any) -> Any:
-    """Refuse to print a missing number: a pasted 'None' or 'nan' is as wrong as a blank."""
-    if value is None or (isinstance(value, float) and value != value):
-        raise RenderError("a value used in the template is not available (null in "
-                          "summary.json, e.g. a prediction interval of a single study)")
-    return value
-
-
-class _View(dict):  # type: ignore[type-arg]
-    """One analysis in a template; knows its name for error messages."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-
-
-def _undefined_class() -> type:
-    import jinja2
-
-    class Undefined(jinja2.StrictUndefined):
-        @property
-        def _undefined_message(self) -> str:
-            obj = self._undefined_obj
-            if isinstance(obj, _View):
-                return (f"{obj.name} has no {self._undefined_name!r} (it has: "
-                        f"{', '.join(sorted(obj))})")
-            return str(super()._undefined_message)
-
-    return Undefined
+    timeout: float = 10.0
+    max_bytes: int = 10_000_000
 
 
 def template_context(summary: Mapping[str, Any]) -> dict[str, Any]:
     """Template variables: one per analysis id (subgroups, overall, subgroup_test, ...)."""
     out: dict[str, Any] = {}
     for aid, a in summary["analyses"].items():
-        view = _View(aid)
-        view.update(a.get("subgroups") or {})
+        view = View(aid)
+        for group, fit in (a.get("subgroups") or {}).items():
+            view[group] = Fit(f"{aid}.{group}", fit)
         if a.get("overall"):
-            view["overall"] = a["overall"]
+            view["overall"] = Fit(f"{aid}.overall", a["overall"])
         for key in ("title", "method", "subgroup_test", "studies", "excluded", "within_study",
                     "small_study"):
             view.setdefault(key, a.get(key))
@@ -127,6 +93,204 @@ def template_context(summary: Mapping[str, Any]) -> dict[str, Any]:
     out["versions"] = summary.get("versions")
     return out
 
+
+# --- what a template may print -------------------------------------------------------------
+
+_FILTER_LIST = ", ".join(FILTER_NAMES)
+
+
+def _finalize(value: Any) -> Any:
+    """Refuse to print a missing number ('None', 'nan') or a raw Python object (a dict)."""
+    if value is None or (isinstance(value, float) and value != value):
+        raise RenderError("a value used in the template is not available (null in "
+                          "summary.json, e.g. a prediction interval of a single study)")
+    if isinstance(value, View):
+        raise RenderError(f"{value.name} is a whole analysis; print one subgroup through a "
+                          f"filter, e.g. {{{{ {value.name}.osteoblastic | estimate_ci }}}}")
+    if isinstance(value, Mapping):
+        example = f"{value._where} | estimate_ci" if isinstance(value, Fit) else "x | k"
+        raise RenderError(f"{describe(value)} would print as a raw Python dict; use a filter, "
+                          f"e.g. {{{{ {example} }}}} (filters: {_FILTER_LIST})")
+    if isinstance(value, (list, tuple, set, frozenset)):
+        raise RenderError(f"{describe(value)} would print as a raw Python list; use "
+                          f"| join(', ') or a filter such as cite")
+    return value
+
+
+# --- the sandbox ---------------------------------------------------------------------------
+
+class _Timeout(BaseException):
+    """Raised from the alarm handler; a BaseException so that no template code catches it."""
+
+
+def _bounded_range(*args: Any) -> range:
+    for a in args:
+        if isinstance(a, bool) or not isinstance(a, int):
+            raise RenderError(f"range() takes whole numbers, got {describe(a)}")
+    rng = range(*args)
+    if len(rng) > MAX_RANGE:
+        raise RenderError(f"range() of {len(rng):,} items; a template may loop over at most "
+                          f"{MAX_RANGE:,}")
+    return rng
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, (str, list, tuple)) else 0
+
+
+def _bounded_join(max_chars: int) -> Callable[..., str]:
+    def join(value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
+        items = [str(_finalize(v if attribute is None else v[attribute])) for v in value]
+        total = sum(map(len, items)) + len(str(d)) * max(len(items) - 1, 0)
+        if total > max_chars:
+            raise RenderError(f"join would build {total:,} characters (limit {max_chars:,})")
+        return str(d).join(items)
+
+    return join
+
+
+def _numbers_sum(value: Iterable[Any], attribute: Any = None, start: Any = 0) -> Any:
+    items = list(value) if attribute is None else [v[attribute] for v in value]
+    if not all(isinstance(v, (int, float)) for v in [*items, start]):
+        raise RenderError("sum adds numbers only")
+    return sum(items, start)
+
+
+@cache
+def _sandbox_class() -> type:
+    from jinja2 import StrictUndefined
+    from jinja2.compiler import CodeGenerator, optimizeconst
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+    class Codegen(CodeGenerator):
+        """Joins of ``~`` go through the environment, so that their size is checked."""
+
+        @optimizeconst
+        def visit_Concat(self, node: Any, frame: Any) -> None:
+            self.write("environment.bounded_concat((")
+            for arg in node.nodes:
+                self.visit(arg, frame)
+                self.write(", ")
+            self.write("))")
+
+    class Undefined(StrictUndefined):
+        @property
+        def _undefined_message(self) -> str:
+            obj = self._undefined_obj
+            if self._undefined_hint is None and isinstance(obj, (View, Fit)):
+                where = obj.name if isinstance(obj, View) else obj._where
+                return (f"{where} has no {self._undefined_name!r} (it has: "
+                        f"{', '.join(sorted(obj))})")
+            return str(super()._undefined_message)
+
+    class Sandbox(ImmutableSandboxedEnvironment):
+        code_generator_class = Codegen
+        intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+        def __init__(self, max_chars: int, **kwargs: Any) -> None:
+            super().__init__(undefined=Undefined, **kwargs)
+            self.max_chars = max_chars
+
+        def _check(self, value: Any) -> Any:
+            if isinstance(value, str) and len(value) > self.max_chars:
+                raise RenderError(f"the template builds a text of {len(value):,} characters "
+                                  f"(limit {self.max_chars:,})")
+            if isinstance(value, (list, tuple)) and len(value) > MAX_ITEMS:
+                raise RenderError(f"the template builds a list of {len(value):,} items "
+                                  f"(limit {MAX_ITEMS:,})")
+            if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+                raise RenderError("the template builds a number of more than 30,000 digits")
+            return value
+
+        def bounded_concat(self, parts: tuple[Any, ...]) -> str:
+            strings = [str(_finalize(p)) for p in parts]  # '~' pastes no dict or None
+            total = sum(map(len, strings))
+            if total > self.max_chars:
+                raise RenderError(f"~ would build a text of {total:,} characters (limit "
+                                  f"{self.max_chars:,})")
+            return "".join(strings)
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (left, right))
+            if operator == "**" and ints and right > 0 and abs(left) > 1 \
+                    and left.bit_length() * right > MAX_INT_BITS:
+                raise RenderError(f"{left} ** {right} is too large to compute in a template")
+            if operator == "*":
+                if ints and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                    raise RenderError("the template builds a number of more than 30,000 digits")
+                seq, times = (left, right) if _size(left) else (right, left)
+                if isinstance(times, int) and _size(seq) * max(times, 0) > self.max_chars:
+                    raise RenderError(f"* would build {_size(seq) * times:,} items or "
+                                      f"characters (limit {self.max_chars:,})")
+            if operator == "+" and _size(left) + _size(right) > self.max_chars:
+                raise RenderError(f"+ would build {_size(left) + _size(right):,} items or "
+                                  f"characters (limit {self.max_chars:,})")
+            if operator == "%" and isinstance(left, str):
+                raise RenderError("'%' formatting of text is not available in templates; "
+                                  "use the filters (e.g. estimate(digits=1))")
+            return self._check(super().call_binop(context, operator, left, right))
+
+        def wrap_str_format(self, value: Any) -> Any:
+            if isinstance(value, types.BuiltinMethodType) and isinstance(
+                    value.__self__, str) and value.__name__ in ("format", "format_map"):
+                def refused(*args: Any, **kwargs: Any) -> str:
+                    raise SecurityError(f"str.{value.__name__}() is not available in "
+                                        f"templates; use the filters (e.g. digits=1)")
+                return refused
+            return None
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            kind = None
+            if isinstance(__obj, types.BuiltinMethodType):
+                owner, name = __obj.__self__, __obj.__name__
+                kind = next((t for t in _SAFE_METHODS if isinstance(owner, t)), None)
+            if kind is not None and name not in _SAFE_METHODS[kind]:
+                raise SecurityError(f"{kind.__name__}.{name}() is not available in templates")
+            if kind is str and name == "replace":
+                __self._check_replace(owner, args, kwargs)
+            return __self._check(super().call(__context, __obj, *args, **kwargs))
+
+        def _check_replace(self, text: str, args: tuple[Any, ...],
+                           kwargs: Mapping[str, Any]) -> None:
+            if len(args) < 2 or not all(isinstance(a, str) for a in args[:2]):
+                return  # str.replace raises its own TypeError
+            old, new = args[0], args[1]
+            count = text.count(old) if old else len(text) + 1
+            if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
+                count = min(count, args[2])
+            total = len(text) + count * (len(new) - len(old))
+            if total > self.max_chars:
+                raise RenderError(f"replace would build a text of {total:,} characters "
+                                  f"(limit {self.max_chars:,})")
+
+    return Sandbox
+
+
+def _environment(latex: bool, max_chars: int) -> Any:
+    import jinja2
+
+    from . import text
+
+    env = _sandbox_class()(max_chars, autoescape=False, keep_trailing_newline=True,
+                           finalize=_finalize,
+                           loader=jinja2.FunctionLoader(lambda name: None))
+    builtin = env.filters
+    env.filters = {name: builtin[name] for name in SAFE_FILTERS}
+    env.filters["join"] = _bounded_join(max_chars)
+    env.filters["sum"] = _numbers_sum
+
+    def defined(value: Any) -> Any:
+        if isinstance(value, jinja2.Undefined):
+            value._fail_with_undefined_error()  # raises naming the missing name
+        return value
+
+    env.filters.update(filters_for(text.LATEX if latex else text.MARKDOWN, defined))
+    env.globals.clear()
+    env.globals["range"] = _bounded_range
+    return env
+
+
+# --- rendering -----------------------------------------------------------------------------
 
 def _line_of(exc: BaseException, name: str) -> int | None:
     tb = exc.__traceback__
@@ -138,50 +302,146 @@ def _line_of(exc: BaseException, name: str) -> int | None:
     return line
 
 
+class _Alarm:
+    """A wall-clock limit: SIGALRM when in the main thread (interrupts a busy loop), and a
+    deadline that the output loop checks in any thread."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.active = False
+        self._old: Any = None
+
+    def _fire(self, signum: int, frame: Any) -> None:
+        if self.active:
+            raise _Timeout
+
+    def __enter__(self) -> _Alarm:
+        usable = (hasattr(signal, "setitimer") and threading.current_thread()
+                  is threading.main_thread() and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
+        if usable:
+            self._old = signal.signal(signal.SIGALRM, self._fire)
+            self.active = True
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _Timeout
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._old is not None:
+            self.active = False  # first: a late signal is ignored from here on
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old)
+
+
+def _run(env: Any, source: str, name: str, context: dict[str, Any], limits: RenderLimits,
+         alarm: _Alarm) -> str:
+    from jinja2 import TemplateSyntaxError
+
+    try:
+        code = env.compile(source, name=name, filename=name)
+    except TemplateSyntaxError as exc:
+        raise RenderError(f"{name}:{exc.lineno}: template syntax: {exc.message}") from None
+    except (RecursionError, MemoryError, SyntaxError) as exc:
+        raise RenderError(f"{name}: template too deeply nested ({type(exc).__name__})") from None
+    template = env.template_class.from_code(env, code, env.make_globals(None))
+    chunks: list[str] = []
+    size = 0
+    for chunk in template.generate(context):
+        size += len(chunk.encode("utf-8"))
+        if size > limits.max_bytes:
+            raise RenderError(f"{name}: output over {limits.max_bytes:,} bytes (the size "
+                              f"limit; raise it with --max-bytes or render.max_bytes in "
+                              f"protocol.yaml)")
+        alarm.check()
+        chunks.append(chunk)
+    return "".join(chunks)
+
+
 def render_template(source: str, summary: Mapping[str, Any], *, name: str = "<template>",
-                    latex: bool = False) -> str:
-    """Render template text with the numbers of ``summary`` (the summary.json layout)."""
+                    latex: bool = False, limits: RenderLimits | None = None) -> str:
+    """Render template text with the numbers of ``summary`` (the summary.json layout).
+
+    Raises RenderError, one line naming ``name`` and the template line, for every problem of
+    the template: unknown names, bad filter input, syntax, sandbox refusals, limits.
+    """
     import jinja2
 
-    from . import text
-
-    style = text.LATEX if latex else text.MARKDOWN
-    def load(template_name: str) -> tuple[str, str, Callable[[], bool]]:
-        return source, name, lambda: True
-
-    env = jinja2.Environment(undefined=_undefined_class(), autoescape=False,
-                             keep_trailing_newline=True, loader=jinja2.FunctionLoader(load),
-                             finalize=_finalize)
-    env.filters.update(_filters(style))
+    limits = limits or RenderLimits()
+    env = _environment(latex, limits.max_bytes)
+    context = template_context(summary)
     try:
-        template = env.get_template(name)
-    except jinja2.TemplateSyntaxError as exc:
-        raise RenderError(f"{name}:{exc.lineno}: template syntax: {exc.message}") from None
-    try:
-        return template.render(template_context(summary))
-    except jinja2.UndefinedError as exc:
-        line = _line_of(exc, name)
-        where = f"{name}:{line}" if line else name
-        raise RenderError(f"{where}: unknown name: {exc.message} (known analyses: "
-                          f"{', '.join(summary['analyses'])})") from None
+        with _Alarm(limits.timeout) as alarm:
+            return _run(env, source, name, context, limits, alarm)
+    except _Timeout:
+        raise RenderError(f"{name}: rendering stopped after {limits.timeout:g} s (the time "
+                          f"limit; raise it with --timeout or render.timeout in "
+                          f"protocol.yaml)") from None
     except RenderError as exc:
-        line = _line_of(exc, name)
-        raise RenderError(f"{name}:{line}: {exc}" if line else f"{name}: {exc}") from None
+        if str(exc).startswith(f"{name}:"):
+            raise
+        raise RenderError(_where(exc, name) + str(exc)) from None
+    except jinja2.UndefinedError as exc:
+        raise RenderError(f"{_where(exc, name)}unknown name: {exc.message} (known analyses: "
+                          f"{', '.join(summary['analyses'])})") from None
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(f"{_where(exc, name)}cannot include {exc.name!r}: a template is "
+                          f"rendered on its own (no include, import or extends)") from None
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"{_where(exc, name)}not allowed in a template: "
+                          f"{_one_line(exc.message or type(exc).__name__)}") from None
+    except RecursionError:
+        raise RenderError(f"{name}: recursion too deep (a macro or loop that calls itself "
+                          f"without end)") from None
+    except MemoryError:
+        raise RenderError(f"{name}: out of memory while rendering") from None
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
+        raise RenderError(f"{_where(exc, name)}{type(exc).__name__}: "
+                          f"{_one_line(str(exc))}") from None
 
+
+def _where(exc: BaseException, name: str) -> str:
+    line = _line_of(exc, name)
+    return f"{name}:{line}: " if line else f"{name}: "
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+# --- inputs --------------------------------------------------------------------------------
 
 def load_summary(path: str | Path) -> dict[str, Any]:
     """Read summary.json written by ``blastic-meta report``."""
+    from .._io import read_limited
+
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_limited(path, MAX_SUMMARY_BYTES, "summary").decode("utf-8"))
     except FileNotFoundError:
         raise RenderError(f"{path}: not found; run `blastic-meta report` first or pass "
                           f"--fresh") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RenderError(f"{path}: cannot read summary ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("analyses"), dict):
+    except OSError as exc:
+        raise RenderError(f"{path}: cannot read summary ({exc.strerror})") from None
+    except (ValueError, RecursionError) as exc:  # JSON and UTF-8 errors are ValueErrors
+        raise RenderError(f"{path}: cannot read summary ({_one_line(str(exc))})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("analyses"), dict) or not all(
+            isinstance(a, dict) for a in data["analyses"].values()):
         raise RenderError(f"{path}: not a blastic-meta summary (no 'analyses')")
-    return data
+    return _finite(data)
+
+
+def _finite(value: Any) -> Any:
+    # json reads NaN and Infinity; a summary written by the report has null instead
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def fresh_summary(studies_dir: str | Path, evidence_dir: str | Path) -> dict[str, Any]:
@@ -194,18 +454,3 @@ def fresh_summary(studies_dir: str | Path, evidence_dir: str | Path) -> dict[str
     results = run_analyses(records, table, protocol, bibliography)
     summary = _summary_json(results, inputs_sha256(studies_dir, evidence_dir))
     return json.loads(json.dumps(_json_safe(summary)))
-
-
-def write_output(text_out: str, out: str | Path | None) -> None:
-    """Write the rendered text to ``out`` (whole or not at all) or to stdout."""
-    if out is None:
-        sys.stdout.write(text_out)
-        return
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        tmp.write_text(text_out, encoding="utf-8", newline="\n")
-        tmp.replace(out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise RenderError(f"{out}: cannot write ({exc.strerror})") from None

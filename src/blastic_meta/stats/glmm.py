@@ -1,24 +1,31 @@
-"""Random-effects binomial-normal model for single proportions (metafor ``rma.glmm``, PLO).
+"""Random-effects binomial-normal model for single proportions, with or without moderators
+(metafor ``rma.glmm(measure="PLO", method="ML")``).
 
-The events of study i are ``x_i ~ Binomial(n_i, expit(mu + tau * u_i))`` with
-``u_i ~ N(0, 1)``; ``mu`` and ``tau^2`` are estimated by maximum likelihood (Hamza et al.,
-2008; Stijnen et al., 2010). Studies with 0 or all events enter the likelihood exactly, with
-no continuity correction. metafor fits this model through lme4's ``glmer`` with 7-point
-adaptive Gauss-Hermite quadrature (Pinheiro and Bates, 1995), which has no Python equivalent,
-so the likelihood is written here with numpy and ``scipy.special.roots_hermite``.
+The events of study i are ``x_i ~ Binomial(n_i, expit(x_i' beta + tau * u_i))`` with
+``u_i ~ N(0, 1)``; beta and tau^2 are estimated by maximum likelihood (Hamza et al., 2008;
+Stijnen et al., 2010). Studies with 0 or all events enter the likelihood exactly, with no
+continuity correction. metafor fits this model through lme4's ``glmer`` with 7-point adaptive
+Gauss-Hermite quadrature (Pinheiro and Bates, 1995), which has no Python equivalent; the same
+approximation is written here with numpy (``glmm_likelihood``), and the heterogeneity tests
+metafor prints with it are in ``glmm_tests``.
+
+The fit does not depend on the order of the studies: they are sorted internally (by events,
+totals and moderators) before any sum is formed, and Newton's method is run to machine
+precision, so any permutation of the input gives bitwise the same result.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special, stats
+from scipy import special
 
-from .._checks import check_level
-from ..errors import ConvergenceError
+from .._checks import TooFewStudiesError, check_level
+from . import glmm_tests as gt
 from ._arrays import (
     ArrayInputError,
     FloatArray,
@@ -26,23 +33,26 @@ from ._arrays import (
     check_at_most,
     check_nonnegative,
     check_positive,
+    frozen,
+    jsonable,
+    moderator_matrix,
     same_length,
 )
+from .glmm_likelihood import GlmmLikelihood, fit_logistic, inverse_spd, maximise
+from .tau2 import Gls, estimate_tau2
 
 __all__ = ["GlmmResult", "pool_glmm"]
-
-N_AGQ = 7  # metafor's default nAGQ
-_Z, _W = special.roots_hermite(N_AGQ)  # physicists' rule: integral of exp(-z^2) f(z)
-_LOGW = np.log(_W) + _Z**2  # exp(z^2) turns the rule into one for integral of f(z)
-_ZS = math.sqrt(2.0) * _Z  # nodes on the scale of a standard normal
-_TOL = 1e-10
-_MAX_ITER = 200
-_EMPTY = np.empty(0)
 
 
 @dataclass(frozen=True, slots=True)
 class GlmmResult:
-    """Fit of the binomial-normal random-effects model (logit scale and proportion scale)."""
+    """Fit of the binomial-normal model (logit scale, and proportion scale for the intercept).
+
+    ``estimate``/``se``/``zval``/``pval``/``ci_*`` are those of the intercept (the pooled
+    logit without moderators); ``proportion*`` and ``pi_*`` are its inverse logits (at
+    moderators = 0). ``coefficients`` holds every coefficient. ``loglik`` is the marginal
+    log-likelihood with binomial coefficients (7-point adaptive Gauss-Hermite quadrature).
+    """
 
     k: int
     level: float
@@ -62,250 +72,68 @@ class GlmmResult:
     pi_low: float
     pi_high: float
     iterations: int
+    p: int = 1
+    coef_names: tuple[str, ...] = ("intrcpt",)
+    beta: FloatArray = field(default_factory=lambda: frozen(np.empty(0)), repr=False)
+    beta_se: FloatArray = field(default_factory=lambda: frozen(np.empty(0)), repr=False)
+    beta_zval: FloatArray = field(default_factory=lambda: frozen(np.empty(0)), repr=False)
+    beta_pval: FloatArray = field(default_factory=lambda: frozen(np.empty(0)), repr=False)
+    beta_ci_low: FloatArray = field(default_factory=lambda: frozen(np.empty(0)), repr=False)
+    beta_ci_high: FloatArray = field(default_factory=lambda: frozen(np.empty(0)), repr=False)
+    vcov: FloatArray = field(default_factory=lambda: frozen(np.empty((0, 0))), repr=False)
+    qm: float = math.nan
+    qm_df: int = 1
+    qm_pval: float = math.nan
+    lrt: float = math.nan
+    lrt_df: int = 0
+    lrt_pval: float = math.nan
+    loglik_reduced: float = math.nan
+    typical_variance: float = math.nan
+    qe_wald: float = math.nan
+    qe_wald_pval: float = math.nan
+    qe_lrt: float = math.nan
+    qe_lrt_pval: float = math.nan
+    qe_df: int = 0
 
-    def summary(self, digits: int = 4) -> str:
-        """Text laid out like metafor's print of ``rma.glmm`` and its ``predict``."""
-        f = f"{{:.{digits}f}}".format
-        pval = "<.0001" if self.pval < 1e-4 else f(self.pval)
-        head = ("estimate", "se", "zval", "pval", "ci.lb", "ci.ub")
-        vals = (f(self.estimate), f(self.se), f(self.zval), pval, f(self.ci_low),
-                f(self.ci_high))
-        phead = ("pred", "ci.lb", "ci.ub", "pi.lb", "pi.ub")
-        pvals = tuple(f(v) for v in (self.proportion, self.proportion_ci_low,
-                                     self.proportion_ci_high, self.pi_low, self.pi_high))
-        return "\n".join([
-            f"Random-Effects Model (k = {self.k}; tau^2 estimator: ML)",
-            "Model Type: Binomial-Normal Model (logit link), 7-point adaptive Gauss-Hermite "
-            "quadrature",
-            "",
-            f"tau^2 (estimated amount of total heterogeneity): {f(self.tau2)}",
-            f"tau (square root of estimated tau^2 value):      {f(math.sqrt(self.tau2))}",
-            f"I^2 (total heterogeneity / total variability):   {self.i2:.2f}%",
-            f"H^2 (total variability / sampling variability):  {self.h2:.2f}",
-            f"log-likelihood:                                  {f(self.loglik)}",
-            "",
-            f"Model Results (logit scale; {100 * self.level:g}% CI from z):",
-            "",
-            _row(head, vals),
-            _row(head, vals, values=True),
-            "",
-            "Proportion (inverse logit; prediction interval from z and se^2 + tau^2):",
-            "",
-            _row(phead, pvals),
-            _row(phead, pvals, values=True),
-        ])
+    @property
+    def tau(self) -> float:
+        """sqrt(tau^2)."""
+        return math.sqrt(self.tau2)
 
-    def to_dict(self) -> dict[str, float | int]:
-        """JSON-safe mapping of every field."""
-        return {key: (value if isinstance(value, int) else float(value))
-                for key, value in asdict(self).items()}
+    @property
+    def coefficients(self):  # -> pandas.DataFrame (pandas imported lazily)
+        """Table of coefficients: index "intrcpt" then the moderators; columns estimate, se,
+        zval, pval, ci_low, ci_high (logit scale)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {"estimate": self.beta, "se": self.beta_se, "zval": self.beta_zval,
+             "pval": self.beta_pval, "ci_low": self.beta_ci_low, "ci_high": self.beta_ci_high},
+            index=pd.Index(list(self.coef_names), name="coefficient"))
+
+    def summary(self) -> str:
+        """Text laid out like metafor's print of ``rma.glmm``, then the likelihood-ratio test
+        of the moderators, the log-likelihood and the proportion scale."""
+        from .printing import glmm_summary
+
+        return glmm_summary(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe mapping of every field (NaN becomes None), with the coefficient table."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["tau"] = self.tau
+        out["coefficients"] = {
+            name: {"estimate": self.beta[i], "se": self.beta_se[i], "zval": self.beta_zval[i],
+                   "pval": self.beta_pval[i], "ci_low": self.beta_ci_low[i],
+                   "ci_high": self.beta_ci_high[i]}
+            for i, name in enumerate(self.coef_names)}
+        return jsonable(out)
 
     def __str__(self) -> str:
         return self.summary()
 
 
-def _row(head: tuple[str, ...], vals: tuple[str, ...], *, values: bool = False) -> str:
-    widths = [max(len(h), len(v)) for h, v in zip(head, vals, strict=True)]
-    cells = vals if values else head
-    return "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
-
-
-class _Likelihood:
-    """Adaptive Gauss-Hermite approximation of the marginal log-likelihood and its derivatives.
-
-    Each study's integral is centred at the mode of its integrand in ``u`` and scaled by the
-    curvature there, as lme4 does for ``nAGQ > 1``. The modes of the previous call are kept
-    as starting values of the next.
-    """
-
-    def __init__(self, x: FloatArray, n: FloatArray) -> None:
-        self.x, self.n = x, n
-        self.const = float(np.sum(special.gammaln(n + 1) - special.gammaln(x + 1)
-                                  - special.gammaln(n - x + 1))) - 0.5 * len(x) * math.log(math.pi)
-        self.xc, self.nc = x[:, None], n[:, None]
-        self.mode = np.zeros_like(x)
-
-    def _modes(self, mu: float, tau: float) -> FloatArray:
-        x, n = self.x, self.n
-        # the root of h'(u) = tau * (x - n p) - u lies between tau * (x - n) and tau * x
-        a, b = tau * (x - n), tau * x
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        u = np.clip(self.mode, lo, hi)
-        for _ in range(_MAX_ITER):
-            p = special.expit(mu + tau * u)
-            grad = tau * (x - n * p) - u
-            lo = np.where(grad > 0, u, lo)
-            hi = np.where(grad < 0, u, hi)
-            step = grad / (1 + tau * tau * n * p * (1 - p))
-            new = u + step
-            # a Newton step that lands on (or beyond) a bracket end can cycle between the
-            # two ends when the integrand is very flat on one side: bisect instead
-            outside = ((new <= lo) | (new >= hi)) & (grad != 0)
-            new = np.where(outside, 0.5 * (lo + hi), new)
-            done = np.max(np.abs(new - u)) < 1e-13
-            u = new
-            if done:
-                break
-        self.mode = u
-        return u
-
-    def evaluate(self, mu: float, tau: float, *, derivatives: bool = False,
-                 hessian: bool = True) -> tuple[float, FloatArray, FloatArray]:
-        """Return the log-likelihood and (optionally) its gradient and an approximate Hessian.
-
-        The gradient is the exact derivative of the quadrature approximation, including the
-        movement of the nodes with (mu, tau) (implicit differentiation of the modes), so
-        that the maximum found is the maximum of the same function lme4 maximises. The
-        Hessian, used only for Newton directions, is Louis' (1982) identity evaluated with the
-        same nodes.
-        """
-        x, n = self.x, self.n
-        m = self._modes(mu, tau)
-        p_m = special.expit(mu + tau * m)
-        q_m = n * p_m * (1 - p_m)
-        c1 = 1 + tau * tau * q_m
-        sigma = 1 / np.sqrt(c1)
-        u = m[:, None] + sigma[:, None] * _ZS
-        eta = mu + tau * u
-        terms = self.xc * eta - self.nc * np.logaddexp(0, eta) - 0.5 * u * u + _LOGW
-        top = terms.max(axis=1, keepdims=True)
-        ex = np.exp(terms - top)
-        total = ex.sum(axis=1)
-        loglik = float(np.sum(np.log(total * sigma) + top[:, 0]) + self.const)
-        if not derivatives:
-            return loglik, _EMPTY, _EMPTY
-        post = ex / total[:, None]
-        p = special.expit(eta)
-        s = self.xc - self.nc * p  # d log f / d eta
-        us = u * s
-        r = tau * s - u  # d log(f phi) / du
-        if hessian:
-            q = self.nc * p * (1 - p)
-            parts = (s, us, r, r * _ZS, q, u * q, u * q * u, s * s, us * s, us * us)
-        else:
-            parts = (s, us, r, r * _ZS)
-        mom = np.einsum("kj,mkj->mk", post, np.stack(parts))
-        e_s, e_us, e_r, e_rz = mom[0], mom[1], mom[2], mom[3]
-        # the nodes u = m + sigma z move with (mu, tau): implicit derivatives of the modes
-        # (tau (x - n p) - m = 0) and of log sigma = -log(1 + tau^2 q_m) / 2
-        dq = q_m * (1 - 2 * p_m)
-        dm_mu = -tau * q_m / c1
-        dm_tau = ((x - n * p_m) - tau * q_m * m) / c1
-        dls_mu = -0.5 * tau * tau * dq * (1 + tau * dm_mu) / c1
-        dls_tau = -0.5 * (tau * tau * dq * (m + tau * dm_tau) + 2 * tau * q_m) / c1
-        g_mu = np.sum(dls_mu + e_s + dm_mu * e_r + sigma * dls_mu * e_rz)
-        g_tau = np.sum(dls_tau + e_us + dm_tau * e_r + sigma * dls_tau * e_rz)
-        grad = np.array([g_mu, g_tau])
-        if not hessian:
-            return loglik, grad, _EMPTY
-        e_q, e_uq, e_uuq, e_ss, e_uss, e_usus = mom[4], mom[5], mom[6], mom[7], mom[8], mom[9]
-        h_mm = np.sum(-e_q + e_ss - e_s * e_s)
-        h_mt = np.sum(-e_uq + e_uss - e_s * e_us)
-        h_tt = np.sum(-e_uuq + e_usus - e_us * e_us)
-        return loglik, grad, np.array([[h_mm, h_mt], [h_mt, h_tt]])
-
-    def hessian(self, mu: float, tau: float) -> FloatArray:
-        """Hessian of the quadrature log-likelihood by central differences of its gradient
-        (lme4 also differentiates numerically for ``vcov``)."""
-        hess = np.empty((2, 2))
-        for j, h in enumerate((1e-5 * max(1.0, abs(mu)), 1e-5 * max(1.0, abs(tau)))):
-            e = np.array([h, 0.0]) if j == 0 else np.array([0.0, h])
-            g_plus = self.evaluate(mu + e[0], tau + e[1], derivatives=True, hessian=False)[1]
-            g_minus = self.evaluate(mu - e[0], tau - e[1], derivatives=True, hessian=False)[1]
-            hess[:, j] = (g_plus - g_minus) / (2 * h)
-        return 0.5 * (hess + hess.T)
-
-
-def _ascent_step(hess: FloatArray, grad: FloatArray) -> FloatArray:
-    """Newton step, made an ascent direction by a ridge where the Hessian is not negative
-    definite."""
-    ridge = 0.0
-    while True:
-        h = hess - ridge * np.eye(2)
-        if h[0, 0] < 0 and h[0, 0] * h[1, 1] - h[0, 1] ** 2 > 0:
-            return -np.linalg.solve(h, grad)
-        ridge = max(2 * ridge, 1e-3 * max(1.0, float(np.abs(hess).max())))
-
-
-def _maximise(lik: _Likelihood, mu: float, tau: float) -> tuple[float, float, float, int]:
-    """Damped Newton ascent in (mu, tau); tau may change sign (the likelihood is even in tau).
-
-    Directions use the Louis Hessian, or the numerically differentiated exact gradient once
-    Louis directions ascend slowly (steps shrinking by less than half) or not at all; the
-    gradient is exact, so a vanishing step means a stationary point of the quadrature
-    likelihood.
-    """
-    ll, grad, hess = lik.evaluate(mu, tau, derivatives=True)
-    tiny = 8 * np.finfo(float).eps * max(1.0, abs(ll))
-    exact = False  # switched on (for good) when Louis directions ascend slowly or not at all
-    previous = math.inf
-    for it in range(1, _MAX_ITER + 1):
-        step = _ascent_step(lik.hessian(mu, tau) if exact else hess, grad)
-        size = float(np.max(np.abs(step)))
-        if size < _TOL:
-            return mu, tau, ll, it
-        if size > 0.5 * previous:
-            exact = True
-            step = _ascent_step(lik.hessian(mu, tau), grad)
-        previous = size
-        t = 1.0
-        while t >= 1e-10:
-            new_ll, new_grad, new_hess = lik.evaluate(mu + t * step[0], tau + t * step[1],
-                                                      derivatives=True)
-            # accept ties within rounding: near the optimum ll is flat to machine precision
-            if new_ll >= ll - tiny:
-                break
-            t /= 2
-        else:
-            if not exact:
-                exact = True
-                continue
-            # the likelihood is flat to rounding: converged when the step is tiny or the
-            # Newton decrement (the increase the step promises) is below rounding of ll
-            if size < 1e-6 or abs(float(grad @ step)) < 1e-10 * max(1.0, abs(ll)):
-                return mu, tau, ll, it
-            break
-        stalled = new_ll <= ll and size < 1e-6
-        mu, tau = mu + t * step[0], tau + t * step[1]
-        ll, grad, hess = new_ll, new_grad, new_hess
-        if stalled:
-            # a small step that no longer raises ll: the optimum, up to rounding of ll
-            return mu, tau, ll, it
-    raise ConvergenceError(f"pool_glmm: no convergence of the maximum-likelihood fit "
-                           f"(mu = {mu:g}, tau = {tau:g})")
-
-
-def pool_glmm(events: ArrayLike, totals: ArrayLike, *, level: float = 0.95) -> GlmmResult:
-    """Pool single proportions with the binomial-normal random-effects model (ML).
-
-    Equivalent to metafor's ``rma.glmm(measure="PLO", xi=events, ni=totals)``: the
-    log-likelihood is integrated over the study effects by 7-point adaptive Gauss-Hermite
-    quadrature (as lme4 ``glmer(nAGQ = 7)``) and maximised to 1e-10 by damped Newton steps;
-    ``tau2`` may be 0 at the boundary. The standard error of the logit-scale estimate comes
-    from the observed information of (mu, tau) (the fixed-effect block of its inverse, as
-    lme4's ``vcov``), here differentiated accurately; lme4's own finite differences are noisy
-    at about 1e-3 relative when its inner iterations stop early. CI and prediction interval
-    use z quantiles, as metafor's ``predict``; the proportion scale is their inverse logit.
-    ``i2`` and ``h2`` follow ``rma.glmm`` (typical variance of the escalc "PLO" variances).
-
-    Raises
-    ------
-    ArrayInputError
-        Fewer than two studies, lengths that differ, negative counts, events > totals, or
-        every study with 0 or all events: then the ML estimate is infinite.
-    ConvergenceError
-        The maximisation did not converge.
-
-    References
-    ----------
-    Hamza TH, van Houwelingen HC, Stijnen T (2008). The binomial distribution of
-    meta-analysis was preferred to model within-study variability. J Clin Epidemiol 61:41-51.
-    Stijnen T, Hamza TH, Ozdemir P (2010). Random effects meta-analysis of event outcome in
-    the framework of the generalized linear mixed model. Stat Med 29:3046-3067.
-    Pinheiro JC, Bates DM (1995). Approximations to the log-likelihood function in the
-    nonlinear mixed-effects model. J Comput Graph Stat 4:12-35.
-    """
-    lv = check_level(level)
+def _validate(events: ArrayLike, totals: ArrayLike) -> tuple[FloatArray, FloatArray, int]:
     x = as_vector("events", events)
     n = as_vector("totals", totals)
     k = same_length({"events": x, "totals": n})
@@ -322,46 +150,138 @@ def pool_glmm(events: ArrayLike, totals: ArrayLike, *, level: float = 0.95) -> G
     if np.all((x == 0) | (x == n)):
         raise ArrayInputError("events: every study has 0 or all events; the likelihood grows "
                               "without bound in tau^2, so there is no finite ML estimate")
-    lik = _Likelihood(x, n)
-    # start at the DerSimonian-Laird fit of the study logits (1/2 added to 0 and n events)
-    xc = np.where((x == 0) | (x == n), x + 0.5, x)
-    nc = np.where((x == 0) | (x == n), n + 1, n)
+    return x, n, k
+
+
+@dataclass(frozen=True, slots=True)
+class _MlFit:
+    beta: FloatArray
+    tau: float
+    loglik: float
+    vcov: FloatArray
+    iterations: int
+    fe_loglik: float
+
+
+def _ml_fit(x: FloatArray, n: FloatArray, X: FloatArray) -> _MlFit:
+    """Maximum-likelihood fit on sorted studies: Newton from the DerSimonian-Laird fit of the
+    study logits (1/2 added to 0 and n events), then the boundary tau = 0 (the fixed-effects
+    logistic regression) when its likelihood is higher."""
+    p = X.shape[1]
+    zero = (x == 0) | (x == n)
+    xc, nc = np.where(zero, x + 0.5, x), np.where(zero, n + 1.0, n)
     yi = np.log(xc / (nc - xc))
-    w = 1 / (1 / xc + 1 / (nc - xc))
-    sw = w.sum()
-    q = float(np.sum(w * (yi - np.sum(w * yi) / sw) ** 2))
-    tau0 = max(math.sqrt(max(0.0, (q - (k - 1)) / (sw - np.sum(w * w) / sw))), 0.1)
-    w = 1 / (1 / w + tau0 * tau0)
-    mu0 = float(np.sum(w * yi) / w.sum())
-    mu, tau, ll, iters = _maximise(lik, mu0, tau0)
-    # the likelihood is even in tau, so tau = 0 is always stationary: keep it if it is higher
-    # (tau = 0 is the common-effect logistic model, whose ML estimate is the pooled logit)
-    mu_fe = float(np.log(x.sum()) - np.log(n.sum() - x.sum()))
-    ll_fe = lik.evaluate(mu_fe, 0.0)[0]
-    if ll_fe > ll + 1e-12 * abs(ll):
-        mu, tau, ll = mu_fe, 0.0, ll_fe
-    tau = abs(tau)
-    if tau < 1e-7:
-        tau = 0.0
-    hess = lik.hessian(mu, tau)
-    if tau == 0.0 or np.linalg.det(hess) <= 0:
-        se = math.sqrt(-1 / hess[0, 0])
-    else:
-        se = math.sqrt(-np.linalg.inv(hess)[0, 0])
-    z = float(stats.norm.ppf(1 - (1 - lv) / 2))
+    vi = 1.0 / xc + 1.0 / (nc - xc)
+    design = None if p == 1 else X
+    tau0 = max(math.sqrt(estimate_tau2(yi, vi, "DL", design).tau2), 0.1)
+    beta0 = Gls(yi, vi, design).fit(tau0 * tau0)[1]
+    lik = GlmmLikelihood(x, n, X)
+    # starting modes: the posterior modes of u under the normal approximation of the logits
+    lik.study.mode = tau0 * (yi - X @ beta0) / (tau0 * tau0 + vi)
+    theta, ll, _, hess, iters = maximise(lik, np.append(beta0, tau0))
+    beta_fe, ll_fe, info_fe = fit_logistic(x, n, X, Gls(yi, vi, design).fit(0.0)[1])
+    tau = abs(float(theta[p]))
+    if ll_fe > ll + 1e-12 * abs(ll) or tau < 1e-7:
+        # tau = 0 is always stationary (the likelihood is even in tau): keep it if higher;
+        # there the model is the logistic regression, whose information gives the SE
+        inv_fe = inverse_spd(info_fe)
+        vcov_fe = np.linalg.inv(info_fe) if inv_fe is None else inv_fe
+        return _MlFit(beta_fe, 0.0, ll_fe, vcov_fe, iters, ll_fe)
+    inv = inverse_spd(-hess)
+    # (when the Hessian is not negative definite, tau is not a proper maximum: condition on it)
+    vcov = np.linalg.inv(-hess[:p, :p]) if inv is None else inv[:p, :p]
+    return _MlFit(theta[:p].copy(), tau, ll, vcov, iters, ll_fe)
+
+
+def pool_glmm(events: ArrayLike, totals: ArrayLike, *, mods: Any = None,
+              level: float = 0.95) -> GlmmResult:
+    """Pool single proportions with the binomial-normal random-effects model (ML), optionally
+    with moderators (a meta-regression on the logit scale).
+
+    Equivalent to metafor's ``rma.glmm(measure="PLO", xi=events, ni=totals, mods=...)``: the
+    log-likelihood is integrated over the study effects by 7-point adaptive Gauss-Hermite
+    quadrature (as lme4 ``glmer(nAGQ = 7)``) and maximised by Newton's method with its exact
+    Hessian, to machine precision; ``tau2`` may be 0 at the boundary. Standard errors come
+    from the exact observed information of (beta, tau) (the coefficient block of its inverse,
+    as lme4's ``vcov``); lme4's finite differences are noisy at about 1e-3 relative, and far
+    off near a 0-event study with large tau^2. CIs and the prediction interval use z
+    quantiles, as metafor's ``predict``. I^2, H^2, the Wald and likelihood-ratio tests for
+    residual heterogeneity and QM follow ``rma.glmm`` (see ``glmm_tests``); ``lrt`` is the
+    likelihood-ratio test of the moderators from the marginal log-likelihoods of this fit
+    and of the intercept-only fit.
+
+    Parameters
+    ----------
+    events, totals : array-like
+        Events and participants per study (0 <= events <= totals, totals > 0).
+    mods : DataFrame, Series or 1-D/2-D array, optional
+        Moderators, one row per study (numeric; code categories as 0/1 columns); an intercept
+        is added. Column names become coefficient names (``mod1``, ... for arrays).
+    level : float
+        Confidence level in (0, 1).
+
+    Raises
+    ------
+    ArrayInputError
+        Fewer than two studies, lengths that differ, negative counts, events > totals, or
+        every study with 0 or all events: then the ML estimate is infinite.
+    InputError
+        Bad moderators, or no more studies than coefficients.
+    ConvergenceError
+        The maximisation did not converge (e.g. moderators that separate 0-event studies).
+
+    References
+    ----------
+    Hamza TH, van Houwelingen HC, Stijnen T (2008). The binomial distribution of
+    meta-analysis was preferred to model within-study variability. J Clin Epidemiol 61:41-51.
+    Stijnen T, Hamza TH, Ozdemir P (2010). Random effects meta-analysis of event outcome in
+    the framework of the generalized linear mixed model. Stat Med 29:3046-3067.
+    Pinheiro JC, Bates DM (1995). Approximations to the log-likelihood function in the
+    nonlinear mixed-effects model. J Comput Graph Stat 4:12-35.
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J Stat
+    Softw 36.
+    """
+    lv = check_level(level)
+    x, n, k = _validate(events, totals)
+    M, names = moderator_matrix(mods, k)
+    X = np.ones((k, 1)) if M is None else np.column_stack([np.ones(k), M])
+    p = X.shape[1]
+    if k <= p:
+        raise TooFewStudiesError(f"events: k = {k} studies cannot estimate {p} coefficients "
+                                 "and tau^2; need more studies than coefficients")
+    # a canonical order (events, totals, moderators): every sum below is formed in it
+    order = np.lexsort((*X[:, ::-1].T, n, x))
+    x, n, X = x[order], n[order], np.ascontiguousarray(X[order])
+    fit = _ml_fit(x, n, X)
+    beta, tau = fit.beta, fit.tau
     tau2 = tau * tau
-    # I^2 and H^2 as metafor's rma.glmm: the "typical" within-study variance of the PLO effect
-    # sizes (escalc defaults) against tau2 (Higgins and Thompson, 2002)
-    w = 1 / (1 / xc + 1 / (nc - xc))
-    vt = (k - 1) * w.sum() / (w.sum() ** 2 - np.sum(w * w))
-    half_pi = z * math.sqrt(se * se + tau2)
+    se = np.sqrt(np.diag(fit.vcov))
+    zval = beta / se
+    pval = 2.0 * special.ndtr(-np.abs(zval))
+    z = float(-special.ndtri((1.0 - lv) / 2.0))
+    qm, qm_df, qm_pval = gt.wald_test(beta, fit.vcov)
+    lrt, lrt_df, lrt_pval, ll_reduced = math.nan, 0, math.nan, math.nan
+    if p > 1:
+        ll_reduced = _ml_fit(x, n, X[:, :1]).loglik
+        lrt_df = p - 1
+        lrt, lrt_pval = gt.likelihood_ratio(fit.loglik, ll_reduced, lrt_df)
+    qe_w, qe_df, qe_w_pval = gt.qe_wald(x, n, X)
+    qe_l, qe_l_pval = gt.qe_lrt(x, n, fit.fe_loglik, qe_df)
+    vt = gt.glmm_typical_variance(x, n, X)
+    mu, se0 = float(beta[0]), float(se[0])
+    half_pi = z * math.sqrt(se0 * se0 + tau2)
     expit = special.expit
     return GlmmResult(
-        k=k, level=lv, estimate=mu, se=se, zval=mu / se,
-        pval=float(2 * stats.norm.sf(abs(mu / se))),
-        ci_low=mu - z * se, ci_high=mu + z * se, tau2=tau2, i2=float(100 * tau2 / (vt + tau2)),
-        h2=float((vt + tau2) / vt), loglik=ll,
-        proportion=float(expit(mu)), proportion_ci_low=float(expit(mu - z * se)),
-        proportion_ci_high=float(expit(mu + z * se)), pi_low=float(expit(mu - half_pi)),
-        pi_high=float(expit(mu + half_pi)), iterations=iters,
+        k=k, level=lv, estimate=mu, se=se0, zval=float(zval[0]), pval=float(pval[0]),
+        ci_low=mu - z * se0, ci_high=mu + z * se0, tau2=tau2,
+        i2=100.0 * tau2 / (vt + tau2), h2=tau2 / vt + 1.0, loglik=fit.loglik,
+        proportion=float(expit(mu)), proportion_ci_low=float(expit(mu - z * se0)),
+        proportion_ci_high=float(expit(mu + z * se0)), pi_low=float(expit(mu - half_pi)),
+        pi_high=float(expit(mu + half_pi)), iterations=fit.iterations,
+        p=p, coef_names=names, beta=frozen(beta), beta_se=frozen(se), beta_zval=frozen(zval),
+        beta_pval=frozen(pval), beta_ci_low=frozen(beta - z * se),
+        beta_ci_high=frozen(beta + z * se), vcov=frozen(fit.vcov),
+        qm=qm, qm_df=qm_df, qm_pval=qm_pval, lrt=lrt, lrt_df=lrt_df, lrt_pval=lrt_pval,
+        loglik_reduced=ll_reduced, typical_variance=vt, qe_wald=qe_w, qe_wald_pval=qe_w_pval,
+        qe_lrt=qe_l, qe_lrt_pval=qe_l_pval, qe_df=qe_df,
     )

@@ -1,12 +1,18 @@
-"""Random-effects pooling and meta-regression (metafor ``rma.uni`` equivalent) and its
-diagnostics: leave-one-out, Egger's regression test and trim-and-fill.
+"""Random-effects and equal-effects pooling and meta-regression (metafor ``rma.uni``
+equivalent) and its diagnostics: leave-one-out, Egger's regression test and trim-and-fill.
 
 The fit is the normal-normal random-effects model y_i = x_i'beta + u_i + e_i with
 u_i ~ N(0, tau^2) and e_i ~ N(0, v_i); beta is the weighted least squares estimate with
 weights 1/(v_i + tau^2) (Viechtbauer, 2010). ``test="knha"`` scales the covariance by
 s^2_w = Q(tau^2)/(k - p) and uses t(k - p) quantiles (Hartung & Knapp, 2001; Sidik &
 Jonkman, 2002); ``adhoc=True`` floors s^2_w at 1 (Knapp & Hartung, 2003; metafor
-``test="adhoc"``).
+``test="adhoc"``). ``method="EE"`` (alias ``"FE"``) is the equal-effects (common-effect) model,
+tau^2 = 0 with weights 1/v_i; as in metafor its I^2 and H^2 come from Cochran's Q (Higgins &
+Thompson, 2002) and Knapp-Hartung is applied without the floor at 1 (s^2_w = Q/(k - p)).
+
+What a caller may never read is computed on first access: the Q-profile confidence interval of
+tau^2 (``tau2_ci_low``/``tau2_ci_high``, Viechtbauer, 2007) and the coefficient table. The
+values are those an eager computation gives; ``to_dict()`` includes them.
 
 Where the numbers can differ from metafor 3.8 (on purpose):
 
@@ -24,6 +30,10 @@ Hartung J, Knapp G (2001). On tests of the overall treatment effect in meta-anal
     normally distributed responses. Stat Med 20:1771-82.
 Knapp G, Hartung J (2003). Improved tests for a random effects meta-regression with a single
     covariate. Stat Med 22:2693-710.
+Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a meta-analysis. Stat Med
+    21:1539-58.
+Viechtbauer W (2007). Confidence intervals for the amount of heterogeneity in meta-analysis.
+    Stat Med 26:37-52.
 Egger M, Davey Smith G, Schneider M, Minder C (1997). Bias in meta-analysis detected by a
     simple, graphical test. BMJ 315:629-34.
 Duval S, Tweedie R (2000). Trim and fill. Biometrics 56:455-63.
@@ -32,7 +42,6 @@ Duval S, Tweedie R (2000). Trim and fill. Biometrics 56:455-63.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,27 +58,47 @@ from .._checks import (
     check_same_length,
     check_vi,
 )
-from ..errors import BlasticMetaWarning
 from . import heterogeneity as het
 from ._arrays import frozen, jsonable, moderator_matrix, split_frame
-from .tau2 import METHODS, Gls, Tau2Estimate, estimate_tau2, qprofile_ci
+from ._rma import EQUAL_EFFECTS, fit_arrays
+from .tau2 import METHODS, Gls, qprofile_ci
 
 if TYPE_CHECKING:
     from .diagnostics import EggerResult, TrimFillResult
 
 TESTS = ("z", "knha")
+POOL_METHODS = (*METHODS, *EQUAL_EFFECTS)
 
 _EPS = np.finfo(float).eps
+_NAN = math.nan
+
+
+class _Deferred:
+    """What a fit computes only on demand: the Q-profile CI of tau^2 (a root search per bound,
+    the most expensive part of a fit). Filled once, on first access."""
+
+    __slots__ = ("_ci", "gls", "level")
+
+    def __init__(self, gls: Gls, level: float) -> None:
+        self.gls, self.level = gls, level
+        self._ci: tuple[float, float] | None = None
+
+    def tau2_ci(self) -> tuple[float, float]:
+        if self._ci is None:
+            self._ci = qprofile_ci(self.gls, self.level)
+        return self._ci
 
 
 @dataclass(frozen=True, slots=True)
 class PooledResult:
-    """A fitted random-effects model (metafor ``rma.uni``), immutable.
+    """A fitted random-effects or equal-effects model (metafor ``rma.uni``), immutable.
 
     ``estimate``/``se``/``zval``/``pval``/``ci_*`` refer to the intercept (the pooled effect
     when there are no moderators); ``coefficients`` holds every coefficient. ``zval`` is a t
     statistic under ``test="knha"`` (also available as ``tval``), with ``df = k - p``.
-    Arrays are read-only and in input order; ``weights`` are percentages.
+    Arrays are read-only and in input order; ``weights`` are percentages. ``tau2_ci_low`` and
+    ``tau2_ci_high`` (Q-profile, Viechtbauer 2007) are computed on first access; they are NaN
+    for an equal-effects model or a fixed tau^2 (metafor's ``confint`` refuses those).
     """
 
     k: int
@@ -89,8 +118,6 @@ class PooledResult:
     df: float
     tau2: float
     tau2_se: float
-    tau2_ci_low: float
-    tau2_ci_high: float
     i2: float
     h2: float
     typical_variance: float
@@ -115,8 +142,24 @@ class PooledResult:
     beta_ci_high: np.ndarray = field(repr=False)
     coef_names: tuple[str, ...] = ("intrcpt",)
     mods: np.ndarray | None = field(default=None, repr=False)
+    _deferred: _Deferred | None = field(default=None, repr=False, compare=False)
 
     # -- derived views -----------------------------------------------------------------------
+    @property
+    def tau2_ci_low(self) -> float:
+        """Lower Q-profile confidence bound of tau^2 (computed on first access)."""
+        return _NAN if self._deferred is None else self._deferred.tau2_ci()[0]
+
+    @property
+    def tau2_ci_high(self) -> float:
+        """Upper Q-profile confidence bound of tau^2 (computed on first access)."""
+        return _NAN if self._deferred is None else self._deferred.tau2_ci()[1]
+
+    @property
+    def equal_effects(self) -> bool:
+        """True for the equal-effects (common-effect) model, ``method="EE"`` or ``"FE"``."""
+        return self.method in EQUAL_EFFECTS
+
     @property
     def tval(self) -> float:
         """The test statistic of the intercept (a t value under Knapp-Hartung)."""
@@ -202,9 +245,11 @@ class PooledResult:
         (NaN becomes None)."""
         out: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
-            if name in ("mods",):
+            if name in ("mods", "_deferred"):
                 continue
             out[name] = getattr(self, name)
+            if name == "tau2_se":
+                out["tau2_ci_low"], out["tau2_ci_high"] = self.tau2_ci_low, self.tau2_ci_high
         out["tau"] = self.tau
         out["coefficients"] = {
             n: {
@@ -243,7 +288,7 @@ def single_study_result(y: float, v: float, *, method: str = "REML", test: str =
         k=1, p=1, method=method, test=test, level=level, pi_convention=pi, adhoc=False,
         i2_definition=i2, estimate=y, se=row["se"], zval=row["statistic"], pval=row["pval"],
         ci_low=row["ci_low"], ci_high=row["ci_high"], df=nan, tau2=tau2, tau2_se=nan,
-        tau2_ci_low=nan, tau2_ci_high=nan, i2=nan, h2=nan, typical_variance=nan, q=nan,
+        i2=nan, h2=nan, typical_variance=nan, q=nan,
         q_df=0, q_pval=nan, pi_low=nan, pi_high=nan, qm=nan, qm_df=(1,), qm_pval=nan, r2=nan,
         s2w=1.0, yi=arr(y), vi=arr(v), weights=frozen(100.0 * one), beta=arr(y),
         beta_se=arr(row["se"]), beta_stat=arr(row["statistic"]), beta_pval=arr(row["pval"]),
@@ -262,7 +307,7 @@ def _single_row(y: float, v: float, level: float) -> dict[str, float]:
 
 def _validate(yi: Any, vi: Any, method: Any, test: Any, level: Any, pi: Any, adhoc: Any,
               i2: Any) -> tuple[np.ndarray, np.ndarray, float]:
-    check_choice("method", method, METHODS)
+    check_choice("method", method, POOL_METHODS)
     check_choice("test", test, TESTS)
     check_choice("pi", pi, het.PI_CONVENTIONS)
     check_choice("i2", i2, het.I2_DEFINITIONS)
@@ -298,8 +343,9 @@ def pool(
     yi, vi : array-like
         Effect sizes and their sampling variances (> 0), one per study. ``yi`` may instead be
         a DataFrame with ``yi`` and ``vi`` columns (``vi`` then omitted).
-    method : {"DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM"}
-        tau^2 estimator, as in metafor's ``rma.uni``.
+    method : {"DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM", "EE", "FE"}
+        tau^2 estimator, as in metafor's ``rma.uni``; ``"EE"`` (or its alias ``"FE"``) fits
+        the equal-effects model (tau^2 = 0, I^2 and H^2 from Q whatever ``i2`` says).
     test : {"z", "knha"}
         Normal-theory Wald tests, or Knapp-Hartung (Hartung-Knapp-Sidik-Jonkman) t/F tests.
     level : float
@@ -322,7 +368,8 @@ def pool(
     Warns
     -----
     BlasticMetaWarning
-        k = 2 with ``test="knha"`` (t with 1 df: intervals are extremely wide).
+        k = 2 with ``test="knha"`` (t with 1 df: intervals are extremely wide); Knapp-Hartung
+        with an equal-effects model (fitted anyway, as metafor does).
 
     Examples
     --------
@@ -363,99 +410,7 @@ def _fit(
 ) -> PooledResult:
     """The fit on validated arrays (no pandas on this path). ``tau2_fixed`` skips the
     estimation (used for subgroups sharing a common tau^2); its SE and CI are then NaN."""
-    k = y.shape[0]
-    X = None if M is None else np.column_stack([np.ones(k), M])
-    p = 1 if X is None else X.shape[1]
-    if k <= p:
-        raise TooFewStudiesError(
-            f"yi: k = {k} studies cannot estimate {p} coefficients and tau^2; "
-            "need more studies than coefficients")
-    knha = test == "knha"
-    if warn and knha and k == 2:
-        warnings.warn("k = 2 with test='knha': the t distribution has 1 df and the "
-                      "confidence interval is extremely wide", BlasticMetaWarning, stacklevel=3)
-    gls = Gls(y, v, X)
-    if tau2_fixed is None:
-        est = estimate_tau2(y, v, method, X)
-    else:
-        est = Tau2Estimate(float(tau2_fixed), math.nan, 0)
-    tau2 = est.tau2
-    w, beta, vb, e = gls.fit(tau2)
-    s2w = 1.0
-    df = math.nan
-    if knha:
-        rss = float(w @ (e * e))
-        s2w = 0.0 if rss <= _EPS else rss / (k - p)
-        if adhoc:
-            s2w = max(1.0, s2w)
-        vb = vb * s2w
-        df = float(k - p)
-    se = np.sqrt(np.diag(vb))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = beta / se
-    alpha = 1.0 - level
-    if knha:
-        pval = 2.0 * special.stdtr(df, -np.abs(stat))
-        crit = float(special.stdtrit(df, 1.0 - alpha / 2))
-    else:
-        pval = 2.0 * special.ndtr(-np.abs(stat))
-        crit = float(-special.ndtri(alpha / 2))
-    ci_low = beta - crit * se
-    ci_high = beta + crit * se
-
-    # omnibus test of the moderators (or of the intercept without moderators), metafor's QM
-    if p == 1:
-        m = 1
-        qm = float(beta[0] ** 2 / vb[0, 0]) if vb[0, 0] > 0 else math.nan
-    else:
-        btt = np.arange(1, p)
-        m = p - 1
-        bb = beta[btt]
-        try:
-            qm = float(bb @ np.linalg.solve(vb[np.ix_(btt, btt)], bb))
-        except np.linalg.LinAlgError:
-            qm = math.nan
-    if knha:
-        qm = qm / m
-        qm_df: tuple[int, ...] = (m, k - p)
-        qm_pval = float(special.fdtrc(m, k - p, qm))
-    else:
-        qm_df = (m,)
-        qm_pval = float(special.chdtrc(m, qm))
-
-    # heterogeneity
-    q = max(0.0, gls.q(0.0))
-    q_df = k - p
-    q_pval = float(special.chdtrc(q_df, q))
-    vt = het.typical_variance(v, X)
-    if i2def == "tau2":
-        i2v, h2v = het.i2_from_tau2(tau2, vt), het.h2_from_tau2(tau2, vt)
-    else:
-        i2v, h2v = het.i2_from_q(q, q_df), het.h2_from_q(q, q_df)
-    tau2_lb, tau2_ub = qprofile_ci(gls, level) if tau2_fixed is None else (math.nan, math.nan)
-
-    # prediction interval for the intercept (the pooled effect without moderators)
-    pcrit = het.pi_quantile(pi, k=k, p=p, level=level, knha=knha)
-    pi_low, pi_high = het.prediction_interval(float(beta[0]), float(se[0]), tau2, pcrit)
-
-    r2 = math.nan
-    if p > 1:
-        tau2_re = estimate_tau2(y, v, method, None).tau2
-        r2 = 0.0 if tau2_re == 0 else max(0.0, 100.0 * (tau2_re - tau2) / tau2_re)
-
-    return PooledResult(
-        k=k, p=p, method=method, test=test, level=level, pi_convention=pi, adhoc=adhoc,
-        i2_definition=i2def,
-        estimate=float(beta[0]), se=float(se[0]), zval=float(stat[0]), pval=float(pval[0]),
-        ci_low=float(ci_low[0]), ci_high=float(ci_high[0]), df=df,
-        tau2=tau2, tau2_se=est.se, tau2_ci_low=tau2_lb, tau2_ci_high=tau2_ub,
-        i2=float(i2v), h2=float(h2v), typical_variance=vt,
-        q=q, q_df=q_df, q_pval=q_pval, pi_low=pi_low, pi_high=pi_high,
-        qm=qm, qm_df=qm_df, qm_pval=qm_pval, r2=r2, s2w=s2w,
-        yi=frozen(y), vi=frozen(v), weights=frozen(100.0 * w / w.sum()),
-        beta=frozen(beta), beta_se=frozen(se), beta_stat=frozen(stat),
-        beta_pval=frozen(pval), beta_ci_low=frozen(ci_low), beta_ci_high=frozen(ci_high),
-        coef_names=names, mods=None if M is None else frozen(M),
-    )
-
-
+    values, gls = fit_arrays(y, v, M, method, test, level, pi, adhoc, i2def, warn=warn,
+                             tau2_fixed=tau2_fixed)
+    deferred = None if gls is None else _Deferred(gls, level)
+    return PooledResult(**values, coef_names=names, _deferred=deferred)

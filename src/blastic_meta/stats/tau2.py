@@ -44,6 +44,8 @@ _MAXITER = 500
 _RTOL = 1e-10
 #: log grid (relative to the data's scale) on which the ML/REML score is scanned for maxima
 _GRID = np.logspace(-10, 4, 57)
+_GRID0 = np.concatenate([[0.0], _GRID])
+_SUM = np.add.reduce  # the sum of a small array without the overhead of ndarray.sum
 
 
 class Gls:
@@ -53,13 +55,15 @@ class Gls:
     intercept-only model, which keeps a k = 10 REML fit well under a millisecond.
     """
 
-    __slots__ = ("X", "_scale", "int_only", "k", "p", "v", "y")
+    __slots__ = ("X", "_last", "_scale", "_w0", "int_only", "k", "p", "v", "y")
 
     def __init__(self, y: np.ndarray, v: np.ndarray, X: np.ndarray | None) -> None:
         self.y = y
         self.v = v
         self.k = y.shape[0]
         self._scale = 0.0
+        self._last: tuple[float, tuple[np.ndarray, ...]] | None = None
+        self._w0: np.ndarray | None = None
         if X is None:
             self.X = None
             self.p = 1
@@ -70,19 +74,34 @@ class Gls:
             self.int_only = False
 
     # -- core quantities -------------------------------------------------------------------
+    @property
+    def w0(self) -> np.ndarray:
+        """The weights 1 / v_i of the equal-effects fit (computed once)."""
+        if self._w0 is None:
+            self._w0 = 1.0 / self.v
+        return self._w0
+
     def fit(self, tau2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return (w, beta, vb, resid) at ``tau2``: weights, GLS coefficients, their
-        (unscaled) covariance (X'WX)^-1 and residuals y - X beta."""
+        (unscaled) covariance (X'WX)^-1 and residuals y - X beta. The arrays of the last call
+        are kept (the estimators end with a fit at the estimate, which the model fit reuses),
+        so they must not be modified."""
+        last = self._last
+        if last is not None and last[0] == tau2:
+            return last[1]  # type: ignore[return-value]
         w = 1.0 / (self.v + tau2)
         if self.int_only:
             s = w.sum()
             b = (w @ self.y) / s
-            return w, np.array([b]), np.array([[1.0 / s]]), self.y - b
-        X = self.X
-        wx = X * w[:, None]
-        vb = np.linalg.inv(X.T @ wx)
-        beta = vb @ (wx.T @ self.y)
-        return w, beta, vb, self.y - X @ beta
+            out = w, np.array([b]), np.array([[1.0 / s]]), self.y - b
+        else:
+            X = self.X
+            wx = X * w[:, None]
+            vb = np.linalg.inv(X.T @ wx)
+            beta = vb @ (wx.T @ self.y)
+            out = w, beta, vb, self.y - X @ beta
+        self._last = (tau2, out)
+        return out
 
     def q(self, tau2: float) -> float:
         """Generalised Q statistic y'P(tau2)y."""
@@ -108,6 +127,8 @@ class Gls:
     def score(self, tau2: float, method: str) -> tuple[float, float, float]:
         """(score, d score / d tau2, expected information) of the ML or REML log-likelihood,
         each up to the common factor 1/2 (Viechtbauer 2005, eqs. for Fisher scoring)."""
+        if self.int_only:
+            return self._score_int_only(tau2, method)
         w, _, vb, e = self.fit(tau2)
         py = w * e
         ppy = self._p_times(w, vb, py)
@@ -118,6 +139,23 @@ class Gls:
             return yppy - float(w.sum()), -2.0 * ypppy + sw2, sw2
         trp, trpp = self._traces(w, vb)
         return yppy - trp, -2.0 * ypppy + trpp, trpp
+
+    def _score_int_only(self, tau2: float, method: str) -> tuple[float, float, float]:
+        """``score`` without moderators in the fewest array operations (the hot loop of
+        ML/REML): with P = W - w w'/sum(w), Py = w e, y'PPy = |w e|^2 and
+        y'PPPy = sum(w (w e)^2) - (sum w^2 e)^2 / sum(w)."""
+        w = 1.0 / (self.v + tau2)
+        s = float(_SUM(w))
+        py = w * (self.y - float(w @ self.y) / s)
+        a = float(w @ py)
+        ypppy = float((py * py) @ w) - a * a / s
+        yppy = float(py @ py)
+        w2 = w * w
+        sw2 = float(_SUM(w2))
+        if method == "ML":
+            return yppy - s, -2.0 * ypppy + sw2, sw2
+        trpp = sw2 - 2.0 * float(w2 @ w) / s + sw2 * sw2 / (s * s)
+        return yppy - (s - sw2 / s), -2.0 * ypppy + trpp, trpp
 
     def score_grid(self, ts: np.ndarray, method: str) -> np.ndarray:
         """The ML or REML score at every tau^2 in ``ts`` (vectorised without moderators)."""
@@ -173,8 +211,8 @@ class Gls:
     def scale(self) -> float:
         """A positive scale for tau^2 (used for tolerances and initial brackets)."""
         if self._scale == 0.0:
-            d = self.y - self.y.sum() / self.k
-            s = float(d @ d) / self.k + float(self.v.sum()) / self.k
+            d = self.y - float(_SUM(self.y)) / self.k
+            s = float(d @ d) / self.k + float(_SUM(self.v)) / self.k
             self._scale = s if s > 0 else 1.0
         return self._scale
 
@@ -198,12 +236,16 @@ def _bracketed_newton(
     x0: float,
     xtol: float,
     what: str,
+    quadratic_rtol: float = 0.0,
 ) -> tuple[float, int]:
     """Root of a function positive at ``lo`` and negative at ``hi``.
 
     Newton steps are taken while they stay strictly inside the current bracket; otherwise the
     bracket is bisected. Stops when a step or the bracket is below ``xtol`` (plus a relative
-    1e-10 of the root), raising ``ConvergenceError`` after ``_MAXITER`` evaluations.
+    1e-10 of the root), raising ``ConvergenceError`` after ``_MAXITER`` evaluations. With
+    ``quadratic_rtol``, a function known to be nearly linear near its root (so that Newton's
+    error after a step d is far below d^2 / x) also stops after taking a Newton step below
+    ``quadratic_rtol`` times the root.
     """
     x = x0
     if not lo < x0 < hi:  # a start outside the bracket: its middle, or a step right of lo
@@ -223,6 +265,8 @@ def _bracketed_newton(
         new = x - f / d if d < 0 else math.nan
         if not (lo < new < hi):
             new = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * x + xtol
+        elif abs(new - x) <= quadratic_rtol * abs(x):
+            return new, it
         if abs(new - x) <= tol or hi - lo <= tol:
             return new, it
         x = new
@@ -331,24 +375,34 @@ def _likelihood(gls: Gls, method: str) -> Tau2Estimate:
     of tau^2 = 0 (when the score is <= 0 there) is returned.
     """
     what = f"tau2 ({method})"
+    # Newton is applied to (tau^2 + c)^2 times the score, c the harmonic mean of the v_i:
+    # the score behaves like (a - b tau^2) / (tau^2 + v)^2, so this product is nearly linear
+    # and, started where it interpolates to 0 on the grid, Newton needs about three steps.
+    # It has the sign and the roots of the score for tau^2 >= 0.
+    c = gls.k / float(_SUM(gls.w0))
 
     def fun(t: float) -> tuple[float, float]:
         g, dg, _ = gls.score(t, method)
-        return g, dg
+        m = t + c
+        return m * m * g, m * (2.0 * g + m * dg)
 
     s = gls.scale()
-    grid = np.concatenate([[0.0], s * _GRID])
+    grid = s * _GRID0
     g = gls.score_grid(grid, method)
     if g[-1] > 0:  # the maximum lies beyond the grid
         hi = _upper_bracket(fun, 2.0 * float(grid[-1]), what)
         grid = np.append(grid, hi)
-        g = np.append(g, fun(hi)[0])
+        g = np.append(g, gls.score(hi, method)[0])
     candidates = [0.0] if g[0] <= 0 else []
     iterations = 0
-    for i in np.flatnonzero((g[:-1] > 0) & (g[1:] <= 0)):
+    positive = g > 0
+    for i in (positive[:-1] > positive[1:]).nonzero()[0].tolist():
         lo, hi = float(grid[i]), float(grid[i + 1])
-        start = math.sqrt(lo * hi) if lo > 0 else 0.5 * hi
-        root, it = _bracketed_newton(fun, lo, hi, start, 1e-14 * s, what)
+        h_lo, h_hi = (lo + c) ** 2 * float(g[i]), (hi + c) ** 2 * float(g[i + 1])
+        start = lo + h_lo / (h_lo - h_hi) * (hi - lo)
+        # (tau^2 + c)^2 score is nearly linear: a Newton step below 1e-6 of the root leaves
+        # an error of about 1e-12 (checked on 3000 random sets: at most 6e-13 relative)
+        root, it = _bracketed_newton(fun, lo, hi, start, 1e-14 * s, what, quadratic_rtol=1e-6)
         iterations += it
         candidates.append(root)
     if not candidates:  # pragma: no cover - g(0) > 0 and g(end) < 0 imply a sign change
@@ -388,7 +442,12 @@ def estimate_tau2(
     >>> round(estimate_tau2(np.array([0.1, 0.5, 0.9]), np.array([0.01, 0.02, 0.01]), "DL").tau2, 6)
     0.1875
     """
-    est = _ESTIMATORS[method](Gls(yi, vi, X))
+    return tau2_from_gls(Gls(yi, vi, X), method)
+
+
+def tau2_from_gls(gls: Gls, method: str) -> Tau2Estimate:
+    """``estimate_tau2`` on an existing engine (the fit reuses it for the Q-profile CI)."""
+    est = _ESTIMATORS[method](gls)
     if not math.isfinite(est.tau2):
         raise ConvergenceError(f"tau2 ({method}): no finite estimate (effects or variances too "
                                "extreme to fit)")

@@ -14,6 +14,7 @@ the global one.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -104,6 +105,15 @@ class Rows:
     def q(self, tau2: FloatArray) -> FloatArray:
         """Generalised Q statistic at ``tau2``."""
         return _q(tau2, self.yc, self.v, scratch=self.scratch)[0]
+
+    @functools.cached_property
+    def at_zero(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Sums at tau2 = 0, needed by several steps: sum w, sum w^2, Q and y'P^2 y."""
+        w = _weights(np.zeros(self.n), self.v, self.scratch.get("w", self.v.shape))
+        sw = w.sum(axis=0)
+        e = np.subtract(self.yc, _dot(w, self.yc) / sw, out=self.scratch.get("e", w.shape))
+        we = np.multiply(w, e, out=self.scratch.get("we", w.shape))
+        return sw, _dot(w, w), _dot(we, e), _dot(we, we)
 
     def score_bound(self, method: str) -> FloatArray:
         """A tau2 beyond which the ML or REML score is certainly negative.
@@ -261,7 +271,11 @@ def _score_grid(rows: Rows, bound: FloatArray, reml: bool) -> FloatArray:
     """
     a, t, out = (np.empty((_GRID.size, rows.n)) for _ in range(3))
     for p in _COARSE:
-        a[p], t[p] = _a_and_t(_GRID[p] * bound, rows.yc, rows.v, reml, rows.scratch)
+        if p == 0:
+            sw, sw2, _, a[p] = rows.at_zero
+            t[p] = sw - sw2 / sw if reml else sw
+        else:
+            a[p], t[p] = _a_and_t(_GRID[p] * bound, rows.yc, rows.v, reml, rows.scratch)
         np.subtract(a[p], t[p], out=out[p])
     for lo, hi in itertools.pairwise(_COARSE):
         out[lo + 1:hi] = out[lo]  # the sign wherever the bounds settle it
@@ -350,15 +364,13 @@ def _paule_mandel(rows: Rows) -> FloatArray:
 
 
 def _dl(rows: Rows) -> FloatArray:
-    w = _weights(np.zeros(rows.n), rows.v, rows.scratch.get("w", rows.v.shape))
-    sw = w.sum(axis=0)
-    c = sw - _dot(w, w) / sw
-    return np.maximum(0.0, (rows.q(np.zeros(rows.n)) - (rows.k - 1)) / c)
+    sw, sw2, q, _ = rows.at_zero
+    return np.maximum(0.0, (q - (rows.k - 1)) / (sw - sw2 / sw))
 
 
 def _hs(rows: Rows) -> FloatArray:
-    q = rows.q(np.zeros(rows.n))
-    return np.maximum(0.0, (q - rows.k) / (1.0 / rows.v).sum(axis=0))
+    sw, _, q, _ = rows.at_zero
+    return np.maximum(0.0, (q - rows.k) / sw)
 
 
 def _sj(rows: Rows) -> FloatArray:

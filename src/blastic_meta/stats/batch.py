@@ -126,11 +126,9 @@ def pool_many(Y: ArrayLike, V: ArrayLike, *, method: str = "REML", test: str = "
 def _summaries(rows: Rows, tau2: FloatArray, test: str, level: float) -> FloatArray:
     """The columns of ``COLUMNS[1:]``, one row each, at the estimated ``tau2``."""
     k, y, v, scratch = rows.k, rows.y, rows.v, rows.scratch
-    q = rows.q(np.zeros(k.size))
+    sw0, sw0_sq, q, _ = rows.at_zero
+    vt = (k - 1) * sw0 / (sw0 * sw0 - sw0_sq)
     w = scratch.get("w", v.shape)
-    np.divide(1.0, v, out=w)
-    sw0 = w.sum(axis=0)
-    vt = (k - 1) * sw0 / (sw0 * sw0 - np.einsum("kn,kn->n", w, w))
     np.add(v, tau2, out=w)
     np.divide(1.0, w, out=w)
     sw = w.sum(axis=0)

@@ -50,16 +50,13 @@ def test_grid_scan_finds_the_changes_of_sign_of_the_full_grid(data, method):
     log_v = data.draw(hnp.arrays(np.float64, (rows_, k), elements=st.floats(-3, 1)))
     rows = _rows(y, 10.0 ** log_v)
     bound = rows.score_bound(method)
-    scan = _batch_tau2._score_grid(rows, bound, method == "REML")
+    r, c, s_lo, s_hi, s0 = _batch_tau2._sign_changes(rows, bound, method == "REML")
     full = _full_grid(rows, bound, method == "REML")
-    np.testing.assert_array_equal(_changes(scan), _changes(full))
-    # the score at both ends of each change is the real one (it starts the Newton search)
-    r, c = _changes(full).T
-    for cell in (c, c + 1):
-        np.testing.assert_allclose(scan[cell, r], full[cell, r], rtol=1e-9, atol=1e-12)
-    # elsewhere it may hold a stand-in of the same sign
-    clear = np.abs(full) > 1e-10 * np.abs(full).max(axis=0)
-    np.testing.assert_array_equal(np.sign(scan)[clear], np.sign(full)[clear])
+    np.testing.assert_array_equal(np.column_stack([r, c]), _changes(full))
+    # the score at both ends of each change starts the Newton search; at 0 it decides ll0check
+    np.testing.assert_allclose(s_lo, full[c, r], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(s_hi, full[c + 1, r], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(s0, full[0], rtol=1e-9, atol=1e-12)
 
 
 def test_grid_scan_keeps_both_maxima_of_a_bimodal_likelihood():
@@ -70,8 +67,11 @@ def test_grid_scan_keeps_both_maxima_of_a_bimodal_likelihood():
                    0.18678343, 0.16931883, 0.06738, 0.39383842]])
     rows = _rows(y, v)
     bound = rows.score_bound("REML")
-    scan = _batch_tau2._score_grid(rows, bound, True)
-    np.testing.assert_array_equal(_changes(scan), _changes(_full_grid(rows, bound, True)))
+    r, c, _, _, s0 = _batch_tau2._sign_changes(rows, bound, True)
+    changes = _changes(_full_grid(rows, bound, True))
+    # the inner maximum is a change of sign; the one at 0 shows as a score <= 0 there
+    assert len(changes) == 1 and s0[0] <= 0
+    np.testing.assert_array_equal(np.column_stack([r, c]), changes)
 
 
 @settings(max_examples=200, deadline=None)

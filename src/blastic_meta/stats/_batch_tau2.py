@@ -259,9 +259,11 @@ def _bracketed_newton(fun: Equation, data: tuple[FloatArray, ...], lo: FloatArra
                            f"steps for {int(live.sum())} rows")
 
 
-def _score_grid(rows: Rows, bound: FloatArray, reml: bool) -> FloatArray:
-    """ML or REML score (up to 1/2) on the grid ``_GRID * bound`` (points, analyses), where
-    a point that cannot be next to a change of sign may hold another value of the same sign.
+def _sign_changes(rows: Rows, bound: FloatArray, reml: bool
+                  ) -> tuple[np.ndarray, np.ndarray, FloatArray, FloatArray, FloatArray]:
+    """The cells of the grid ``_GRID * bound`` where the ML or REML score (up to 1/2) goes
+    from > 0 to <= 0: the analyses and cells (in that order), the score at both ends of each
+    cell, and the score at tau2 = 0.
 
     The score is y'P^2 y - tr(P) (ML: sum w), a difference of two functions that both
     decrease in tau2, so it is negative on [a, b] if y'P^2 y(a) < tr P(b) and positive if
@@ -269,30 +271,38 @@ def _score_grid(rows: Rows, bound: FloatArray, reml: bool) -> FloatArray:
     between two of them only for the analyses whose interval these bounds leave open (about
     2 of 11), so the changes of sign are those of the score on the whole grid.
     """
-    a, t, out = (np.empty((_GRID.size, rows.n)) for _ in range(3))
-    for p in _COARSE:
+    a, t = np.empty((len(_COARSE), rows.n)), np.empty((len(_COARSE), rows.n))
+    for i, p in enumerate(_COARSE):
         if p == 0:
-            sw, sw2, _, a[p] = rows.at_zero
-            t[p] = sw - sw2 / sw if reml else sw
+            sw, sw2, _, a[i] = rows.at_zero
+            t[i] = sw - sw2 / sw if reml else sw
         else:
-            a[p], t[p] = _a_and_t(_GRID[p] * bound, rows.yc, rows.v, reml, rows.scratch)
-        np.subtract(a[p], t[p], out=out[p])
-    for lo, hi in itertools.pairwise(_COARSE):
-        out[lo + 1:hi] = out[lo]  # the sign wherever the bounds settle it
+            a[i], t[i] = _a_and_t(_GRID[p] * bound, rows.yc, rows.v, reml, rows.scratch)
+    score = a - t
+    found = []
+    for i, (lo, hi) in enumerate(itertools.pairwise(_COARSE)):
         # the margins keep rounding from settling a sign
-        open_ = ~((a[lo] < t[hi] * (1 - 1e-12)) | (a[hi] > t[lo] * (1 + 1e-12)))
+        open_ = ~((a[i] < t[i + 1] * (1 - 1e-12)) | (a[i + 1] > t[i] * (1 + 1e-12)))
         count = np.count_nonzero(open_)
         if count == 0:
             continue
         if count > rows.n // 2:  # cheaper to evaluate every analysis than to gather
-            cols, yc, v = slice(None), rows.yc, rows.v
+            cols, yc, v = np.arange(rows.n), rows.yc, rows.v
         else:
             cols = np.flatnonzero(open_)
             yc, v = rows.columns("yc", cols, "grid"), rows.columns("v", cols, "grid")
-        for p in range(lo + 1, hi):
+        values = np.empty((hi - lo + 1, cols.size))
+        values[0], values[-1] = score[i, cols], score[i + 1, cols]
+        for j, p in enumerate(range(lo + 1, hi), start=1):
             a_in, t_in = _a_and_t(_GRID[p] * bound[cols], yc, v, reml, rows.scratch)
-            out[p, cols] = a_in - t_in
-    return out
+            np.subtract(a_in, t_in, out=values[j])
+        cell, col = np.nonzero((values[:-1] > 0) & (values[1:] <= 0))
+        found.append((cols[col], lo + cell, values[cell, col], values[cell + 1, col]))
+    if not found:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0), np.zeros(0), score[0]
+    r, c, s_lo, s_hi = (np.concatenate(x) for x in zip(*found, strict=True))
+    order = np.lexsort((c, r))
+    return r[order], c[order], s_lo[order], s_hi[order], score[0]
 
 
 def _likelihood(rows: Rows, method: str) -> FloatArray:
@@ -307,16 +317,13 @@ def _likelihood(rows: Rows, method: str) -> FloatArray:
     """
     n, reml = rows.n, method == "REML"
     bound = rows.score_bound(method)
-    scores = _score_grid(rows, bound, reml)
-    positive = scores > 0
-    # (analysis, cell) pairs, in analysis order
-    r, c = np.nonzero(np.ascontiguousarray((positive[:-1] & (scores[1:] <= 0)).T))
+    r, c, s_lo, s_hi, s0 = _sign_changes(rows, bound, reml)
     best = np.zeros(n)
     if r.size == 0:
         return best
     lo, hi = _GRID[c] * bound[r], _GRID[c + 1] * bound[r]
     cv = rows.mean_v[r]
-    f_lo, f_hi = scores[c, r] * (lo + cv) ** 2, scores[c + 1, r] * (hi + cv) ** 2
+    f_lo, f_hi = s_lo * (lo + cv) ** 2, s_hi * (hi + cv) ** 2
     start = lo + (hi - lo) * f_lo / (f_lo - f_hi)  # secant through the cell's ends
     data = (rows.columns("yc", r, "newton"), rows.columns("v", r, "newton"), cv)
     roots = _bracketed_newton(partial(_score, reml=reml, scratch=rows.scratch), data, lo, hi,
@@ -333,7 +340,7 @@ def _likelihood(rows: Rows, method: str) -> FloatArray:
         best[rs[first]] = roots[several][first]
     # tau2 = 0 is a further local maximum where the score there is <= 0; keep it if it is at
     # least as high (as metafor's ll0check)
-    check = np.flatnonzero((scores[0] <= 0) & (best > 0))
+    check = np.flatnonzero((s0 <= 0) & (best > 0))
     if check.size:
         worse = (rows.loglik(np.zeros(check.size), check, method)
                  >= rows.loglik(best[check], check, method))

@@ -8,17 +8,17 @@ adds; summing over a short last axis instead is several times slower. A missing 
 The closed forms are computed directly. ML/REML (Viechtbauer, 2005) and Paule-Mandel (Paule
 and Mandel, 1982) solve each analysis's estimating equation by a safeguarded Newton search,
 bracketed and bisected whenever a Newton step would leave the bracket, to a relative change of
-1e-10. ML and REML scan the score first, so an analysis whose likelihood has two maxima gets
-the global one.
+1e-10. ML and REML scan the score on a grid first, so an analysis whose likelihood has two
+maxima gets the global one; bounds on the score settle its sign on most of the grid without
+evaluating it there (``_sign_changes``).
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from collections.abc import Callable
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -43,7 +43,8 @@ def _dot(a: FloatArray, b: FloatArray) -> FloatArray:
 
 
 class Scratch:
-    """Work arrays reused by the steps of one ``pool_many`` call.
+    """Work arrays reused by the steps of one ``pool_many`` call (one per call: no state is
+    shared between calls or threads).
 
     numpy gives every temporary fresh memory, and the first write to fresh memory costs a page
     fault per 4 KiB, which on some systems takes longer than the arithmetic; the hot loops
@@ -106,7 +107,7 @@ class Rows:
         """Generalised Q statistic at ``tau2``."""
         return _q(tau2, self.yc, self.v, scratch=self.scratch)[0]
 
-    @functools.cached_property
+    @cached_property
     def at_zero(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """Sums at tau2 = 0, needed by several steps: sum w, sum w^2, Q and y'P^2 y."""
         w = _weights(np.zeros(self.n), self.v, self.scratch.get("w", self.v.shape))
@@ -351,14 +352,14 @@ def _likelihood(rows: Rows, method: str) -> FloatArray:
 def _paule_mandel(rows: Rows) -> FloatArray:
     """tau2 at which the generalised Q equals k - 1 (0 if Q(0) <= k - 1); unique root."""
     tau2 = np.zeros(rows.n)
-    q0, dq0 = _q(tau2, rows.yc, rows.v, scratch=rows.scratch)
+    _, _, q0, yppy0 = rows.at_zero  # dQ/dtau2 = -y'P^2 y
     target = rows.k - 1
     pos = np.flatnonzero(q0 > target)
     if pos.size == 0:
         return tau2
     tgt, cv = target[pos], rows.mean_v[pos]
     f0 = q0[pos] - tgt
-    start = -f0 / (dq0[pos] + f0 / cv)  # the first Newton step from 0
+    start = f0 / (yppy0[pos] - f0 / cv)  # the first Newton step from 0
     # Q(tau2) <= sum w (y - mean y)^2 < S / tau2 (S: squared deviations from the unweighted
     # mean), so Q < k - 1 at tau2 = S / (k - 1)
     hi = rows.ss[pos] / tgt

@@ -47,6 +47,10 @@ GLMM_EVENTS = [2, 0, 5, 12, 3, 8, 1, 15, 4, 6]
 GLMM_TOTALS = [20, 15, 30, 40, 25, 33, 18, 45, 22, 28]
 
 R_SCRIPT = r"""
+if (!requireNamespace("metafor", quietly = TRUE)) {
+  cat("no-metafor\n")
+  quit(save = "no")
+}
 suppressMessages(library(metafor))
 med <- function(expr_fun, n) {
   expr_fun()  # warm-up
@@ -102,7 +106,7 @@ def verdict(ok: bool) -> str:
 
 
 def line(what: str, ours: str, reference: str, ratio: str, goal: str, result: str) -> None:
-    print(f"{what:<30} {ours:>11}  {reference:<22} {ratio:>8}  {goal:<18} {result}")
+    print(f"{what:<34} {ours:>11}  {reference:<22} {ratio:>8}  {goal:<18} {result}")
 
 
 def machine() -> list[str]:
@@ -152,8 +156,9 @@ def bench_pool_many(rows: int, seed: int) -> tuple[float, float]:
     return statistics.median(ours), statistics.median(theirs)
 
 
-def r_times(yi: np.ndarray, vi: np.ndarray) -> dict[str, float | None] | str:
-    """R's rma and rma.glmm seconds per call, or why they could not be measured."""
+def r_times(yi: np.ndarray, vi: np.ndarray) -> tuple[dict[str, float | None], str] | str:
+    """R's rma and rma.glmm seconds per call (None without lme4) and R's versions, or why
+    they could not be measured."""
     if shutil.which("Rscript") is None:
         return "Rscript not found"
     script = R_SCRIPT
@@ -168,14 +173,17 @@ def r_times(yi: np.ndarray, vi: np.ndarray) -> dict[str, float | None] | str:
     if run.returncode != 0:
         lines = run.stderr.strip().splitlines()
         return "R failed: " + (lines[-1] if lines else "no message")
-    out: dict[str, float | None] = {}
+    if run.stdout.startswith("no-metafor"):
+        return "the R package metafor is not installed"
+    times: dict[str, float | None] = {}
+    versions = "?"
     for row in run.stdout.splitlines():
         name, *values = row.split()
         if name == "versions":
-            out["R"] = f"R {values[0]}.{values[1]}, metafor {values[2]}"
+            versions = f"R {values[0]}.{values[1]}, metafor {values[2]}"
         else:
-            out[name] = None if values[0] == "NA" else float(values[0])
-    return out
+            times[name] = None if values[0] == "NA" else float(values[0])
+    return times, versions
 
 
 def main() -> None:
@@ -202,22 +210,24 @@ def main() -> None:
         y10, v10 = make_batch(1, 10, args.seed + 2)
         bayes_s = per_call(lambda: blastic_meta.pool_bayes(
             y10[0], v10[0], tau_prior="halfnormal", tau_scale=0.5), 10)
-    r = "skipped (--no-r)" if args.no_r else r_times(y13, v13)
-    if isinstance(r, dict):
-        print(f"  R: {r.get('R', '?')} (timed inside R with system.time)")
+    r = "--no-r" if args.no_r else r_times(y13, v13)
+    if isinstance(r, str):
+        print(f"  R timings skipped: {r}")
+        r_s: dict[str, float | None] = {}
     else:
-        print(f"  R timings: {r}")
+        r_s, versions = r
+        print(f"  R: {versions} (timed inside R with system.time)")
     print()
 
     line("what", "blastic_meta", "reference", "ratio", "goal", "")
     ratio = pymare_s / many
     line(f"pool_many REML, {args.rows:,} x k=10", fmt(many), f"pymare {fmt(pymare_s)}",
          f"{ratio:.1f}x", ">= 10x pymare", verdict(ratio >= GOALS["pool_many"]))
-    rma = r.get("rma") if isinstance(r, dict) else None
+    rma = r_s.get("rma")
     line("pool REML, k=13", fmt(pool_s), f"rma {fmt(rma)}" if rma else "rma: not timed",
          f"{rma / pool_s:.1f}x" if rma else "-", "<= 0.2 ms",
          verdict(pool_s <= GOALS["pool"]))
-    glmm_r = r.get("rma.glmm") if isinstance(r, dict) else None
+    glmm_r = r_s.get("rma.glmm")
     line("pool_glmm, k=10", fmt(glmm_s),
          f"rma.glmm {fmt(glmm_r)}" if glmm_r else "rma.glmm: not timed",
          f"{glmm_r / glmm_s:.1f}x" if glmm_r else "-", ">= 25x rma.glmm",

@@ -113,3 +113,11 @@ def test_a_column_of_missing_studies_changes_nothing(method):
     complete = pool_many(y, v, method=method)
     padded = pool_many(np.hstack([pad, y]), np.hstack([pad, v]), method=method)
     pd.testing.assert_frame_equal(padded, complete, check_exact=False, rtol=1e-13, atol=1e-15)
+
+
+def test_work_arrays_kept_between_calls_do_not_leak_into_results():
+    a, b = _batch(5, 30, 9, missing=0.3), _batch(6, 70, 4, missing=0.0)
+    first = pool_many(*a, method="REML", test="knha")
+    pool_many(*b, method="PM")  # other shapes and contents in the same work arrays
+    pd.testing.assert_frame_equal(pool_many(*a, method="REML", test="knha"), first,
+                                  check_exact=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Callable
 from functools import cached_property, partial
 
@@ -25,7 +26,7 @@ import numpy as np
 from ..errors import ConvergenceError
 from ._arrays import FloatArray
 
-__all__ = ["ESTIMATORS", "Rows", "Scratch"]
+__all__ = ["ESTIMATORS", "Rows", "Scratch", "thread_scratch"]
 
 _RTOL = 1e-10
 #: scan points for the ML/REML score, as fractions of an upper bound of tau^2
@@ -43,12 +44,11 @@ def _dot(a: FloatArray, b: FloatArray) -> FloatArray:
 
 
 class Scratch:
-    """Work arrays reused by the steps of one ``pool_many`` call (one per call: no state is
-    shared between calls or threads).
+    """Work arrays reused by the steps of ``pool_many``.
 
     numpy gives every temporary fresh memory, and the first write to fresh memory costs a page
     fault per 4 KiB, which on some systems takes longer than the arithmetic; the hot loops
-    write into these arrays instead.
+    write into these arrays instead. Every array is written before it is read.
     """
 
     def __init__(self) -> None:
@@ -61,6 +61,18 @@ class Scratch:
         if flat is None or flat.size < size:
             flat = self._flat[name] = np.empty(size)
         return flat[:size].reshape(shape)
+
+
+_LOCAL = threading.local()
+
+
+def thread_scratch() -> Scratch:
+    """This thread's work arrays, kept from one ``pool_many`` call to the next (a few MB:
+    blocks of rows are bounded) so that repeated calls do not pay the page faults again."""
+    scratch = getattr(_LOCAL, "scratch", None)
+    if scratch is None:
+        scratch = _LOCAL.scratch = Scratch()
+    return scratch
 
 
 class Rows:

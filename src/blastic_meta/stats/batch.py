@@ -20,7 +20,7 @@ from scipy import special
 
 from .._checks import check_choice, check_level
 from ._arrays import ArrayInputError, FloatArray, as_matrix
-from ._batch_tau2 import ESTIMATORS, Rows, Scratch
+from ._batch_tau2 import ESTIMATORS, Rows, Scratch, thread_scratch
 
 __all__ = ["COLUMNS", "METHODS", "TESTS", "pool_many"]
 
@@ -28,8 +28,9 @@ METHODS = ("DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 TESTS = ("z", "knha")
 COLUMNS = ("k", "estimate", "se", "pval", "ci_low", "ci_high", "tau2", "i2", "h2", "q",
            "q_pval", "pi_low", "pi_high")
-#: most rows fitted together (bounds the size of the working arrays)
+#: most rows, and most studies times rows, fitted together (bounds the work arrays)
 _CHUNK = 8192
+_CHUNK_CELLS = 2**17
 #: largest degrees of freedom, and x / 2, for the closed form of chi-squared's upper tail
 _SF_MAX_DF = 60
 _SF_MAX_HALF_X = 600.0
@@ -112,8 +113,9 @@ def pool_many(Y: ArrayLike, V: ArrayLike, *, method: str = "REML", test: str = "
     out = np.full((len(COLUMNS) - 1, y.shape[0]), np.nan)
     ok = np.flatnonzero(kk >= 2)
     estimator = ESTIMATORS[method]
-    scratch = Scratch()
-    size = -(-ok.size // -(-ok.size // _CHUNK)) if ok.size else 1  # equal blocks
+    scratch = thread_scratch()
+    most = max(1, min(_CHUNK, _CHUNK_CELLS // y.shape[1]))
+    size = -(-ok.size // -(-ok.size // most)) if ok.size else 1  # equal blocks
     for first in range(0, ok.size, size):
         idx = ok[first:first + size]
         rows = _block(y, v, idx, scratch)

@@ -1,45 +1,70 @@
-"""Speed of the pooling functions, printed as absolute times and ratios.
+"""Speed of blastic_meta's pooling functions against pymare and R metafor, in one run.
 
-Run ``python benchmarks/bench_pooling.py`` (about a minute) or with ``--quick`` (smaller
-batch). Measures, in one process and on synthetic data from a fixed seed:
+Run ``python benchmarks/bench_pooling.py`` (or ``make bench``; about a minute). On synthetic
+data from a fixed seed (no study data), it measures and prints, with each goal and PASS/MISS:
 
-1. ``pool_many(method="REML")`` on 100,000 meta-analyses of k = 10 against pymare's batched
-   REML estimator (``VarianceBasedLikelihoodEstimator``) on the same data, with the largest
-   absolute difference of the estimates (goal: >= 5 times faster, differences <= 1e-6);
-2. one ``pool(method="REML")`` call on k = 10 (goal: < 1 ms);
-3. ``pool_glmm`` on k = 10 against R's ``metafor::rma.glmm`` (goal: >= 10 times faster).
-   R's time is the figure recorded in ``benchmarks/README.md``; ``--r`` measures it again
-   with ``Rscript`` when R, metafor and lme4 are installed.
+1. ``pool_many(method="REML")`` on 20,000 meta-analyses of k = 10 against pymare's batched
+   REML estimator on the same arrays, in the same process, alternating (goal: >= 10 times
+   faster), with the largest differences of the estimates;
+2. one ``pool(method="REML")`` call on k = 13 (goal: <= 0.2 ms), and R metafor's ``rma``;
+3. ``pool_glmm`` on k = 10 against R metafor's ``rma.glmm(measure="PLO")`` (goal: >= 25
+   times faster);
+4. ``pool_bayes`` on k = 10 with a half-normal(0.5) prior on tau (goal: <= 5 ms), when the
+   installed blastic_meta has it.
+
+Every time is the median of repeated timings after a warm-up call. R is timed inside R with
+``system.time`` over many calls, divided by their number (one ``Rscript`` run for both R
+functions, so R's start-up is not counted); without ``Rscript``, metafor or lme4 the R
+columns say so and the ratios are skipped. Not part of the test suite or CI.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import gc
+import os
+import platform
 import shutil
 import statistics
 import subprocess
+import sys
 import time
-import timeit
 import warnings
+from collections.abc import Callable
+from importlib import metadata
 
 import numpy as np
 
+import blastic_meta
 from blastic_meta import pool, pool_glmm, pool_many
 
-#: R 4.2.2, metafor 3.8-1, lme4: mean time of rma.glmm(measure="PLO") on GLMM_EVENTS /
-#: GLMM_TOTALS over 20 calls, measured on the benchmark machine (see README.md for the date)
-R_RMA_GLMM_SECONDS = 0.0528
+REPEATS = 7  # timed blocks per measurement; the median block is reported
+GOALS = {"pool_many": 10.0, "pool": 0.2e-3, "pool_glmm": 25.0, "pool_bayes": 5e-3}
 
-# synthetic k = 10 data set for the GLMM timing (not study data)
+# synthetic k = 10 events and totals for the GLMM timing (not study data)
 GLMM_EVENTS = [2, 0, 5, 12, 3, 8, 1, 15, 4, 6]
 GLMM_TOTALS = [20, 15, 30, 40, 25, 33, 18, 45, 22, 28]
 
-R_SCRIPT = """
+R_SCRIPT = r"""
+if (!requireNamespace("metafor", quietly = TRUE)) {
+  cat("no-metafor\n")
+  quit(save = "no")
+}
 suppressMessages(library(metafor))
-x <- c({x}); n <- c({n})
-invisible(rma.glmm(measure="PLO", xi=x, ni=n))
-t <- system.time(for (i in 1:20) rma.glmm(measure="PLO", xi=x, ni=n))[["elapsed"]] / 20
-cat(sprintf("%.6f\\n", t))
+med <- function(expr_fun, n) {
+  expr_fun()  # warm-up
+  median(sapply(1:{repeats}, function(b)
+    system.time(for (i in 1:n) expr_fun())[["elapsed"]] / n))
+}
+yi <- c({yi}); vi <- c({vi})
+cat("rma", med(function() rma(yi, vi, method = "REML"), {n_rma}), "\n")
+xi <- c({xi}); ni <- c({ni})
+if (requireNamespace("lme4", quietly = TRUE)) {
+  cat("rma.glmm", med(function() rma.glmm(measure = "PLO", xi = xi, ni = ni), {n_glmm}), "\n")
+} else cat("rma.glmm NA\n")
+cat("versions", R.version$major, R.version$minor, as.character(packageVersion("metafor")),
+    "\n")
 """
 
 
@@ -52,22 +77,60 @@ def make_batch(rows: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return y, v
 
 
-def best_time(fun, repeats: int) -> tuple[float, object]:
-    """Smallest wall time of ``repeats`` calls and the last result."""
-    times, result = [], None
-    for _ in range(repeats):
+def timed(fun: Callable[[], object], number: int = 1) -> float:
+    """Seconds per call of ``number`` calls, with the garbage collector off (as timeit)."""
+    gc.collect()
+    gc.disable()
+    try:
         start = time.perf_counter()
-        result = fun()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+        for _ in range(number):
+            fun()
+        return (time.perf_counter() - start) / number
+    finally:
+        gc.enable()
 
 
-def bench_batch(rows: int, k: int, repeats: int, seed: int) -> None:
+def per_call(fun: Callable[[], object], number: int) -> float:
+    """Median over ``REPEATS`` blocks of ``number`` calls of the time per call, after a
+    warm-up call."""
+    fun()
+    return statistics.median(timed(fun, number) for _ in range(REPEATS))
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f} ms" if seconds < 0.01 else f"{seconds * 1e3:.1f} ms"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def line(what: str, ours: str, reference: str, ratio: str, goal: str, result: str) -> None:
+    print(f"{what:<34} {ours:>11}  {reference:<22} {ratio:>8}  {goal:<18} {result}")
+
+
+def machine() -> list[str]:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            model = next(x.split(":", 1)[1].strip() for x in fh if x.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    versions = ", ".join(f"{name} {metadata.version(name)}"
+                         for name in ("numpy", "scipy", "pandas", "pymare"))
+    return [f"machine: {os.cpu_count()} logical cores ({model}), {platform.system()} "
+            f"{platform.release()}; load average {load} (1, 5, 15 min)",
+            f"python {platform.python_version()}, {versions}, blastic_meta "
+            f"{blastic_meta.__version__}"]
+
+
+def bench_pool_many(rows: int, seed: int) -> tuple[float, float]:
+    """Median times of pool_many and of pymare on the same batch, alternating calls."""
     from pymare import Dataset
     from pymare.estimators import VarianceBasedLikelihoodEstimator
 
-    y, v = make_batch(rows, k, seed)
-    ours_s, table = best_time(lambda: pool_many(y, v, method="REML", test="z"), repeats)
+    y, v = make_batch(rows, 10, seed)
 
     def fit_pymare():
         # every option spelled out; "wald" because pymare's default is Knapp-Hartung
@@ -78,79 +141,106 @@ def bench_batch(rows: int, k: int, repeats: int, seed: int) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs_s, est = best_time(fit_pymare, repeats)
-    their_est, their_tau2 = est.params_["fe_params"][0], est.params_["tau2"][0]
-    d_est = np.abs(their_est - table["estimate"].to_numpy())
-    d_tau2 = np.abs(their_tau2 - table["tau2"].to_numpy())
-    # rows where pymare's search stops at another local maximum of the REML likelihood
-    other = d_est > 1e-6
-    gain = reml_loglik(y, v, table["tau2"].to_numpy()) - reml_loglik(y, v, their_tau2)
-    print(f"pool_many REML, {rows:,} meta-analyses of k = {k} (best of {repeats}):")
-    print(f"  blastic_meta.pool_many   {ours_s:8.3f} s")
-    print(f"  pymare REML (batched)    {theirs_s:8.3f} s")
-    print(f"  ratio                    {theirs_s / ours_s:8.1f} x faster   (goal >= 5)")
-    print(f"  max |estimate diff|      {d_est[~other].max():8.1e}     (goal <= 1e-6), "
-          f"over the {int((~other).sum()):,} rows with the same optimum")
-    print(f"  max |tau2 diff|          {d_tau2[~other].max():8.1e}     over the same rows")
-    print(f"  rows with another optimum {int(other.sum()):7d}", end="")
-    if other.any():
-        print(f"     (pool_many's REML log-likelihood is higher in {int((gain[other] > 0).sum())}"
-              f" of them, by up to {gain[other].max():.1e})")
-    else:
-        print()
+        table, est = pool_many(y, v, method="REML"), fit_pymare()  # warm-up
+        ours, theirs = [], []
+        for _ in range(REPEATS):  # alternate, so that both see the same machine load
+            # pool_many is the shorter call, so one busy moment of the machine weighs more on
+            # it: three of its calls per pymare call steady its median
+            ours += [timed(lambda: pool_many(y, v, method="REML")) for _ in range(3)]
+            theirs.append(timed(fit_pymare))
+    d_est = np.abs(est.params_["fe_params"][0] - table["estimate"].to_numpy())
+    d_tau2 = np.abs(est.params_["tau2"][0] - table["tau2"].to_numpy())
+    same = d_est <= 1e-6  # elsewhere pymare's bounded search stops at another local maximum
+    print(f"  pool_many vs pymare on the same {rows:,} rows: max |estimate diff| "
+          f"{d_est[same].max():.1e}, max |tau2 diff| {d_tau2[same].max():.1e} over "
+          f"{int(same.sum()):,} rows; {int((~same).sum())} rows where pymare stops at "
+          "another local maximum")
+    return statistics.median(ours), statistics.median(theirs)
 
 
-def reml_loglik(y: np.ndarray, v: np.ndarray, tau2: np.ndarray) -> np.ndarray:
-    """REML log-likelihood of each row at its tau2, up to a constant (Viechtbauer, 2005)."""
-    w = 1 / (v + tau2[:, None])
-    mu = (w * y).sum(1) / w.sum(1)
-    rss = (w * (y - mu[:, None]) ** 2).sum(1)
-    return -0.5 * (np.log(v + tau2[:, None]).sum(1) + np.log(w.sum(1)) + rss)
-
-
-def bench_pool(k: int, seed: int) -> None:
-    y, v = make_batch(1, k, seed)
-    yi, vi = y[0], v[0]
-    pool(yi, vi, method="REML")
-    number = 500
-    runs = timeit.repeat(lambda: pool(yi, vi, method="REML"), number=number, repeat=5)
-    per_call = min(runs) / number
-    print(f"pool(method='REML'), k = {k}: {per_call * 1e3:.3f} ms per call (goal < 1 ms)")
-
-
-def bench_glmm(measure_r: bool) -> None:
-    pool_glmm(GLMM_EVENTS, GLMM_TOTALS)
-    number = 50
-    runs = timeit.repeat(lambda: pool_glmm(GLMM_EVENTS, GLMM_TOTALS), number=number, repeat=5)
-    ours = statistics.median(runs) / number
-    r_time, source = R_RMA_GLMM_SECONDS, "recorded in benchmarks/README.md"
-    if measure_r:
-        if shutil.which("Rscript") is None:
-            print("  (--r: Rscript not found; using the recorded figure)")
+def r_times(yi: np.ndarray, vi: np.ndarray) -> tuple[dict[str, float | None], str] | str:
+    """R's rma and rma.glmm seconds per call (None without lme4) and R's versions, or why
+    they could not be measured."""
+    if shutil.which("Rscript") is None:
+        return "Rscript not found"
+    script = R_SCRIPT
+    for key, value in {"repeats": REPEATS, "n_rma": 200, "n_glmm": 10,
+                       "yi": ", ".join(map(repr, yi.tolist())),
+                       "vi": ", ".join(map(repr, vi.tolist())),
+                       "xi": ", ".join(map(str, GLMM_EVENTS)),
+                       "ni": ", ".join(map(str, GLMM_TOTALS))}.items():
+        script = script.replace("{" + key + "}", str(value))
+    run = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True,
+                         check=False)
+    if run.returncode != 0:
+        lines = run.stderr.strip().splitlines()
+        return "R failed: " + (lines[-1] if lines else "no message")
+    if run.stdout.startswith("no-metafor"):
+        return "the R package metafor is not installed"
+    times: dict[str, float | None] = {}
+    versions = "?"
+    for row in run.stdout.splitlines():
+        name, *values = row.split()
+        if name == "versions":
+            versions = f"R {values[0]}.{values[1]}, metafor {values[2]}"
         else:
-            script = R_SCRIPT.format(x=", ".join(map(str, GLMM_EVENTS)),
-                                     n=", ".join(map(str, GLMM_TOTALS)))
-            out = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True,
-                                 check=True)
-            r_time, source = float(out.stdout.split()[-1]), "measured now"
-    print(f"pool_glmm, k = {len(GLMM_EVENTS)}: {ours * 1e3:.2f} ms per call; "
-          f"R rma.glmm {r_time * 1e3:.1f} ms ({source}); "
-          f"ratio {r_time / ours:.1f} x faster (goal >= 10)")
+            times[name] = None if values[0] == "NA" else float(values[0])
+    return times, versions
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10,000 meta-analyses, 2 repeats")
-    parser.add_argument("--rows", type=int, help="number of meta-analyses in the batch")
-    parser.add_argument("--k", type=int, default=10, help="studies per meta-analysis")
-    parser.add_argument("--r", action="store_true", help="time R's rma.glmm now")
+    parser.add_argument("--rows", type=int, default=20_000,
+                        help="meta-analyses in the pool_many batch (default 20,000)")
     parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--no-r", action="store_true", help="skip the R timings")
     args = parser.parse_args()
-    rows = args.rows or (10_000 if args.quick else 100_000)
-    repeats = 2 if args.quick else 3
-    bench_batch(rows, args.k, repeats, args.seed)
-    bench_pool(args.k, args.seed)
-    bench_glmm(args.r)
+
+    print(f"blastic_meta benchmarks, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+    for text in machine():
+        print(text)
+    print(f"every time: median of {REPEATS} timed blocks ({3 * REPEATS} for pool_many) after a "
+          "warm-up call")
+    print()
+
+    many, pymare_s = bench_pool_many(args.rows, args.seed)
+    y13, v13 = make_batch(1, 13, args.seed + 1)
+    y13, v13 = y13[0], v13[0]
+    pool_s = per_call(lambda: pool(y13, v13, method="REML"), 200)
+    glmm_s = per_call(lambda: pool_glmm(GLMM_EVENTS, GLMM_TOTALS), 20)
+    bayes_s = None
+    if hasattr(blastic_meta, "pool_bayes"):
+        y10, v10 = make_batch(1, 10, args.seed + 2)
+        bayes_s = per_call(lambda: blastic_meta.pool_bayes(
+            y10[0], v10[0], tau_prior="halfnormal", tau_scale=0.5), 10)
+    r = "--no-r" if args.no_r else r_times(y13, v13)
+    if isinstance(r, str):
+        print(f"  R timings skipped: {r}")
+        r_s: dict[str, float | None] = {}
+    else:
+        r_s, versions = r
+        print(f"  R: {versions} (timed inside R with system.time)")
+    print()
+
+    line("what", "blastic_meta", "reference", "ratio", "goal", "")
+    ratio = pymare_s / many
+    line(f"pool_many REML, {args.rows:,} x k=10", fmt(many), f"pymare {fmt(pymare_s)}",
+         f"{ratio:.1f}x", ">= 10x pymare", verdict(ratio >= GOALS["pool_many"]))
+    rma = r_s.get("rma")
+    line("pool REML, k=13", fmt(pool_s), f"rma {fmt(rma)}" if rma else "rma: not timed",
+         f"{rma / pool_s:.1f}x" if rma else "-", "<= 0.2 ms",
+         verdict(pool_s <= GOALS["pool"]))
+    glmm_r = r_s.get("rma.glmm")
+    line("pool_glmm, k=10", fmt(glmm_s),
+         f"rma.glmm {fmt(glmm_r)}" if glmm_r else "rma.glmm: not timed",
+         f"{glmm_r / glmm_s:.1f}x" if glmm_r else "-", ">= 25x rma.glmm",
+         verdict(glmm_r / glmm_s >= GOALS["pool_glmm"]) if glmm_r else "not measured")
+    if bayes_s is None:
+        print("pool_bayes: not available")
+    else:
+        line("pool_bayes halfnormal(0.5), k=10", fmt(bayes_s), "-", "-", "<= 5 ms",
+             verdict(bayes_s <= GOALS["pool_bayes"]))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

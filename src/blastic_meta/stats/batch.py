@@ -3,27 +3,24 @@
 ``pool_many(Y, V)`` fits one intercept-only random-effects model per row of ``Y`` (effects)
 and ``V`` (sampling variances); NaN marks a missing study, so rows may differ in k. Every
 estimator of tau^2 is computed for all rows together with numpy (blocks of rows, no loop over
-analyses): the closed forms directly, ML/REML (Viechtbauer, 2005) and Paule-Mandel (Paule and
-Mandel, 1982) by a safeguarded Newton search on each row's estimating equation, bracketed and
-bisected whenever a Newton step would leave the bracket, to a relative change of 1e-10. ML and
-REML scan the score first, so a row whose likelihood has two maxima gets the global one.
-The values agree with ``pool()`` row by row. Results follow metafor's ``rma``
-conventions (I^2 from tau^2 and the "typical" within-study variance, Higgins and Thompson,
-2002; prediction interval with the CI's critical value).
+analyses; see ``_batch_tau2``): the closed forms directly, ML/REML (Viechtbauer, 2005) and
+Paule-Mandel (Paule and Mandel, 1982) by a safeguarded Newton search on each row's estimating
+equation, to a relative change of 1e-10. ML and REML scan the score first, so a row whose
+likelihood has two maxima gets the global one. The values agree with ``pool()`` row by row.
+Results follow metafor's ``rma`` conventions (I^2 from tau^2 and the "typical" within-study
+variance, Higgins and Thompson, 2002; prediction interval with the CI's critical value).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import special
 
 from .._checks import check_choice, check_level
-from ..errors import ConvergenceError
 from ._arrays import ArrayInputError, FloatArray, as_matrix
+from ._batch_tau2 import ESTIMATORS, Rows, Scratch, thread_scratch
 
 __all__ = ["COLUMNS", "METHODS", "TESTS", "pool_many"]
 
@@ -31,266 +28,16 @@ METHODS = ("DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 TESTS = ("z", "knha")
 COLUMNS = ("k", "estimate", "se", "pval", "ci_low", "ci_high", "tau2", "i2", "h2", "q",
            "q_pval", "pi_low", "pi_high")
-_RTOL = 1e-10
-#: scan points for the ML/REML score, as fractions of an upper bound of tau^2
-_GRID = np.r_[0.0, np.geomspace(1e-4, 1.0, 16)]
-#: rows processed together (keeps the working arrays in cache)
-_CHUNK = 4096
-_GRID_BLOCK = 256
-_MAXITER = 500
+#: most rows, and most studies times rows, fitted together (bounds the work arrays)
+_CHUNK = 8192
+_CHUNK_CELLS = 2**17
+#: largest degrees of freedom, and x / 2, for the closed form of chi-squared's upper tail
+_SF_MAX_DF = 60
+_SF_MAX_HALF_X = 600.0
 
 
-def _rsum(a: FloatArray, b: FloatArray | None = None) -> FloatArray:
-    """Row sums over studies (the last axis), of ``a`` or of ``a * b``, without temporaries."""
-    if a.ndim == 2:
-        return np.einsum("ck,ck->c", a, b) if b is not None else np.einsum("ck->c", a)
-    return np.einsum("cgk,ck->cg", a, b) if b is not None else np.einsum("cgk->cg", a)
-
-
-class _Rows:
-    """Per-row sums of one block of meta-analyses.
-
-    A missing study has ``y = 0`` and ``v = inf``, so its weight ``1 / (v + tau2)`` is exactly
-    0 in every sum.
-    """
-
-    def __init__(self, y: FloatArray, v: FloatArray, mask: FloatArray) -> None:
-        self.y, self.v, self.mask = y, v, mask
-        self.yy = y * y
-        self.k = _rsum(mask)
-
-    def take(self, idx: np.ndarray) -> _Rows:
-        return _Rows(self.y[idx], self.v[idx], self.mask[idx])
-
-    def score_grid(self, tau2: FloatArray, method: str) -> FloatArray:
-        """ML or REML score (up to 1/2) at each of the tau2 values of a (rows, points) grid."""
-        out = np.empty(tau2.shape)
-        for first in range(0, tau2.shape[0], _GRID_BLOCK):  # small blocks stay in cache
-            rows = slice(first, first + _GRID_BLOCK)
-            y, yy = self.y[rows], self.yy[rows]
-            w = self.v[rows, None, :] + tau2[rows, :, None]
-            np.reciprocal(w, out=w)
-            sw, swy = _rsum(w), _rsum(w, y)
-            w *= w
-            sw2, sw2y, sw2yy = _rsum(w), _rsum(w, y), _rsum(w, yy)
-            mu = swy / sw
-            yppy = sw2yy - 2 * mu * sw2y + mu * mu * sw2
-            out[rows] = yppy - sw if method == "ML" else yppy - sw + sw2 / sw
-        return out
-
-    def score_bound(self, method: str) -> FloatArray:
-        """A tau2 beyond which the ML or REML score is certainly negative.
-
-        With w_i = 1/(v_i + t), sum w^2 e^2 <= S / (v_min + t)^2 (S the sum of squared
-        deviations from the unweighted mean) and tr(P) >= (k - 1) / (v_max + t) (ML: sum w >=
-        k / (v_max + t)); the score is negative once c (v_min + t)^2 > S (v_max + t).
-        """
-        _, ss = self._moments()
-        c = self.k if method == "ML" else self.k - 1
-        present = self.mask > 0
-        vmin = np.where(present, self.v, np.inf).min(axis=1)
-        vmax = np.where(present, self.v, 0.0).max(axis=1)
-        s = (ss + np.sqrt(ss * ss + 4 * c * ss * (vmax - vmin))) / (2 * c)
-        return np.maximum(s - vmin, 0.0) * 1.01
-
-    def weights(self, tau2: FloatArray) -> FloatArray:
-        return 1.0 / (self.v + tau2[:, None])
-
-    def fit(self, tau2: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Weights, sum of weights, weighted mean and residuals at ``tau2``."""
-        w = self.weights(tau2)
-        sw = _rsum(w)
-        mu = _rsum(w, self.y) / sw
-        e = self.y - mu[:, None]
-        return w, sw, mu, e
-
-    def q(self, tau2: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Generalised Q statistic and its derivative in tau2."""
-        w, _, _, e = self.fit(tau2)
-        we = w * e
-        return _rsum(we, e), -_rsum(we, we)
-
-    def score(self, tau2: FloatArray, method: str) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Score of the ML or REML log-likelihood (up to 1/2), its derivative, information."""
-        w, sw, _, e = self.fit(tau2)
-        py = w * e
-        yppy = _rsum(py, py)
-        ppy = w * py - w * (_rsum(w, py) / sw)[:, None]
-        ypppy = _rsum(py, ppy)
-        sw2 = _rsum(w, w)
-        if method == "ML":
-            return yppy - sw, -2 * ypppy + sw2, sw2
-        sw3 = _rsum(w * w, w)
-        trp = sw - sw2 / sw
-        trpp = sw2 - 2 * sw3 / sw + sw2 * sw2 / (sw * sw)
-        return yppy - trp, -2 * ypppy + trpp, trpp
-
-    def loglik(self, tau2: FloatArray, method: str) -> FloatArray:
-        """ML or REML log-likelihood up to a constant."""
-        w, sw, _, e = self.fit(tau2)
-        logv = np.log(np.where(self.mask > 0, self.v + tau2[:, None], 1.0))
-        ll = -0.5 * (_rsum(logv) + _rsum(w * e, e))
-        return ll - 0.5 * np.log(sw) if method == "REML" else ll
-
-    def _moments(self) -> tuple[FloatArray, FloatArray]:
-        """Unweighted mean of the effects and sum of squared deviations, per row."""
-        mean_y = _rsum(self.y) / self.k
-        dev = (self.y - mean_y[:, None]) * self.mask
-        return mean_y, _rsum(dev, dev)
-
-    def mean_v(self) -> FloatArray:
-        return _rsum(np.where(self.mask > 0, self.v, 0.0)) / self.k
-
-    def scale(self) -> FloatArray:
-        """A positive scale of tau2 per row (tolerances and starting brackets)."""
-        _, ss = self._moments()
-        s = ss / self.k + self.mean_v()
-        return np.where(s > 0, s, 1.0)
-
-    def he(self) -> FloatArray:
-        """Hedges' (1983) moment estimate before truncation at 0."""
-        _, ss = self._moments()
-        return ss / (self.k - 1) - self.mean_v()
-
-
-Fun = Callable[[FloatArray, np.ndarray], tuple[FloatArray, FloatArray]]
-
-
-def _bracketed_newton(fun: Fun, lo: FloatArray, hi: FloatArray, x0: FloatArray,
-                      xtol: FloatArray, what: str) -> FloatArray:
-    """Roots of row-wise functions positive at ``lo`` and negative at ``hi``.
-
-    Newton steps are kept while they stay strictly inside each row's bracket, otherwise the
-    bracket is bisected; rows stop at a change below ``xtol + 1e-10 * |x|``.
-    """
-    lo, hi = lo.copy(), hi.copy()
-    x = np.where((lo < x0) & (x0 < hi), x0, 0.5 * (lo + hi))
-    active = np.ones(x.size, dtype=bool)
-    for _ in range(_MAXITER):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            return x
-        xa = x[idx]
-        f, d = fun(xa, idx)
-        la = np.where(f > 0, xa, lo[idx])
-        ha = np.where(f < 0, xa, hi[idx])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            new = np.where(d < 0, xa - f / d, np.nan)
-        new = np.where((la < new) & (new < ha), new, 0.5 * (la + ha))
-        tol = xtol[idx] + _RTOL * np.abs(xa)
-        done = (np.abs(new - xa) <= tol) | (ha - la <= tol) | (f == 0)
-        new = np.where(f == 0, xa, new)
-        lo[idx], hi[idx], x[idx] = la, ha, new
-        active[idx[done]] = False
-    raise ConvergenceError(f"pool_many: {what}: root search did not converge in {_MAXITER} "
-                           f"steps for {int(active.sum())} rows")
-
-
-def _likelihood(rows: _Rows, method: str) -> FloatArray:
-    """Global maximum of each row's ML or REML likelihood over tau^2 >= 0.
-
-    These likelihoods can have two local maxima (one at 0 and one inside, for example when the
-    variances differ widely), so the score is first scanned on a grid from 0 to a bound beyond
-    which it is certainly negative; each grid cell where it changes from positive to
-    non-positive holds a local maximum, found by the bracketed Newton search. Each row keeps
-    the candidate of highest likelihood, or 0 if that is at least as high (metafor's
-    ll0check).
-    """
-    n = rows.y.shape[0]
-    scale = rows.scale()
-    grid = rows.score_bound(method)[:, None] * _GRID[None, :]
-    scores = rows.score_grid(grid, method)
-    cells = np.argwhere((scores[:, :-1] > 0) & (scores[:, 1:] <= 0))
-    best = np.zeros(n)
-    if cells.size == 0:
-        return best
-    r, c = cells[:, 0], cells[:, 1]
-    pairs = rows.take(r)
-
-    def fun(t: FloatArray, idx: np.ndarray) -> tuple[FloatArray, FloatArray]:
-        g, dg, _ = pairs.take(idx).score(t, method)
-        return g, dg
-
-    lo, hi = grid[r, c], grid[r, c + 1]
-    s_lo, s_hi = scores[r, c], scores[r, c + 1]
-    start = lo + (hi - lo) * s_lo / (s_lo - s_hi)  # secant through the cell's ends
-    roots = _bracketed_newton(fun, lo, hi, start, 1e-14 * scale[r], f"tau2 ({method})")
-    best[r] = roots
-    # rows with more than one local maximum keep the one of highest likelihood
-    several = np.flatnonzero(np.bincount(r, minlength=n)[r] > 1)
-    if several.size:
-        rs = r[several]
-        ll = pairs.take(several).loglik(roots[several], method)
-        order = np.lexsort((-ll, rs))
-        first = order[np.r_[True, rs[order][1:] != rs[order][:-1]]]
-        best[rs[first]] = roots[several][first]
-    # tau2 = 0 is a further local maximum where the score there is <= 0; keep it if it is at
-    # least as high (as metafor's ll0check)
-    check = np.flatnonzero((scores[:, 0] <= 0) & (best > 0))
-    if check.size:
-        sub = rows.take(check)
-        worse = sub.loglik(np.zeros(check.size), method) >= sub.loglik(best[check], method)
-        best[check[worse]] = 0.0
-    return best
-
-
-def _paule_mandel(rows: _Rows) -> FloatArray:
-    """tau2 at which the generalised Q equals k - 1 (0 if Q(0) <= k - 1); unique root."""
-    tau2 = np.zeros(rows.y.shape[0])
-    q0, dq0 = rows.q(tau2)
-    target = rows.k - 1
-    pos = np.flatnonzero(q0 > target)
-    if pos.size == 0:
-        return tau2
-    sub = rows.take(pos)
-    tgt = target[pos]
-
-    def fun(t: FloatArray, idx: np.ndarray) -> tuple[FloatArray, FloatArray]:
-        q, dq = sub.take(idx).q(t)
-        return q - tgt[idx], dq
-
-    start = (q0[pos] - tgt) / -dq0[pos]
-    scale = sub.scale()
-    # Q(tau2) <= sum w (y - mean y)^2 < S / tau2 (S: squared deviations from the unweighted
-    # mean), so Q < k - 1 at tau2 = S / (k - 1)
-    hi = sub._moments()[1] / (sub.k - 1)
-    tau2[pos] = _bracketed_newton(fun, np.zeros(pos.size), hi, start, 1e-14 * scale,
-                                  "tau2 (PM)")
-    return tau2
-
-
-def _dl(rows: _Rows) -> FloatArray:
-    w = 1.0 / rows.v
-    sw = _rsum(w)
-    q, _ = rows.q(np.zeros(rows.y.shape[0]))
-    return np.maximum(0.0, (q - (rows.k - 1)) / (sw - _rsum(w, w) / sw))
-
-
-def _hs(rows: _Rows) -> FloatArray:
-    q, _ = rows.q(np.zeros(rows.y.shape[0]))
-    return np.maximum(0.0, (q - rows.k) / _rsum(1.0 / rows.v))
-
-
-def _sj(rows: _Rows) -> FloatArray:
-    k = rows.k
-    t0 = rows._moments()[1] / k
-    q, _ = rows.q(t0)
-    return np.maximum(0.0, t0 * q / (k - 1))
-
-
-_ESTIMATORS: dict[str, Callable[[_Rows], FloatArray]] = {
-    "DL": _dl,
-    "HE": lambda r: np.maximum(r.he(), 0.0),
-    "HS": _hs,
-    "SJ": _sj,
-    "ML": lambda r: _likelihood(r, "ML"),
-    "REML": lambda r: _likelihood(r, "REML"),
-    "EB": _paule_mandel,  # metafor's empirical Bayes iteration has the PM fixed point
-    "PM": _paule_mandel,
-}
-
-
-def _inputs(Y: ArrayLike, V: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _inputs(Y: ArrayLike, V: ArrayLike) -> tuple[FloatArray, FloatArray, np.ndarray]:
+    """Effects, variances and where a study is missing, after checking them."""
     y = as_matrix("Y", Y)
     v = as_matrix("V", V)
     if y.shape != v.shape:
@@ -306,7 +53,24 @@ def _inputs(Y: ArrayLike, V: ArrayLike) -> tuple[FloatArray, FloatArray, FloatAr
     if bad.any():
         i, j = np.argwhere(bad)[0]
         raise ArrayInputError(f"V[{i}, {j}] = {v[i, j]:g}: sampling variances must be > 0")
-    return y, v, (~miss_y).astype(np.float64)
+    return y, v, miss_y
+
+
+def _block(y: FloatArray, v: FloatArray, idx: np.ndarray, scratch: Scratch) -> Rows:
+    """Rows ``idx`` with studies along the first axis; missing studies get y = 0, v = inf."""
+    if idx[-1] - idx[0] == idx.size - 1:  # consecutive rows: a view, no copy
+        y, v = y[idx[0]:idx[-1] + 1], v[idx[0]:idx[-1] + 1]
+    else:
+        y, v = y[idx], v[idx]
+    shape = (y.shape[1], y.shape[0])
+    yt, vt = scratch.get("y", shape), scratch.get("v", shape)
+    np.copyto(yt, y.T)
+    np.copyto(vt, v.T)
+    missing = np.isnan(yt)
+    if missing.any():
+        yt[missing] = 0.0
+        vt[missing] = np.inf
+    return Rows(yt, vt, ~missing, scratch)
 
 
 def pool_many(Y: ArrayLike, V: ArrayLike, *, method: str = "REML", test: str = "z",
@@ -344,44 +108,82 @@ def pool_many(Y: ArrayLike, V: ArrayLike, *, method: str = "REML", test: str = "
     check_choice("method", method, METHODS)
     check_choice("test", test, TESTS)
     lv = check_level(level)
-    y, v, mask = _inputs(Y, V)
-    kk = mask.sum(axis=1)
-    out = {c: np.full(y.shape[0], np.nan) for c in COLUMNS}
-    out["k"] = kk.astype(np.int64)
+    y, v, missing = _inputs(Y, V)
+    kk = y.shape[1] - missing.sum(axis=1)
+    out = np.full((len(COLUMNS) - 1, y.shape[0]), np.nan)
     ok = np.flatnonzero(kk >= 2)
-    y, v = np.where(mask > 0, y, 0.0), np.where(mask > 0, v, np.inf)
-    # blocks of rows, each fitted at once (numpy over rows), so the arrays stay in cache
-    for first in range(0, ok.size, _CHUNK):
-        idx = ok[first:first + _CHUNK]
-        rows = _Rows(y[idx], v[idx], mask[idx])
-        for name, values in _summaries(rows, _ESTIMATORS[method](rows), test, lv).items():
-            out[name][idx] = values
-    return pd.DataFrame(out, columns=list(COLUMNS))
+    estimator = ESTIMATORS[method]
+    scratch = thread_scratch()
+    most = max(1, min(_CHUNK, _CHUNK_CELLS // y.shape[1]))
+    size = -(-ok.size // -(-ok.size // most)) if ok.size else 1  # equal blocks
+    for first in range(0, ok.size, size):
+        idx = ok[first:first + size]
+        rows = _block(y, v, idx, scratch)
+        out[:, idx] = _summaries(rows, estimator(rows), test, lv)
+    table = pd.DataFrame(out.T, columns=list(COLUMNS[1:]), copy=False)
+    table.insert(0, "k", kk.astype(np.int64))
+    return table
 
 
-def _summaries(rows: _Rows, tau2: FloatArray, test: str, level: float
-               ) -> dict[str, FloatArray]:
-    k = rows.k
-    w, sw, mu, e = rows.fit(tau2)
+def _summaries(rows: Rows, tau2: FloatArray, test: str, level: float) -> FloatArray:
+    """The columns of ``COLUMNS[1:]``, one row each, at the estimated ``tau2``."""
+    k, y, v, scratch = rows.k, rows.y, rows.v, rows.scratch
+    sw0, sw0_sq, q, _ = rows.at_zero
+    vt = (k - 1) * sw0 / (sw0 * sw0 - sw0_sq)
+    w = scratch.get("w", v.shape)
+    np.add(v, tau2, out=w)
+    np.divide(1.0, w, out=w)
+    sw = w.sum(axis=0)
+    mu = np.einsum("kn,kn->n", w, y) / sw
     se = np.sqrt(1 / sw)
-    alpha = 1 - level
+    p = 1 - (1 - level) / 2
     if test == "knha":
-        se = se * np.sqrt(_rsum(w * e, e) / (k - 1))
-        crit = stats.t.ppf(1 - alpha / 2, k - 1)
+        e = np.subtract(y, mu, out=scratch.get("e", v.shape))
+        we = np.multiply(w, e, out=scratch.get("we", v.shape))
+        se = se * np.sqrt(np.einsum("kn,kn->n", we, e) / (k - 1))
+        # few distinct k: one quantile per k
+        df, where = np.unique(k - 1, return_inverse=True)
+        crit = special.stdtrit(df, p)[where]
     else:
-        crit = np.full(k.size, stats.norm.ppf(1 - alpha / 2))
+        crit = np.full(k.size, special.ndtri(p))
     # identical effects under knha give se = 0: p = 0, or NaN for a zero estimate (as metafor)
     with np.errstate(divide="ignore", invalid="ignore"):
         zval = np.abs(mu / se)
-    pval = 2 * (stats.t.sf(zval, k - 1) if test == "knha" else stats.norm.sf(zval))
-    w0 = 1.0 / rows.v
-    sw0 = _rsum(w0)
-    q, _ = rows.q(np.zeros(k.size))
-    vt = (k - 1) * sw0 / (sw0 * sw0 - _rsum(w0, w0))
+    # the survival functions behind scipy.stats' t.sf, norm.sf and chi2.sf, without their
+    # argument handling
+    pval = 2 * (special.stdtr(k - 1, -zval) if test == "knha" else special.ndtr(-zval))
     half_pi = crit * np.sqrt(se * se + tau2)
-    return {
-        "estimate": mu, "se": se, "pval": pval, "ci_low": mu - crit * se,
-        "ci_high": mu + crit * se, "tau2": tau2, "i2": 100 * tau2 / (vt + tau2),
-        "h2": (vt + tau2) / vt, "q": q, "q_pval": stats.chi2.sf(q, k - 1),
-        "pi_low": mu - half_pi, "pi_high": mu + half_pi,
-    }
+    return np.stack([mu, se, pval, mu - crit * se, mu + crit * se, tau2,
+                     100 * tau2 / (vt + tau2), (vt + tau2) / vt, q,
+                     _chi2_sf(q, k - 1), mu - half_pi, mu + half_pi])
+
+
+def _chi2_sf(x: FloatArray, df: FloatArray) -> FloatArray:
+    """Upper tail of the chi-squared distribution, as ``scipy.stats.chi2.sf(x, df)``.
+
+    For integer df the tail is a finite sum (Abramowitz and Stegun, 1964, 26.4.4-5):
+    exp(-x/2) sum_{j<m} (x/2)^j / j! for df = 2m, and erfc(sqrt(x/2)) + exp(-x/2) sum_{j=1..m}
+    (x/2)^(j-1/2) / Gamma(j+1/2) for df = 2m + 1. All terms are positive, so the sum is
+    accurate to a few units in the last place, and it costs a fraction of the incomplete gamma
+    function; large df or x (and non-integer df) go to scipy.
+    """
+    half = 0.5 * x
+    easy = (df <= _SF_MAX_DF) & (half < _SF_MAX_HALF_X) & (df == np.floor(df))
+    if not easy.all():
+        out = special.chdtrc(df, x)
+        if easy.any():
+            out[easy] = _chi2_sf(x[easy], df[easy])
+        return out
+    odd = df % 2 == 1
+    terms = np.where(odd, (df - 1) / 2, df / 2)  # j = 1..m (odd df) or 0..m-1 (even df)
+    e = np.exp(-half)
+    root = np.sqrt(half)
+    term = np.where(odd, e * root * (2 / np.sqrt(np.pi)), e)  # the first term
+    total = np.where(odd, special.erfc(root), 0.0)
+    denom = np.where(odd, 1.5, 1.0)
+    for j in range(int(terms.max())):
+        total += term if j < terms.min() else np.where(j < terms, term, 0.0)
+        term *= half
+        term /= denom
+        denom += 1
+    return total

@@ -40,7 +40,7 @@ yaml_bodies = st.one_of(
 )
 
 _TEMPLATE_PIECES = [
-    "Pain {{ vas_1m.osteoblastic | estimate_ci }}. ", "{{ vas_1m.overall | cite }}",
+    "Pain {{ vas_1m.osteoblastic | estimate_ci }}. ", "{{ vas_1m.osteoblastic | cite }}",
     "{{ vas_1m.osteoblastic }}", "{{ vas_1m.nothing | k }}", "{{ nope }}", "{{ vas_1m ",
     "{% for x in range(10**12) %}{% endfor %}", "{% for x in range(3) %}{{ x }}{% endfor %}",
     "{{ cycler.__init__.__globals__.os.popen('id').read() }}", "{{ ''.__class__ }}",
@@ -49,10 +49,11 @@ _TEMPLATE_PIECES = [
     "{{ vas_1m.osteoblastic | i2_labelled }}", "{% if %}", "{{ 1/0 }}", "\n", "{#", "}}",
     "{{ leak_vertebra.osteoblastic | tau2 }}", "{{ vas_1m.osteoblastic.studies | join }}",
 ]
-_GOOD_PIECES = ["Pain {{ vas_1m.osteoblastic | estimate_ci }}. ", "{{ vas_1m.overall | cite }}",
+_GOOD_PIECES = ["Pain {{ vas_1m.osteoblastic | estimate_ci }}. ",
+                "{{ vas_1m.osteoblastic | cite }}",
                 "{% for x in range(3) %}{{ x }}{% endfor %}", "\n", "text ", "---\n",
                 "{{ vas_1m.osteoblastic | estimate_ci(digits=1) }}",
-                "{{ vas_1m.overall | pi_labelled }}"]
+                "{{ vas_1m.osteoblastic | pi_labelled }}"]
 _GOOD = st.lists(st.sampled_from(_GOOD_PIECES), max_size=4).map("".join)
 templates = st.one_of(_GOOD, _GOOD,
                       st.lists(st.sampled_from(_TEMPLATE_PIECES), max_size=5).map("".join),

@@ -9,7 +9,7 @@ import pytest
 
 from blastic_meta.cli import main
 
-TEMPLATE = "Pain fell by {{ vas_1m.overall | estimate_ci }}.\n"
+TEMPLATE = "Pain fell by {{ vas_1m.osteoblastic | estimate_ci }}.\n"
 MARKER = ("<!-- written by blastic-meta render from draft.md; edit the template, "
           "not this file -->")
 
@@ -64,10 +64,10 @@ def test_a_file_render_wrote_is_replaced_on_the_next_run(draft, capsys, summary)
     out = draft.parent / "paper.md"
     assert run(capsys, "draft.md", "-o", "paper.md")[0] == 0
     first = out.read_text(encoding="utf-8")
-    overall = summary["analyses"]["vas_1m"]["overall"]
+    overall = summary["analyses"]["vas_1m"]["subgroups"]["osteoblastic"]
     assert first == f"{MARKER}\nPain fell by {overall['estimate']:.2f} (95% CI " \
                     f"{overall['ci_low']:.2f} to {overall['ci_high']:.2f}).\n"
-    draft.write_text("Now {{ vas_1m.overall | k }} studies.\n", encoding="utf-8")
+    draft.write_text("Now {{ vas_1m.osteoblastic | k }} studies.\n", encoding="utf-8")
     assert run(capsys, "draft.md", "-o", "paper.md")[0] == 0
     assert out.read_text(encoding="utf-8") == f"{MARKER}\nNow {overall['k']} studies.\n"
     out.write_text("edited by hand: marker removed\n" + first, encoding="utf-8")

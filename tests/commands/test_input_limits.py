@@ -73,7 +73,7 @@ def test_an_oversized_template_and_summary_are_refused(tmp_path, capsys):
     template = sparse(tmp_path / "draft.md", 3_000_000)
     assert main(["render", str(template), "--out", str(tmp_path)]) == 1
     assert "3,000,000 bytes, over the 2 MB limit for a template" in capsys.readouterr().err
-    template.write_text("{{ vas_1m.overall | k }}", encoding="utf-8")
+    template.write_text("{{ vas_1m.osteoblastic | k }}", encoding="utf-8")
     sparse(tmp_path / "summary.json", 60_000_000)
     assert main(["render", str(template), "--out", str(tmp_path)]) == 1
     assert "50 MB limit for a summary" in capsys.readouterr().err

@@ -108,14 +108,14 @@ def summary_k(workspace: Path) -> int:
     import json
 
     summary = json.loads((workspace / "outputs" / "summary.json").read_text(encoding="utf-8"))
-    return summary["analyses"]["vas_1m"]["overall"]["k"]
+    return summary["analyses"]["vas_1m"]["subgroups"]["osteoblastic"]["k"]
 
 
 # --- render --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("previous", [True, False])
 def test_render_leaves_the_old_file_or_none(workspace, monkeypatch, capsys, previous):
-    (workspace / "draft.md").write_text("k = {{ vas_1m.overall | k }}\n", encoding="utf-8")
+    (workspace / "draft.md").write_text("k = {{ vas_1m.osteoblastic | k }}\n", encoding="utf-8")
     paper = workspace / "paper.md"
     old = b"<!-- written by blastic-meta render from draft.md; edit the template -->\nold\n"
     argv = ["render", "draft.md", "-o", "paper.md"]
@@ -172,6 +172,7 @@ def small_registry(tmp_path_factory, repo_root):
     (base / "studies").mkdir()
     shutil.copytree(repo_root / "evidence", base / "evidence")
     shutil.copy(REGISTRY / "references.bib", base / "evidence" / "references.bib")
+    (base / "evidence" / "screening.yaml").unlink()  # it names the shipped studies
     return base
 
 

@@ -102,7 +102,8 @@ class Case(NamedTuple):
 
 def _secondary(data: Any, skip: tuple = ()) -> list:
     """Edits giving every located mapping a via (except the one at ``skip``)."""
-    edits: list = [(("source_access",), "secondary_only")]
+    edits: list = [(("source_access",), "secondary_only"),
+                   (("appraisal", "appraised_from"), "secondary_only")]
 
     def walk(node: Any, where: tuple) -> None:
         if isinstance(node, dict):
@@ -122,6 +123,14 @@ def _odi(**values: Any) -> list:
     """The ODI time point replaced by a mean/SD time point on a 0-24 scale."""
     point = {"label": "baseline", "days": 0, "source": "Table 3", **values}
     return [((*ODI, "scale"), {"min": 0, "max": 24}), (ODI0, point)]
+
+
+def _alt(values: dict, path: str = "arms[0].leakage[0]") -> dict:
+    """A discrepancy whose alternative value (14 leaks) is printed in its values."""
+    return {"item": "leaks", "values": [{"value": "13/50", "source": "Results"},
+                                        {"value": "14/50", "source": "Discussion"}],
+            "used": "13/50", "reason": "the results are the primary report",
+            "alternative": {path: values}}
 
 
 _TWIN_ARM = {"lesion_type": "osteoblastic", "vertebrae": {"value": 45, "source": "Abstract"}}
@@ -301,13 +310,17 @@ CASES = [
                                            ((*LEAK, "candidate_units"), ["vertebra", "patient"])]),
     Case("narrative-arm", "invalid", [(("narrative", 0, "direction"), "favours_blastix")]),
     Case("narrative-arm", "last valid", [(("narrative", 0, "direction"), "favours_blastic")]),
-    Case("narrative-arm", "last valid", [(("narrative", 0, "direction"), "favours_osteoblastic")]),
     Case("narrative-arm", "invalid", [(("narrative", 0, "arms"), ["blastic", "lytic"])]),
     Case("narrative-arm", "last valid", [(("narrative", 0, "arms"), ["blastic"])]),
     Case("declared-field-unknown", "last valid",
          [(("ambiguities",), [{"about": "x", "fields": ["arms[0].leakage[0]"]}])]),
     Case("declared-field-unknown", "invalid",
          [(("ambiguities",), [{"about": "x", "fields": ["arms[0].leakage[1]"]}])], "warning"),
+    Case("alternative-path", "last valid", [(("discrepancies",), [_alt({"events": 14})])]),
+    Case("alternative-path", "invalid",
+         [(("discrepancies",), [_alt({"events": 14}, "arms[0].leakage[3]")])]),
+    Case("alternative-path", "invalid",
+         [(("discrepancies",), [_alt({"eventz": 14})])]),
     Case("via-expected", "last valid", _secondary(BASE)),
     Case("via-expected", "invalid", _secondary(BASE, skip=TP2), "warning"),
     # -- cohorts: arms within 10% (40 vs 36 patients, 50 vs 45 vertebrae) look alike

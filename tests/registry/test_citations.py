@@ -49,11 +49,29 @@ def test_keys_and_fields(bib):
 
 @pytest.mark.parametrize(("key", "label"), [
     ("tian2016", "Tian et al. 2016"), ("two2010", "Smith and van der Berg 2010"),
-    ("solo2007", "Muller 2007"), ("many2001", "Li et al. 2001"), ("anon1999", "anon1999"),
-    ("nameless", "nameless 1998"),
+    ("solo2007", "Muller 2007"), ("many2001", "Li et al. 2001"), ("anon1999", "No author 1999"),
+    ("nameless", "No author 1998"),
 ])
 def test_author_year(bib, key, label):
-    assert bib.author_year(key) == label
+    assert bib.author_year(key) == label == bib.label(key)
+
+
+def test_labels_are_never_keys_and_say_when_the_year_is_missing():
+    bib = parse_bibliography(
+        "@article{k_one, journal = {Acta Radiol}, year = {2007}}\n"
+        "@article{k_two, journal = {Acta Radiol}, year = {2007}}\n"
+        "@article{k_three, title = {Kyphoplasty in the treatment of osteolytic fractures}}\n"
+        "@article{k_four, doi = {10.1/x}, year = {2019}}\n"
+        "@article{k_five, shortlabel = {My series 2019}, doi = {10.1/y}}\n"
+        "@article{k_six, author = {Dudeney, S. and Lieberman, I. H. and Hussein, M.}}\n")
+    labels = bib.labels()
+    assert labels["k_one"] == "Acta Radiol 2007a" and labels["k_two"] == "Acta Radiol 2007b"
+    assert labels["k_three"] == "Kyphoplasty in the treatment of …, year not reported"
+    assert labels["k_four"] == "Unattributed report 2019"
+    assert labels["k_five"] == "My series 2019"
+    assert labels["k_six"] == "Dudeney et al., year not reported"
+    assert not any(key in label for key, label in labels.items())
+    assert not any("n.d." in label for label in labels.values())
 
 
 def test_author_ids(bib):

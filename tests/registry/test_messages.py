@@ -40,6 +40,7 @@ def test_accepted_warning_leaves_the_console_and_is_counted(tmp_path, capsys):
     studies = _write(tmp_path / "studies", (BASELINE, ACCEPTED))
     (tmp_path / "evidence").mkdir()
     shutil.copy(BIB, tmp_path / "evidence" / "references.bib")
+    shutil.copy(BIB.parent / "screening.yaml", tmp_path / "evidence" / "screening.yaml")
     code = cli.main(["validate", "--studies", str(studies), "--evidence",
                      str(tmp_path / "evidence")])
     assert code == 0
@@ -51,6 +52,7 @@ def test_without_the_acceptance_the_warning_is_printed(tmp_path, capsys):
     studies = _write(tmp_path / "studies", (BASELINE, ACCEPTED.split(", accept:")[0] + "}"))
     (tmp_path / "evidence").mkdir()
     shutil.copy(BIB, tmp_path / "evidence" / "references.bib")
+    shutil.copy(BIB.parent / "screening.yaml", tmp_path / "evidence" / "screening.yaml")
     cli.main(["validate", "--studies", str(studies), "--evidence", str(tmp_path / "evidence")])
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "1 study file(s) checked: 0 error(s), 1 warning(s)"
@@ -131,10 +133,13 @@ def test_filled_template_validates_and_carries_follow_up(tmp_path):
         text = text.replace(marker, value)
     assert "    follow_up: {unit: months, mean: null," in text
     (tmp_path / "fixture2020.yaml").write_text(text, encoding="utf-8")
-    assert validate_studies(tmp_path, BIB) == []
+    # a new study is not appraised yet: a warning, never an error
+    assert [(f.code, f.severity) for f in validate_studies(tmp_path, BIB)] == [
+        ("not-appraised", "warning")]
     (tmp_path / "fixture2020.yaml").write_text(
         re.sub(r"(?m)^    follow_up:.*\n(?:\s+#.*\n)*", "", text), encoding="utf-8")
-    assert [f.code for f in validate_studies(tmp_path, BIB)] == ["required"]
+    assert sorted(f.code for f in validate_studies(tmp_path, BIB)) == ["not-appraised",
+                                                                       "required"]
 
 
 def test_documented_codes_are_the_codes():

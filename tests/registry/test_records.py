@@ -235,3 +235,18 @@ def test_symptomatic_leakage_states_its_unit():
     ok = Leakage.model_validate({"events": 5, "total": 20, "unit": "vertebra", "source": "A",
                                  "symptomatic": {"events": 0, "unit": "patient", "source": "A"}})
     assert ok.symptomatic is not None and ok.symptomatic.unit == "patient"
+
+
+def test_alternative_numbers_must_be_printed_in_the_values():
+    from blastic_meta.registry.records import Discrepancy
+
+    base = {"item": "baseline VAS", "used": "4.3 ± 2.4", "reason": "results section",
+            "values": [{"value": "4.3 ± 2.4", "source": "Results"},
+                       {"value": "5.0 ± 2.8", "source": "Discussion"}]}
+    ok = Discrepancy.model_validate({**base, "alternative": {
+        "arms[0].outcomes[0].timepoints[0]": {"mean": 5.0, "sd": 2.8}}})
+    assert ok.alternative["arms[0].outcomes[0].timepoints[0]"]["sd"] == 2.8
+    with pytest.raises(pydantic.ValidationError) as exc:
+        Discrepancy.model_validate({**base, "alternative": {
+            "arms[0].outcomes[0].timepoints[0]": {"mean": 5.1}}})
+    assert "alternative-not-printed" in _codes(exc.value)

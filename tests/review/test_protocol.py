@@ -36,8 +36,18 @@ def test_shipped_protocol_loads(repo_root):
     assert p.model.method == "REML" and p.model.test == "knha"
     assert p.vas.correlation == 0.5 and min(p.vas.correlation_grid) == 0.2
     assert max(p.vas.correlation_grid) == 0.8
-    assert p.proportions.model == "glmm" and p.proportions.sensitivity == "inverse_variance"
+    assert p.proportions.model == "glmm"
+    assert p.model.adhoc and p.model.min_k == 3 and p.model.pi_min_k == 3
+    assert p.subgroup_test.primary == "common_tau2"
+    assert p.subgroup_test.sensitivity == "separate_tau2"
+    assert p.unit_of_analysis.primary_leakage_unit == "patient"
+    assert p.analysis("leak_vertebra").design_effect
+    assert p.rules.unverified_studies == "exclude"
     assert p.rules.excluded_designs == ("case_report",)
+    scenarios = {sc.id for sc in p.sensitivity}
+    assert {"pvp_only", "exclude_unverified", "exclude_abstract_only", "exclude_derived",
+            "myeloma_as_osteolytic", "mixed_as_osteoblastic", "index_alternative_values",
+            "exclude_possible_duplicates", "inverse_variance_logit"} <= scenarios
     assert p.window("6m").max_days is None and p.window("6m").contains(400)
     assert p.window("1m").contains(30) and not p.window("1m").contains(61)
 
@@ -45,7 +55,8 @@ def test_shipped_protocol_loads(repo_root):
 def test_defaults_and_frozen(tmp_path):
     p = load_protocol(write(tmp_path, GOOD))
     assert isinstance(p, Protocol)
-    assert p.model.min_k == 2 and p.subgroups.compared == ("osteoblastic", "osteolytic")
+    assert p.model.min_k == 3 and p.subgroups.compared == ("osteoblastic", "osteolytic")
+    assert p.bayes.tau_prior == "halfnormal" and p.bayes.tau_scale["MC"] == 1.0
     with pytest.raises(pydantic.ValidationError):
         p.model.method = "DL"  # type: ignore[misc]
 
@@ -133,3 +144,49 @@ def test_ambiguous_values_rule_excludes_or_flags():
     chen = rows[rows["study"] == "chen2011"].iloc[0]
     assert chen["included"]
     assert any("ambiguous" in f for f in chen["flags"])
+
+
+def test_scenarios_are_checked_when_the_protocol_loads(tmp_path):
+    bad = GOOD + ('sensitivity:\n  - {id: "oops", description: "x", '
+                  'change: {model: {method: "REMLL"}}}\n')
+    with pytest.raises(StudyRecordError, match=r"scenario 'oops': model\.method"):
+        load_protocol(write(tmp_path, bad))
+    forbidden = GOOD + ('sensitivity:\n  - {id: "oops", description: "x", '
+                        'change: {analyses: {x: 1}}}\n')
+    with pytest.raises(StudyRecordError, match="cannot change"):
+        load_protocol(write(tmp_path, forbidden))
+
+
+def test_with_changes_merges_one_section_and_revalidates(tmp_path):
+    p = load_protocol(write(tmp_path, GOOD))
+    q = p.with_changes({"rules": {"procedures": ["PVP"]}, "subgroups": {
+        "mixed_as_osteoblastic": True}})
+    assert q.rules.procedures == ("PVP",) and q.rules.ambiguous_values == "exclude"
+    assert q.subgroups.group_of("mixed") == "osteoblastic"
+    assert p.rules.procedures == ()  # the original is unchanged
+    with pytest.raises(pydantic.ValidationError):
+        p.with_changes({"model": {"adhoc": True, "test": "z"}})
+
+
+def test_certainty_overrides_need_a_known_analysis_and_a_reason(tmp_path):
+    ok = GOOD + ('certainty:\n  overrides:\n    - {analysis: "vas_3m", subgroup: "*", '
+                 'domain: "imprecision", levels: 1, reason: "the team judged the CI adequate"}\n')
+    assert load_protocol(write(tmp_path, ok)).certainty.overrides[0].levels == 1
+    unknown = ok.replace('analysis: "vas_3m"', 'analysis: "vas_9m"')
+    with pytest.raises(StudyRecordError, match="unknown analysis"):
+        load_protocol(write(tmp_path, unknown))
+    short = ok.replace("the team judged the CI adequate", "ok")
+    with pytest.raises(StudyRecordError, match="reason"):
+        load_protocol(write(tmp_path, short))
+
+
+def test_window_bounds_are_inclusive_at_both_ends(repo_root):
+    """Real studies report day 7 and day 60: each belongs to the window whose bound it is."""
+    p = load_protocol(repo_root / "evidence" / "protocol.yaml")
+    for w in p.windows:
+        assert w.contains(w.min_days) and not w.contains(w.min_days - 1)
+        if w.max_days is not None:
+            assert w.contains(w.max_days) and not w.contains(w.max_days + 1)
+    assert p.window("early").contains(7) and p.window("1m").contains(60)
+    assert not p.window("1m").contains(61) and p.window("3m").contains(61)
+

@@ -74,10 +74,11 @@ def test_cli_render_from_summary_json(summary, tmp_path, capsys):
     out_dir.mkdir()
     (out_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     template = tmp_path / "draft.md"
-    template.write_text("Pain fell by {{ vas_1m.overall | estimate_ci }}.\n", encoding="utf-8")
+    template.write_text("Pain fell by {{ vas_1m.osteoblastic | estimate_ci }}.\n",
+                        encoding="utf-8")
     result = tmp_path / "draft.out.md"
     assert main(["render", str(template), "-o", str(result), "--out", str(out_dir)]) == 0
-    overall = summary["analyses"]["vas_1m"]["overall"]
+    overall = summary["analyses"]["vas_1m"]["subgroups"]["osteoblastic"]
     marker, body = result.read_text(encoding="utf-8").split("\n", 1)
     assert marker == ("<!-- written by blastic-meta render from draft.md; edit the template, "
                       "not this file -->")

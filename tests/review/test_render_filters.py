@@ -37,8 +37,6 @@ def fits(summary, pooled=True):
     out = []
     for aid, a in summary["analyses"].items():
         groups = dict(a.get("subgroups") or {})
-        if a.get("overall"):
-            groups["overall"] = a["overall"]
         for name, fit in groups.items():
             if (fit["status"] == "pooled") == pooled:
                 out.append((aid, name, fit))
@@ -118,7 +116,7 @@ def test_keyword_arguments(summary):
     ("vas_1m.osteoblastic | ci(ci_word='')", ["ci_word"]),
     ("vas_1m.osteoblastic | k(digits=1)", ["no argument 'digits'", "none"]),
     ("vas_1m.osteoblastic | pi(level=false)", ["no argument 'level'"]),
-    ("vas_1m | estimate_ci", ["one subgroup", "vas_1m.overall"]),
+    ("vas_1m | estimate_ci", ["one subgroup", "vas_1m.osteoblastic"]),
     ("3 | cite", ["one subgroup"]),
 ])
 def test_bad_filter_arguments_are_one_line_errors(summary, expr, words):
@@ -130,7 +128,8 @@ def test_bad_filter_arguments_are_one_line_errors(summary, expr, words):
 @pytest.mark.parametrize("name", ["pi", "pi_labelled", "tau2", "tau2_labelled", "i2",
                                   "i2_labelled"])
 def test_heterogeneity_of_a_single_study_is_refused_not_na(summary, name):
-    aid, group, fit = fits(summary, pooled=False)[0]
+    aid, group, fit = next(f for f in fits(summary, pooled=False)
+                           if f[2]["status"] == "single study")
     assert fit["k"] == 1
     message = error(summary, f"{aid}.{group} | {name}")
     assert f"{aid}.{group}" in message and "single study" in message and "NA" not in message

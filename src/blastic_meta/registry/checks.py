@@ -357,6 +357,35 @@ class RecordChecker:
                     if parse_path(text) not in self.doc.lines:
                         self.add((kind, i, "fields", j), "declared-field-unknown",
                                  f"no field {text!r} in this file", "warning")
+        for i, disc in enumerate(self.record.discrepancies):
+            for path, values in disc.alternative.items():
+                node = _resolve(self.record, parse_path(path))
+                where = ("discrepancies", i, "alternative")
+                if node is None:
+                    self.add(where, "alternative-path", f"no mapping {path!r} in this file")
+                    continue
+                fields = getattr(type(node), "model_fields", {})
+                unknown = sorted(set(values) - set(fields))
+                if unknown:
+                    self.add(where, "alternative-path",
+                             f"{path!r} has no field {', '.join(unknown)}")
+
+
+def _resolve(model: Any, parts: Where) -> Any:
+    """The mapping of a record at a parsed path, or None when the path leads nowhere."""
+    node = model
+    for part in parts:
+        if isinstance(part, int):
+            if not isinstance(node, (list, tuple)) or part >= len(node):
+                return None
+            node = node[part]
+        elif isinstance(node, dict):
+            node = node.get(part)
+        else:
+            node = getattr(node, part, None)
+        if node is None:
+            return None
+    return node
 
 
 def _declared(record: StudyRecord, doc: YamlDocument) -> tuple[list[Where], list[Where]]:

@@ -111,19 +111,62 @@ class Bibliography(Mapping[str, dict[str, str]]):
         return out
 
     def author_year(self, key: str) -> str:
-        """Short label: 'Tian et al. 2016', 'Tian and Sun 2016', 'Tian 2016'."""
+        """The entry's label (kept under its old name): see ``label``."""
+        return self.label(key)
+
+    def label(self, key: str) -> str:
+        """How a reader recognises the entry, never its BibTeX key.
+
+        The entry's ``shortlabel`` field when the researcher set one; else 'Tian et al.
+        2016', 'Tian and Sun 2016', 'Tian 2016'; without authors, the journal and year
+        ('Acta Radiol 2007'), else the opening words of the title. A missing year reads
+        'year not reported'. Entries that would share a label get a, b, ... (see
+        ``labels``)."""
+        return self.labels()[key]
+
+    def _base_label(self, key: str) -> str:
         entry = self.entries[key]
+        if entry.get("shortlabel"):
+            return _plain(entry["shortlabel"])
+        year = _plain(entry.get("year", ""))
         names = _split_authors(entry.get("author", ""))
         surnames = self.surnames(key)
-        year = _plain(entry.get("year", "")) or "n.d."
-        if not surnames:  # no author printed: the key itself (never a guessed name)
-            return key if year == "n.d." or year in key else f"{key} {year}"
-        truncated = any(n.strip().lower() == "others" for n in names)
-        if len(surnames) >= 3 or truncated:
-            return f"{surnames[0]} et al. {year}"
-        if len(surnames) == 2:
-            return f"{surnames[0]} and {surnames[1]} {year}"
-        return f"{surnames[0]} {year}"
+        if surnames:
+            truncated = any(n.strip().lower() == "others" for n in names)
+            if len(surnames) >= 3 or truncated:
+                who = f"{surnames[0]} et al."
+            elif len(surnames) == 2:
+                who = f"{surnames[0]} and {surnames[1]}"
+            else:
+                who = surnames[0]
+        elif entry.get("journal"):
+            who = _plain(entry["journal"])
+        elif entry.get("title"):
+            words = _plain(entry["title"]).split()
+            who = " ".join(words[:5]) + (" …" if len(words) > 5 else "")
+        else:
+            who = "Unattributed report"
+        return f"{who} {year}" if year else f"{who}, year not reported"
+
+    def labels(self) -> dict[str, str]:
+        """Every entry's label, made unique with a, b, ... after the year (in key order)."""
+        cached = self.__dict__.get("_labels")
+        if cached is not None:
+            return cached
+        base = {key: self._base_label(key) for key in self.entries}
+        count: dict[str, int] = {}
+        for label in base.values():
+            count[label] = count.get(label, 0) + 1
+        seen: dict[str, int] = {}
+        out = {}
+        for key in sorted(base):
+            label = base[key]
+            if count[label] > 1 and not self.entries[key].get("shortlabel"):
+                seen[label] = seen.get(label, 0) + 1
+                label = f"{label}{chr(ord('a') + seen[label] - 1)}"
+            out[key] = label
+        object.__setattr__(self, "_labels", out)
+        return out
 
     def to_bibtex(self, keys: Iterable[str]) -> str:
         """The entries of ``keys`` (in that order, each once) as BibTeX text."""

@@ -26,7 +26,7 @@ STRUCTURE_CODES = (
     "yaml-empty", "required", "unknown-field", "type", "choice", "pattern", "negative-count",
     "sd-not-positive", "range", "source-missing", "reason-missing", "sd-kind-missing",
     "sd-kind-without-sd", "candidate-units", "scale-range", "duplicate-id",
-    "derived-without-value",
+    "derived-without-value", "alternative-not-printed",
 )
 CONSISTENCY_CODES = (
     "key-filename", "key-duplicate", "bib-missing", "via-missing", "bibliography",
@@ -36,9 +36,17 @@ CONSISTENCY_CODES = (
     "sum-exceeds-patients", "narrative-arm", "overlap-unknown-study",
     "possible-duplicate-cohort", "declared-field-unknown", "n-missing-reason", "scale-missing",
     "via-expected", "accept-unknown-check", "accept-not-warning", "accept-unused",
+    "alternative-path",
     "schema-comment", "file-name", "file-unreadable",
 )
-CODES = frozenset(STRUCTURE_CODES + CONSISTENCY_CODES)
+# appraisal, within-study comparisons, directions and identity (registry.review_checks)
+REVIEW_CODES = (
+    "not-appraised", "appraisal-item-unknown", "appraisal-item-missing", "appraisal-tool",
+    "appraisal-access", "within-study-compared", "within-study-favours",
+    "within-study-significance", "within-study-days", "within-study-arm",
+    "narrative-lesion-comparison", "identity-unverified",
+)
+CODES = frozenset(STRUCTURE_CODES + CONSISTENCY_CODES + REVIEW_CODES)
 # Errors that a declaration (discrepancy/ambiguity fields, ambiguous: true) turns into warnings.
 DECLARABLE = frozenset({
     "events-exceed-total", "n-exceeds-patients", "total-exceeds-vertebrae",

@@ -14,6 +14,7 @@ stable code. Unknown fields are errors so that a misspelt key is never silently 
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictStr, model_validator
@@ -226,6 +227,23 @@ class Discrepancy(_Model):
     fields: tuple[Text, ...] = Field(
         (), description="record paths concerned, e.g. 'arms[0].leakage[0]' (as in findings)"
     )
+    alternative: dict[Text, dict[Id, Real | CountInt]] = Field(
+        default_factory=dict,
+        description="the value not used, as numbers for a sensitivity analysis: record path "
+        "-> {field: value}, e.g. {'arms[0].outcomes[0].timepoints[0]': {mean: 5.0, sd: 2.8}}; "
+        "every number must be printed in one of values",
+    )
+
+    @model_validator(mode="after")
+    def _alternative_printed(self) -> Any:
+        printed = {float(x) for v in self.values for x in re.findall(r"\d+(?:\.\d+)?", v.value)}
+        for path, values in self.alternative.items():
+            for name, value in values.items():
+                if float(value) not in printed:
+                    raise _err("alternative-not-printed",
+                               f"alternative {path}.{name} = {value:g} is not a number "
+                               f"printed in this discrepancy's values")
+        return self
 
 
 class Ambiguity(_Model):

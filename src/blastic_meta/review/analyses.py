@@ -1,43 +1,33 @@
-"""The protocol's analyses: study-level input tables, fits, subgroup tests and sensitivity.
+"""The protocol's analyses: study-level input, one fit per lesion type, the lesion-type
+comparison, and the sensitivity analyses.
 
-``run_analyses(records, table, protocol, bibliography)`` turns the registry's long table into,
-for each analysis of the protocol, one row per study arm (included or excluded, with the
-reason and every derived/imputed value flagged), then fits each lesion-type subgroup with the
-protocol's model, tests subgroup differences under both tau2 conventions, and runs the
-leave-one-out, small-study and sensitivity analyses. Within-study comparisons (one study with
-arms of two compared lesion types) are kept apart from the between-study subgroup comparison.
-
-Pain change is metafor's ``MC`` (baseline minus follow-up, so a positive value is less pain;
-Becker 1988) with the protocol's assumed pre/post correlation. Proportions are pooled with the
-binomial-normal GLMM (Stijnen et al. 2010; metafor ``rma.glmm``) and, as sensitivity, the
-inverse-variance logit model; I² and Q of a GLMM subgroup come from that inverse-variance
-model, as R meta reports them.
+``run_analyses(records, table, protocol, bibliography, findings)`` builds, for each analysis
+of the protocol, one row per study and lesion-type group (included or excluded, with the
+reason, and every derived, imputed or adjusted value flagged), fits each group with one model
+(``fitting``), compares the lesion types (``comparison``: within-study evidence first, then the
+pre-specified between-study model), runs the baseline-robust secondary measures of pain
+(ROMC, MN), leave-one-out and the correlation and ICC grids (``sensitivity``), and then every
+sensitivity scenario of the protocol: the analysis rerun with one rule changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from .alternatives import apply_alternatives
 from .analysis_input import build_input, group_order, study_label
-from .comparison import SubgroupTest, WithinComparison, subgroup_tests, within_study
-from .fitting import GroupFit, clean, safe_fit
+from .comparison import Comparison, compare_lesion_types, within_reports
+from .effect_input import secondary_effects
+from .fitting import GroupFit, clean, method_text, safe_fit
 from .protocol import AnalysisSpec, Protocol
-from .sensitivity import leave_one_out, sensitivity, small_study
+from .sensitivity import correlation_grid, icc_grid, leave_one_out, small_study
 
-__all__ = [
-    "AnalysisResult",
-    "GroupFit",
-    "SubgroupTest",
-    "WithinComparison",
-    "build_input",
-    "run_analyses",
-    "run_analysis",
-    "study_label",
-]
+__all__ = ["AnalysisResult", "GroupFit", "build_input", "run_analyses", "run_analysis",
+           "run_scenarios", "study_label"]
 
 
 @dataclass(frozen=True)
@@ -47,14 +37,16 @@ class AnalysisResult:
     spec: AnalysisSpec
     data: pd.DataFrame = field(compare=False)
     subgroups: Mapping[str, GroupFit]
-    overall: GroupFit | None
-    subgroup_tests: tuple[SubgroupTest, ...]
+    secondary: Mapping[str, Mapping[str, GroupFit]]
+    comparison: Comparison
     leave_one_out: pd.DataFrame = field(compare=False)
-    sensitivity: pd.DataFrame = field(compare=False)
+    correlation: pd.DataFrame = field(compare=False)
+    icc: pd.DataFrame = field(compare=False)
     small_study: Mapping[str, str]
-    within: tuple[WithinComparison, ...]
     method: str
     notes: tuple[str, ...] = ()
+    scale_direction: tuple[Mapping[str, Any], ...] = ()
+    sensitivity: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -62,125 +54,177 @@ class AnalysisResult:
 
     @property
     def included(self) -> pd.DataFrame:
-        return self.data[self.data["included"]]
+        return self.data[self.data["included"]] if len(self.data) else self.data
 
     @property
     def excluded(self) -> pd.DataFrame:
-        return self.data[~self.data["included"]]
+        return self.data[~self.data["included"]] if len(self.data) else self.data
 
     @property
     def contributing(self) -> tuple[str, ...]:
         """Study keys whose data enter any fit of this analysis (sorted)."""
-        return tuple(sorted(set(self.included["study"])))
+        return tuple(sorted(set(self.included["study"]))) if len(self.data) else ()
 
     def summary(self) -> str:
         lines = [f"{self.spec.id}: {self.spec.title}", f"  {self.method}"]
-        for fit in self.subgroups.values():
-            lines.append(f"  {fit.summary()}")
-        if self.overall is not None:
-            lines.append(f"  {self.overall.summary()}")
-        for test in self.subgroup_tests:
-            if test.assessable:
-                df = f"{test.df:g}" + (f", {test.df2:g}" if test.statistic == "F" else "")
-                lines.append(f"  subgroup test (tau2 {test.tau2}): {test.statistic} = "
-                             f"{test.q_between:.3f}, df = {df}, p = {test.pval:.4f}")
-            else:
-                lines.append(f"  subgroup test (tau2 {test.tau2}): {test.note}")
+        lines += [f"  {fit.summary()}" for fit in self.subgroups.values()]
+        c = self.comparison
+        lines.append(f"  comparison ({c.kind}): {c.measure} {c.estimate:.4f} "
+                     f"[{c.ci_low:.4f}, {c.ci_high:.4f}]" if c.kind == "between" else
+                     f"  comparison ({c.kind}): {c.reason or c.measure}")
         for _, row in self.excluded.iterrows():
             lines.append(f"  excluded: {row['label']} ({row['arm']}): {row['reason']}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        tests = {t.tau2: t.to_dict() for t in self.subgroup_tests}
-        excluded = [
-            {"study": r.study, "arm": r.arm, "label": r.label, "reason": r.reason}
-            for r in self.excluded.itertuples()
-        ]
-        flagged = [
-            {"study": r.study, "arm": r.arm, "flags": list(r.flags)}
-            for r in self.included.itertuples() if r.flags
-        ]
+        excluded = [{"study": r.study, "arm": r.arm, "label": r.label, "reason": r.reason}
+                    for r in self.excluded.itertuples()]
+        flagged = [{"study": r.study, "arm": r.arm, "label": r.label, "flags": list(r.flags)}
+                   for r in self.included.itertuples() if r.flags]
         return clean({
-            "title": self.spec.title,
-            "outcome": self.spec.outcome,
-            "window": self.spec.window,
-            "unit": self.spec.unit,
-            "instrument": self.spec.instrument,
-            "method": self.method,
+            "title": self.spec.title, "outcome": self.spec.outcome, "window": self.spec.window,
+            "unit": self.spec.unit, "instrument": self.spec.instrument, "role": self.spec.role,
+            "design_effect": self.spec.design_effect, "method": self.method,
             "subgroups": {name: fit.to_dict() for name, fit in self.subgroups.items()},
-            "overall": self.overall.to_dict() if self.overall is not None else None,
-            "subgroup_test": tests,
+            "secondary_measures": {m: {g: f.to_dict() for g, f in fits.items()}
+                                   for m, fits in self.secondary.items()},
+            "comparison": self.comparison.to_dict(),
             "small_study": dict(self.small_study),
-            "within_study": [w.to_dict() for w in self.within],
-            "excluded": excluded,
-            "flagged": flagged,
-            "studies": list(self.contributing),
-            "sensitivity": _frame_records(self.sensitivity),
-            "leave_one_out": _frame_records(self.leave_one_out),
+            "excluded": excluded, "flagged": flagged, "studies": list(self.contributing),
+            "leave_one_out": _records(self.leave_one_out),
+            "correlation_grid": _records(self.correlation),
+            "icc_grid": _records(self.icc),
             "notes": list(self.notes),
+            "scale_direction": [dict(d) for d in self.scale_direction],
         })
 
 
-def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [clean(dict(row)) for row in frame.to_dict(orient="records")]
 
 
-def describe_method(spec: AnalysisSpec, protocol: Protocol) -> str:
-    m = protocol.model
-    test = "Hartung-Knapp" if m.test == "knha" else "Wald-type z"
-    pi = {"metafor": "t(k-1)" if m.test == "knha" else "z"}.get(m.pi, m.pi)
-    if spec.kind == "change":
-        return (f"Random effects, {m.method} τ², {test} CI; PI {pi}; mean change from "
-                f"baseline, pre/post r = {protocol.vas.correlation:g}")
-    model = ("binomial-normal GLMM (ML)" if protocol.proportions.model == "glmm"
-             else f"inverse-variance logit, {m.method} τ², {test} CI")
-    return (f"Random effects {model}; logit proportions; per-study "
-            f"{protocol.proportions.study_ci.replace('-', '–').title()} CI; weights, subgroup "
-            f"test and I² from the inverse-variance logit model ({m.method}, {test}; 0.5 added "
-            f"to studies with 0 or all events)")
+def _scale_direction(records: Sequence[Any], spec: AnalysisSpec,
+                     studies: Iterable[str]) -> tuple[dict[str, Any], ...]:
+    """How each contributing study states the direction of its score (never assumed)."""
+    if spec.outcome != "qol":
+        return ()
+    wanted = set(studies)
+    out = []
+    for rec in records:
+        if rec.key not in wanted:
+            continue
+        for arm in rec.arms:
+            for outcome in arm.outcomes:
+                if (outcome.instrument or "").casefold() != (spec.instrument or "").casefold():
+                    continue
+                scale = outcome.scale
+                out.append({"study": rec.key, "instrument": outcome.instrument,
+                            "lower_is_better": getattr(scale, "lower_is_better", None),
+                            "source": getattr(scale, "source", None),
+                            "note": getattr(scale, "note", None)})
+                break
+            else:
+                continue
+            break
+    return tuple(out)
 
 
 def run_analysis(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
-                 spec: AnalysisSpec, bibliography: Any = None) -> AnalysisResult:
-    """Build the input table of one analysis and run every fit the protocol asks for."""
-    data = build_input(records, table, protocol, spec, bibliography)
+                 spec: AnalysisSpec, bibliography: Any = None, findings: Iterable[Any] = (),
+                 *, light: bool = False, cache: dict[Any, Any] | None = None) -> AnalysisResult:
+    """Build the input of one analysis and run every fit the protocol asks for (``light``:
+    the main fits and the comparison only, as the sensitivity scenarios need)."""
+    findings = list(findings)
+    cache = {} if cache is None else cache
+    data = build_input(records, table, protocol, spec, bibliography, findings, cache=cache)
     included = data[data["included"]] if len(data) else data
-    model = "glmm" if (spec.kind == "proportion" and protocol.proportions.model == "glmm") \
-        else "iv"
     notes: list[str] = []
-    fits: dict[str, GroupFit] = {}
     groups = group_order(protocol, included["group"]) if len(included) else []
-    for g in groups:
-        fit = safe_fit(g, included[included["group"] == g], spec, protocol, model, notes)
-        if fit is not None:
-            fits[g] = fit
-    scope = (list(protocol.subgroups.compared) if protocol.subgroups.overall == "compared"
-             else groups)
-    pooled_groups = [g for g in groups if g in scope]
-    overall = None
-    over_rows = included[included["group"].isin(pooled_groups)] if len(included) else included
-    if len(pooled_groups) >= 2 and len(over_rows) >= protocol.model.min_k:
-        overall = safe_fit("overall", over_rows, spec, protocol, model, notes)
-    small_k = [f.name for f in [*fits.values(), overall] if f is not None
-               and f.status == "pooled" and f.k == 2]
-    if small_k and protocol.model.test == "knha" and spec.kind == "change":
-        notes.append(f"k = 2 with Hartung-Knapp ({', '.join(small_k)}): the t distribution has "
-                     f"1 df, so the CI is very wide")
-    tests = subgroup_tests(included, protocol) if len(included) else (
-        subgroup_tests(data, protocol))
-    loo = leave_one_out(fits, included, spec, protocol, model)
-    sens = sensitivity(data, spec, protocol, groups) if len(data) else sensitivity(
-        data, spec, protocol, [])
-    small = small_study(fits, overall, protocol)
-    within = within_study(included, spec, protocol) if len(included) else ()
-    return AnalysisResult(spec=spec, data=data, subgroups=fits, overall=overall,
-                          subgroup_tests=tests, leave_one_out=loo, sensitivity=sens,
-                          small_study=small, within=within,
-                          method=describe_method(spec, protocol), notes=tuple(notes))
+    fits = {g: safe_fit(g, included[included["group"] == g], spec, protocol, notes)
+            for g in groups}
+    secondary: dict[str, dict[str, GroupFit]] = {}
+    if spec.kind == "change" and spec.outcome == "vas" and not light and len(included):
+        for measure in protocol.vas.secondary_measures:
+            rows = secondary_effects(included, measure, protocol.vas.correlation,
+                                     protocol.model.level)
+            secondary[measure] = {g: safe_fit(g, rows[rows["group"] == g], spec, protocol,
+                                              notes, scale=measure) for g in groups}
+    labels = {str(r.key): study_label(bibliography, str(r.key)) for r in records}
+    comparison = compare_lesion_types(included, spec, protocol,
+                                      within_reports(records, spec, protocol, labels))
+    side = [f.name for f in fits.values() if f.status == "side by side"]
+    if side:
+        notes.append(f"{', '.join(side)}: k = 2, shown side by side and not pooled "
+                     f"(protocol: pool from k = {protocol.model.min_k})")
+    empty = pd.DataFrame()
+    if light:
+        loo = corr = icc = empty
+        small: dict[str, str] = {}
+    else:
+        loo = leave_one_out(fits, included, spec, protocol)
+        corr = correlation_grid(data, spec, protocol, groups)
+        icc = icc_grid(lambda v: build_input(records, table, protocol, spec, bibliography,
+                                             findings, icc=v, cache=cache),
+                       spec, protocol, groups)
+        small = small_study(fits, protocol)
+    return AnalysisResult(spec=spec, data=data, subgroups=fits, secondary=secondary,
+                          comparison=comparison, leave_one_out=loo, correlation=corr, icc=icc,
+                          small_study=small, method=method_text(spec, protocol),
+                          notes=tuple(notes),
+                          scale_direction=_scale_direction(records, spec,
+                                                           included["study"] if len(included)
+                                                           else ()))
+
+
+def _applies(applies_to: str, spec: AnalysisSpec) -> bool:
+    return applies_to == "all" or applies_to == spec.kind
+
+
+def run_scenarios(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
+                  bibliography: Any = None, findings: Iterable[Any] = (),
+                  cache: dict[Any, Any] | None = None,
+                  ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every sensitivity scenario of the protocol for every analysis it applies to:
+    ``{analysis: {scenario: {description, subgroups, comparison, studies, excluded}}}``."""
+    findings = list(findings)
+    cache = {} if cache is None else cache
+    out: dict[str, dict[str, dict[str, Any]]] = {spec.id: {} for spec in protocol.analyses}
+    for sc in protocol.sensitivity:
+        changed = protocol.with_changes(sc.change)
+        recs, tab, changes = records, table, ()
+        if changed.rules.alternative_values:
+            recs, tab, changes = apply_alternatives(records)
+        for spec in changed.analyses:
+            if not _applies(sc.applies_to, spec):
+                continue
+            res = run_analysis(recs, tab, changed, spec, bibliography, findings, light=True,
+                               cache=cache)
+            d = res.to_dict()
+            out[spec.id][sc.id] = {"description": sc.description,
+                                   "subgroups": d["subgroups"], "comparison": d["comparison"],
+                                   "studies": d["studies"], "excluded": d["excluded"],
+                                   "method": d["method"],
+                                   "values_changed": [dict(c) for c in changes]}
+    return out
 
 
 def run_analyses(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
-                 bibliography: Any = None) -> dict[str, AnalysisResult]:
-    """Every analysis of the protocol, keyed by its id, in protocol order."""
-    return {spec.id: run_analysis(records, table, protocol, spec, bibliography)
-            for spec in protocol.analyses}
+                 bibliography: Any = None, findings: Iterable[Any] = (), *,
+                 scenarios: bool = True) -> dict[str, AnalysisResult]:
+    """Every analysis of the protocol, keyed by its id, in protocol order, each with its
+    sensitivity scenarios (``scenarios=False`` skips them)."""
+    findings = list(findings)
+    cache: dict[Any, Any] = {}
+    results = {spec.id: run_analysis(records, table, protocol, spec, bibliography, findings,
+                                     cache=cache)
+               for spec in protocol.analyses}
+    if not scenarios:
+        return results
+    by_analysis = run_scenarios(records, table, protocol, bibliography, findings, cache)
+    return {aid: _with_sensitivity(res, by_analysis.get(aid, {})) for aid, res in results.items()}
+
+
+def _with_sensitivity(res: AnalysisResult, sens: Mapping[str, Any]) -> AnalysisResult:
+    from dataclasses import replace
+
+    return replace(res, sensitivity=dict(sens))

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..stats import conversions
+from .effect_input import add_effects, z_quantile
 from .protocol import AnalysisSpec, Protocol
 
 __all__ = [
@@ -33,11 +33,12 @@ __all__ = [
 
 NAN = float("nan")
 INPUT_COLUMNS = [
-    "study", "arm", "label", "lesion_type", "group", "design", "timepoint", "days", "n",
-    "patients", "events", "total", "mean_pre", "sd_pre", "mean_post", "sd_post", "yi", "vi",
-    "ci_low", "ci_high", "flags", "included", "reason",
+    "study", "arm", "label", "lesion_type", "group", "design", "procedure", "timepoint",
+    "days", "n", "patients", "events", "total", "mean_pre", "sd_pre", "mean_post", "sd_post",
+    "yi", "vi", "ci_low", "ci_high", "flags", "included", "reason",
 ]
-EXTRA_COLUMNS = ["arm_label", "vertebrae"]
+EXTRA_COLUMNS = ["arm_label", "vertebrae", "events_observed", "total_observed",
+                 "design_effect", "cluster_size"]
 
 
 def _missing(value: Any) -> bool:
@@ -74,15 +75,14 @@ def _text(value: Any) -> str | None:
 # --- building the study-level input table -------------------------------------------------
 
 def study_label(bibliography: Any, key: str) -> str:
-    """'Tian et al. 2016' from the bibliography; the key when no author list is known."""
+    """How a reader recognises the study ('Tian et al. 2016', 'Acta Radiol 2007'), from the
+    bibliography's ``label``; the key only when no bibliography is given."""
     if bibliography is None:
         return key
     try:
-        label = str(bibliography.author_year(key))
+        return str(bibliography.label(key))
     except (KeyError, AttributeError, ValueError):
         return key
-    # no author list in the bibliography: the key itself reads better than "key year"
-    return key if label.startswith(key) else label
 
 
 def _declared_pairs(records: Sequence[Any]) -> list[tuple[str, str]]:
@@ -146,6 +146,37 @@ def _arm_rows(table: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
     return rows
 
 
+def _other_unit_rows(table: pd.DataFrame, spec: AnalysisSpec, base: dict[str, Any],
+                     protocol: Protocol, seen: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Arms that count this outcome only in another clear unit: listed, never pooled, so a
+    per-vertebra count never vanishes from a per-patient analysis (and back)."""
+    if spec.kind != "proportion" or spec.unit is None or spec.window is not None:
+        return []
+    rows = table[(table["outcome"] == spec.outcome) & table["unit"].notna()
+                 & ~table["unit"].isin([spec.unit, "ambiguous"])]
+    out = []
+    for (study, arm), grp in rows.groupby(["study", "arm"], sort=True):
+        if (study, arm) in seen or grp["events"].isna().all():
+            continue
+        info = dict(base[study])
+        info.update(_arm_info(grp.iloc[0], protocol))
+        info.pop("_reason", None)
+        units = ", ".join(sorted({str(u).replace("_", " ") for u in grp["unit"]}))
+        counts = "; ".join(
+            (f"{as_int(e)}/{as_int(t)} {_plural(str(u))}" if as_int(t) is not None
+             else f"{as_int(e)} {_plural(str(u))}")
+            for e, t, u in zip(grp["events"], grp["total"], grp["unit"], strict=True)
+            if as_int(e) is not None)
+        info.update(arm=arm, timepoint=None, days=None, events=None, total=None, n=None)
+        out.append({**info, "flags": (), "reason": f"counted per {units} only ({counts}); "
+                                                   f"not usable per {spec.unit}"})
+    return out
+
+
+def _plural(unit: str) -> str:
+    return {"vertebra": "vertebrae", "leak_site": "leak sites"}.get(unit, unit + "s")
+
+
 def _pick_in_window(rows: pd.DataFrame, window: Any) -> pd.Series | None:
     """The row closest to the window's target day (ties: the earlier day), or None."""
     best = None
@@ -167,14 +198,23 @@ def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | N
     q1, q3 = _num(row.get("q1")), _num(row.get("q3"))
     lo, hi = _num(row.get("min")), _num(row.get("max"))
     if mean is None and median is not None:
-        if q1 is not None and q3 is not None:
-            d = conversions.mean_from_median_iqr(median, q1, q3, n=n)
-        elif lo is not None and hi is not None:
-            d = conversions.mean_from_median_range(median, lo, hi, n=n)
-        else:
+        has_iqr, has_range = q1 is not None and q3 is not None, lo is not None and hi is not None
+        if not (has_iqr or has_range):
             return None, None, f"no mean at {which} (median only, no spread)"
-        mean = d.value
-        flags.append(f"{which}: {d.description}")
+        if n is None or n < 5:
+            return None, None, f"no mean at {which} (median with spread, but n < 5 or unknown)"
+        est = conversions.estimate_mean_sd(n, median, q1=q1 if has_iqr else None,
+                                           q3=q3 if has_iqr else None,
+                                           minimum=lo if has_range else None,
+                                           maximum=hi if has_range else None)
+        flags.append(f"{which}: {est.method}")
+        if sd is None:
+            sd = est.sd
+            kind = "sd"
+        mean = est.mean
+        sd_done = True
+    else:
+        sd_done = False
     if mean is None:
         return None, None, f"no mean reported at {which}"
     if sd is not None:
@@ -188,7 +228,7 @@ def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | N
             if protocol.rules.unlabelled_dispersion == "exclude":
                 return None, None, f"dispersion at {which} is not labelled SD"
             flags.append(f"{which}: {conversions.DERIVATION_METHODS['unlabelled_as_sd']}")
-    else:
+    elif not sd_done:
         if q1 is not None and q3 is not None and n is not None:
             d = conversions.sd_from_iqr(q1, q3, n)
         elif lo is not None and hi is not None and (n is not None or median is not None):
@@ -329,19 +369,14 @@ def _arm_info(row: pd.Series, protocol: Protocol) -> dict[str, Any]:
         "patients": as_int(row.get("patients")),
         "vertebrae": as_int(row.get("vertebrae")),
         "arm_label": _text(row.get("arm_label")),
+        "procedure": _text(row.get("procedure")),
     }
 
 
-def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
-                spec: AnalysisSpec, bibliography: Any = None) -> pd.DataFrame:
-    """The study-level input table of one analysis (one row per study arm).
-
-    Columns: ``INPUT_COLUMNS``; ``included`` is False with a ``reason`` for arms that report
-    the outcome but cannot enter the fit (design, overlap, unit, missing SD, ...). ``flags``
-    lists derived or imputed values.
-    """
-    if table.empty:
-        return _empty_input()
+def _select_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+                 bibliography: Any) -> list[dict[str, Any]]:
+    """The arms that report this analysis' outcome, each with its values or the reason it
+    cannot be used (before the study-level rules)."""
     base: dict[str, Any] = {}
     for study, grp in table.groupby("study", sort=True):
         design = _text(grp["design"].iloc[0]) if "design" in grp else None
@@ -354,12 +389,61 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
         rows = _change_rows(table, spec, protocol, base)
     else:
         rows = _proportion_rows(table, spec, protocol, base)
+    rows += _other_unit_rows(table, spec, base, protocol, {(r["study"], r["arm"]) for r in rows})
+    return rows
+
+
+def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
+                spec: AnalysisSpec, bibliography: Any = None,
+                findings: Iterable[Any] = (), icc: float | None = None,
+                cache: dict[Any, Any] | None = None) -> pd.DataFrame:
+    """The study-level input table of one analysis (one row per study and lesion-type
+    group, arms of one study in one group combined).
+
+    Columns: ``INPUT_COLUMNS`` (+ ``EXTRA_COLUMNS``); ``included`` is False with a ``reason``
+    for rows that report the outcome but cannot enter the fit (design, identity, overlap,
+    unit, missing SD, ...). ``flags`` lists derived, imputed or adjusted values. ``findings``
+    (from validation) name the undeclared possible duplicates; ``icc`` overrides the
+    protocol's ICC of the design effect (per-vertebra analyses). ``cache`` (a dict shared
+    by the calls of one report) keeps each analysis' selected rows, which depend only on the
+    table, the windows and the data rules, across the sensitivity scenarios.
+    """
+    from .input_rules import (
+        apply_study_rules,
+        combine_arms,
+        design_effect,
+        duplicate_pairs,
+        exclude_derived,
+        study_info,
+    )
+
+    if table.empty:
+        return _empty_input()
+    r = protocol.rules
+    key = (id(table), id(bibliography), spec, protocol.windows, r.excluded_designs,
+           r.ambiguous_values, r.missing_n, r.unlabelled_dispersion, r.se_dispersion,
+           r.missing_total, r.derived_counts, r.ambiguous_leakage_unit)
+    if cache is not None and key in cache:
+        rows = [dict(row) for row in cache[key][1]]
+    else:
+        rows = _select_rows(table, spec, protocol, bibliography)
+        if cache is not None:
+            cache[key] = (table, tuple(dict(row) for row in rows))  # keeps the table alive
     if not rows:
         return _empty_input()
+    for row in rows:
+        row["group"] = protocol.subgroups.group_of(row["lesion_type"])
+    info = study_info(records)
     frame = _apply_overlap(pd.DataFrame(rows), records, protocol)
+    frame = apply_study_rules(frame, protocol, info, duplicate_pairs(records, findings))
+    if protocol.rules.exclude_derived:
+        frame = exclude_derived(frame)
+    if spec.design_effect:
+        frame = design_effect(frame, protocol, icc, info)
+    frame = combine_arms(frame, spec, protocol)
     frame = add_effects(frame, spec, protocol, protocol.vas.correlation)
     frame["included"] = frame["reason"].isna()
-    for col in INPUT_COLUMNS:
+    for col in [*INPUT_COLUMNS, *EXTRA_COLUMNS]:
         if col not in frame:
             frame[col] = None
     frame = frame.sort_values(["group", "label", "study", "arm"], kind="stable")
@@ -372,48 +456,3 @@ def group_order(protocol: Protocol, groups: Iterable[str]) -> list[str]:
     present = list(dict.fromkeys(groups))
     known = [*protocol.subgroups.compared, *protocol.subgroups.kept_apart]
     return [g for g in known if g in present] + sorted(g for g in present if g not in known)
-
-
-def add_effects(frame: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
-                 r: float) -> pd.DataFrame:
-    from ..stats.effects import effect_sizes
-
-    frame = frame.copy()
-    frame["yi"] = NAN
-    frame["vi"] = NAN
-    frame["ci_low"] = NAN
-    frame["ci_high"] = NAN
-    ok = frame["reason"].isna()
-    if not ok.any():
-        return frame
-    sub = frame[ok]
-    if spec.kind == "change":
-        es = effect_sizes("MC", m1i=sub["mean_pre"].astype(float).to_numpy(),
-                          m2i=sub["mean_post"].astype(float).to_numpy(),
-                          sd1i=sub["sd_pre"].astype(float).to_numpy(),
-                          sd2i=sub["sd_post"].astype(float).to_numpy(),
-                          ni=sub["n"].astype(float).to_numpy(),
-                          ri=np.full(len(sub), r))
-        yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
-        z = z_quantile(protocol.model.level)
-        lo, hi = yi - z * np.sqrt(vi), yi + z * np.sqrt(vi)
-    else:
-        from ..stats.proportions import proportion_ci
-
-        xi = sub["events"].astype(float).to_numpy()
-        ni = sub["total"].astype(float).to_numpy()
-        es = effect_sizes(protocol.proportions.measure, xi=xi, ni=ni)
-        yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
-        lo, hi = proportion_ci(xi, ni, method=protocol.proportions.study_ci,
-                               level=protocol.model.level)
-    frame.loc[ok, "yi"] = yi
-    frame.loc[ok, "vi"] = vi
-    frame.loc[ok, "ci_low"] = np.asarray(lo, dtype=float)
-    frame.loc[ok, "ci_high"] = np.asarray(hi, dtype=float)
-    return frame
-
-
-def z_quantile(level: float) -> float:
-    from scipy import stats
-
-    return float(stats.norm.ppf(1 - (1 - level) / 2))

@@ -1,100 +1,32 @@
 """Figures of the report, built from analysis results with ``figures``' plotting functions.
 
-One forest plot per analysis (subgroup blocks with diamonds and heterogeneity lines, the
-overall diamond over the compared lesion types, prediction intervals, the test for subgroup
-differences, the method line and a footnote naming every excluded study with its reason and
-every derived or imputed value); the leakage summary (per vertebra and per patient side by
-side); the correlation-sensitivity and leave-one-out plots; a funnel plot only where
-k reaches the protocol's minimum for small-study assessment.
+One forest plot per analysis: one block per lesion type, each from one model (inverse-variance
+weights for scores; no weights for the binomial-normal GLMM, as R meta shows a GLMM), a
+diamond only where the group is pooled (k >= the protocol's min_k; at k = 2 the two studies
+side by side, with the Bayesian fit as the block's diamond when there is one), prediction
+intervals from k = 3, the lesion-type comparison and the method under the axis, and footnotes
+naming every excluded study with its reason and every derived, imputed or adjusted value.
+Also the leakage summary, leave-one-out plots, the correlation and ICC sensitivity plots, and
+a funnel plot only where k reaches the protocol's minimum for small-study assessment.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import shutil
-import sys
-from collections.abc import Mapping, Sequence
-from importlib import metadata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..formatting import fmt_num, fmt_p
-from .analyses import AnalysisResult, GroupFit, SubgroupTest
+from .analyses import AnalysisResult, GroupFit
+from .painter import Painter
 from .protocol import Protocol
 
-__all__ = ["KEYS_FILE", "Painter", "draw_all", "forest_spec"]
+__all__ = ["Painter", "draw_all", "forest_spec"]
 
 DAGGER = "†"
-KEYS_FILE = "figure_keys.json"
-
-
-def _stable(value: Any) -> str:
-    """An exact, order-stable text of a figure's inputs (floats by repr)."""
-    if isinstance(value, pd.DataFrame):
-        return repr(value.to_dict(orient="split"))
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{k!r}:{_stable(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_stable(v) for v in value) + "]"
-    return repr(value)
-
-
-def _code_version() -> str:
-    from .. import figures
-
-    h = hashlib.sha256(metadata.version("matplotlib").encode())
-    drawing = sorted(Path(figures.__file__ or "").parent.glob("*.py"))
-    for path in [*drawing, Path(sys.modules[__name__].__file__ or "")]:
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-class Painter:
-    """Draws and saves figures; reuses a previous run's files when the inputs are identical.
-
-    Each figure's key hashes its plotting function, every argument (exactly) and the plotting
-    code and matplotlib version, so a reused file is byte-for-byte what drawing it again would
-    give; only the 300 dpi rendering time is saved on reruns.
-    """
-
-    def __init__(self, folder: Path, previous: Path | None = None) -> None:
-        self.folder = folder
-        self.previous = previous
-        self.keys: dict[str, str] = {}
-        self._old: dict[str, str] = {}
-        self._code = _code_version()
-        if previous is not None and (previous / KEYS_FILE).is_file():
-            try:
-                self._old = json.loads((previous / KEYS_FILE).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                self._old = {}
-
-    def draw(self, name: str, func: Any, *args: Any, **kwargs: Any) -> list[Path]:
-        from .. import figures
-
-        key = hashlib.sha256("\0".join(
-            [self._code, func.__name__, _stable(args), _stable(kwargs)]).encode()).hexdigest()
-        self.keys[name] = key
-        targets = [self.folder / f"{name}.svg", self.folder / f"{name}.png"]
-        if self.previous is not None and self._old.get(name) == key:
-            sources = [self.previous / t.name for t in targets]
-            if all(src.is_file() for src in sources):
-                self.folder.mkdir(parents=True, exist_ok=True)
-                for src, dst in zip(sources, targets, strict=True):
-                    shutil.copyfile(src, dst)
-                return targets
-        return figures.save_figure(func(*args, **kwargs), self.folder / name)
-
-    def write_keys(self) -> Path:
-        path = self.folder / KEYS_FILE
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.keys, sort_keys=True, indent=1) + "\n",
-                        encoding="utf-8", newline="\n")
-        return path
 
 
 def _scale(res: AnalysisResult) -> float:
@@ -102,54 +34,80 @@ def _scale(res: AnalysisResult) -> float:
 
 
 def _het(fit: GroupFit) -> str | None:
-    if fit.status != "pooled":
-        return "single study: not pooled"
+    if not fit.pooled:
+        return None
     parts = [f"τ² = {fmt_num(fit.tau2, 3)}", f"I² = {fmt_num(fit.i2, 1)}%"]
-    if not math.isnan(fit.q):
+    if fit.scale == "proportion" and not math.isnan(fit.q_lrt):
+        parts.append(f"Wald QE = {fmt_num(fit.q, 2)}, p {fmt_p(fit.q_pval, 3, equals=True)}; "
+                     f"LRT = {fmt_num(fit.q_lrt, 2)}, p {fmt_p(fit.q_lrt_pval, 3, equals=True)}")
+    elif not math.isnan(fit.q):
         parts.append(f"Q = {fmt_num(fit.q, 2)} (df = {fmt_num(fit.q_df, 0)}), "
                      f"p {fmt_p(fit.q_pval, 3, equals=True)}")
-    return "; ".join(parts)
+    return ("GLMM: " if fit.scale == "proportion" and "GLMM" in fit.model else "") + \
+        "; ".join(parts)
 
 
-def _test_text(tests: Sequence[SubgroupTest]) -> str | None:
-    notes = {t.note for t in tests}
-    if tests and len(notes) == 1 and None not in notes:
-        return f"Test for subgroup differences: {notes.pop()}"
-    parts = []
-    for t in tests:
-        if t.assessable:
-            df = fmt_num(t.df, 0) + (f", {fmt_num(t.df2, 0)}" if t.statistic == "F" else "")
-            parts.append(f"{t.tau2} τ²: {t.statistic} = {fmt_num(t.q_between, 2)} (df = {df}), "
-                         f"p {fmt_p(t.pval, 3, equals=True)}")
-        else:
-            parts.append(f"{t.tau2} τ²: {t.note}")
-    if not parts:
-        return None
-    groups = " vs ".join(tests[0].groups) if tests and tests[0].groups else ""
-    return f"Test for subgroup differences ({groups}): " + "; ".join(parts)
+def comparison_text(res: AnalysisResult) -> str | None:
+    """The lesion-type comparison in one line under the forest plot."""
+    c = res.comparison
+    first, second = c.groups
+    head = f"{first.capitalize()} vs {second}"
+    if c.between:
+        b = c.between
+        t = b.get("primary_test") or {}
+        conf = ", confounded by procedure" if c.confounded else ""
+        line = (f"{head} (between studies{conf}): {b['measure']} {fmt_num(b['estimate'], 2)} "
+                f"[{fmt_num(b['ci_low'], 2)}, {fmt_num(b['ci_high'], 2)}], "
+                f"p {fmt_p(b['pval'], 3, equals=True)} ({t.get('statistic', '')}, common τ²)")
+        sens = b.get("sensitivity_test") or {}
+        if sens.get("pval") is not None:
+            line += f"; separate τ² (sensitivity): p {fmt_p(sens['pval'], 3, equals=True)}"
+        return line
+    if c.within:
+        favours = sorted({str(w.get("favours")) for w in c.within})
+        return (f"{head}: within-study reports only ({len(c.within)}; favouring "
+                f"{', '.join(favours)}). {c.reason or ''}").strip()
+    return f"{head}: {c.reason}" if c.reason else None
 
 
-def _row_label(row: Any, multi_arm: bool) -> str:
-    label = str(row["label"])
-    if multi_arm:
-        label += f" ({row['arm_label'] or row['arm']})"
-    return label + (f" {DAGGER}" if row["flags"] else "")
+def _row_label(row: Any) -> str:
+    return str(row["label"]) + (f" {DAGGER}" if row["flags"] else "")
+
+
+def _n_text(row: Any, proportion: bool) -> str:
+    if not proportion:
+        return str(int(row["n"]))
+    events = row["events_observed"] if not pd.isna(row.get("events_observed")) else row["events"]
+    total = row["total_observed"] if not pd.isna(row.get("total_observed")) else row["total"]
+    return f"{int(events)}/{int(total)}"
 
 
 def _summary(fit: GroupFit, label: str, scale: float) -> Any:
     from ..figures import ForestSummary
 
-    pooled = fit.status == "pooled"
     return ForestSummary(
         label=label, estimate=fit.estimate * scale, ci_low=fit.ci_low * scale,
         ci_high=fit.ci_high * scale,
-        pi_low=fit.pi_low * scale if pooled else None,
-        pi_high=fit.pi_high * scale if pooled else None,
+        pi_low=fit.pi_low * scale if not math.isnan(fit.pi_low) else None,
+        pi_high=fit.pi_high * scale if not math.isnan(fit.pi_high) else None,
         heterogeneity_text=_het(fit))
 
 
-def forest_spec(res: AnalysisResult, protocol: Protocol) -> Any | None:
-    """The ForestSpec of one analysis, or None when no study has usable data."""
+def _bayes_summary(fit: GroupFit, scale: float) -> Any:
+    from ..figures import ForestSummary
+
+    b = fit.bayes or {}
+    return ForestSummary(
+        label=f"Bayesian, {fit.name} (k = {fit.k}; HN({b['tau_scale']:g}) prior on τ)",
+        estimate=b["estimate"] * scale, ci_low=b["ci_low"] * scale,
+        ci_high=b["ci_high"] * scale, heterogeneity_text="credible interval; not pooled by "
+        "the frequentist model at k = 2")
+
+
+def forest_spec(res: AnalysisResult, protocol: Protocol,
+                concern: Mapping[str, str] | None = None) -> Any | None:
+    """The ForestSpec of one analysis, or None when no study has usable data; ``concern``
+    (study -> overall appraisal) fills the RoB column."""
     from ..figures import ForestBlock, ForestRow, ForestSpec
 
     inc = res.included
@@ -157,40 +115,35 @@ def forest_spec(res: AnalysisResult, protocol: Protocol) -> Any | None:
         return None
     scale = _scale(res)
     proportion = res.spec.kind == "proportion"
-    arms_per_study = res.data.groupby("study")["arm"].nunique()
-    overall = res.overall
-    weight_of: dict[str, float] = {}
-    if overall is not None:
-        weight_of = dict(zip(overall.arms, overall.weights, strict=True))
     blocks = []
     for name in dict.fromkeys(inc["group"]):
-        fit = res.subgroups.get(name)
-        rows_df = inc[inc["group"] == name]
-        local = dict(zip(fit.arms, fit.weights, strict=True)) if fit is not None else {}
+        fit = res.subgroups[name]
+        weights = dict(zip(fit.arms, fit.weights, strict=True)) if fit.pooled and \
+            fit.weights else {}
         rows = []
-        for _, r in rows_df.iterrows():
-            arm_key = f"{r['study']}/{r['arm']}"
-            weight = weight_of.get(arm_key) if overall is not None else local.get(arm_key)
-            if proportion:
-                est = float(r["events"]) / float(r["total"])
-                n_text = f"{int(r['events'])}/{int(r['total'])}"
-            else:
-                est = float(r["yi"])
-                n_text = str(int(r["n"]))
+        for _, r in inc[inc["group"] == name].iterrows():
+            est = float(r["events"]) / float(r["total"]) if proportion else float(r["yi"])
             rows.append(ForestRow(
-                label=_row_label(r, arms_per_study.get(r["study"], 1) > 1), n_text=n_text,
-                estimate=est * scale, ci_low=float(r["ci_low"]) * scale,
-                ci_high=float(r["ci_high"]) * scale, weight=weight))
-        pooled = fit is not None and fit.status == "pooled"
-        summary = _summary(fit, f"Pooled {name} (k = {fit.k})", scale) if pooled else None
+                label=_row_label(r), n_text=_n_text(r, proportion), estimate=est * scale,
+                ci_low=float(r["ci_low"]) * scale, ci_high=float(r["ci_high"]) * scale,
+                weight=weights.get(f"{r['study']}/{r['arm']}"),
+                appraisal=(concern or {}).get(r["study"]) if concern is not None else None))
+        summary = None
+        if fit.pooled:
+            summary = _summary(fit, f"Pooled {name} (k = {fit.k})", scale)
+        elif fit.status == "side by side" and fit.bayes:
+            summary = _bayes_summary(fit, scale)
         title = name.capitalize()
-        if overall is not None and name not in protocol.subgroups.compared:
-            title += " (kept apart, not in the overall estimate)"
+        if name not in protocol.subgroups.compared:
+            title += " (reported apart from the comparison)"
+        if fit.status in ("no events", "all events"):
+            title += f" ({fit.status}: {fit.events}/{fit.total}, not pooled)"
+        elif fit.status == "side by side":
+            title += f" (k = {fit.k}: side by side, not pooled)"
         blocks.append(ForestBlock(title=title, rows=rows, summary=summary))
-    foot = _footnotes(res)
     if proportion:
         unit = res.spec.unit or "patient"
-        xlabel = f"{res.spec.title} (%): lower is better"
+        xlabel = f"{res.spec.title} (%)"
         n_header = "events/" + {"vertebra": "vertebrae"}.get(unit, f"{unit}s")
         effect_label = "Proportion % [95% CI]"
         null, left, right = None, None, None
@@ -202,58 +155,23 @@ def forest_spec(res: AnalysisResult, protocol: Protocol) -> Any | None:
             null, left, right = 0.0, "pain worse", "pain relief"
         else:
             xlabel = f"{res.spec.instrument}: baseline minus follow-up"
-            better, worse = "improvement", "worsening"
-            if not res.spec.lower_is_better:
-                better, worse = worse, better
-            null, left, right = 0.0, worse, better
+            null, left, right = 0.0, None, None
     return ForestSpec(
-        title=res.spec.title, blocks=blocks,
-        overall=_summary(overall, f"Overall ({' + '.join(protocol.subgroups.compared)}, "
-                                  f"k = {overall.k})", scale) if overall is not None else None,
-        subgroup_test_text=_test_text(res.subgroup_tests), method_text=res.method,
-        xlabel=xlabel, favours_left=left, favours_right=right, effect_label=effect_label,
-        n_header=n_header, null_value=null, footnote_lines=foot,
-        digits=1 if proportion else 2)
-
-
-def _within_spec(res: AnalysisResult) -> Any | None:
-    """Within-study contrasts (one study, two lesion types), apart from the subgroup plot."""
-    from ..figures import ForestBlock, ForestRow, ForestSpec
-
-    if not res.within:
-        return None
-    proportion = res.spec.kind == "proportion"
-    rows = []
-    for w in res.within:
-        values = (w.yi, w.ci_low, w.ci_high)
-        if proportion:  # log odds ratio shown as odds ratio
-            values = tuple(math.exp(v) for v in values)
-        rows.append(ForestRow(label=w.label, n_text="", estimate=values[0], ci_low=values[1],
-                              ci_high=values[2]))
-    first, second = res.within[0].groups
-    return ForestSpec(
-        title=f"{res.spec.title}: within-study comparisons ({first} vs {second})",
-        blocks=[ForestBlock(title=None, rows=rows)],
-        xlabel=("Odds ratio of leakage, " if proportion else "Difference in VAS reduction, ")
-        + f"{first} vs {second}",
-        effect_label="OR [95% CI]" if proportion else "Difference [95% CI]", n_header="",
-        null_value=1.0 if proportion else 0.0, log_scale=proportion,
-        footnote_lines=["Each study compares its own arms; kept apart from the between-study "
-                        "test for subgroup differences.",
-                        "Odds ratio from each study's 2x2 table (0.5 added to every cell when one "
-                        "is 0, as metafor escalc)" if proportion else
-                        "Difference of the mean changes; variances added (independent arms)"])
+        title=res.spec.title, blocks=blocks, subgroup_test_text=comparison_text(res),
+        method_text=res.method[0].upper() + res.method[1:], xlabel=xlabel, favours_left=left,
+        favours_right=right, effect_label=effect_label, n_header=n_header, null_value=null,
+        footnote_lines=_footnotes(res), digits=1 if proportion else 2)
 
 
 def _footnotes(res: AnalysisResult) -> list[str]:
     lines = []
     for _, r in res.excluded.iterrows():
-        lines.append(f"Excluded: {r['label']} ({r['arm_label'] or r['arm']}): {r['reason']}")
+        arm = "" if r["arm"] in (None, "all") else f" ({r['arm_label'] or r['arm']})"
+        lines.append(f"Not pooled: {r['label']}{arm}: {r['reason']}")
     for _, r in res.included.iterrows():
         if r["flags"]:
             lines.append(f"{DAGGER} {r['label']}: " + "; ".join(r["flags"]))
-    for note in res.notes:
-        lines.append(note)
+    lines += list(res.notes)
     return lines
 
 
@@ -263,7 +181,7 @@ def _leakage_frames(results: Mapping[str, AnalysisResult]) -> tuple[pd.DataFrame
         if res.spec.outcome != "leakage" or res.spec.unit not in ("vertebra", "patient"):
             continue
         for name, fit in res.subgroups.items():
-            if fit.status == "pooled":
+            if fit.pooled:
                 pooled.append({"unit": res.spec.unit, "subgroup": name, "estimate": fit.estimate,
                                "ci_low": fit.ci_low, "ci_high": fit.ci_high,
                                "pi_low": fit.pi_low, "pi_high": fit.pi_high, "k": fit.k})
@@ -277,44 +195,51 @@ def _leakage_frames(results: Mapping[str, AnalysisResult]) -> tuple[pd.DataFrame
 
 
 def draw_all(results: Mapping[str, AnalysisResult], protocol: Protocol, folder: Path,
-             previous: Path | None = None) -> list[Path]:
+             previous: Path | None = None, extra: Mapping[str, tuple[Any, ...]] | None = None,
+             concern: Mapping[str, str] | None = None, years: Mapping[str, int] | None = None,
+             ) -> list[Path]:
     """Draw and save every figure of the report into ``folder``; returns the files.
 
     ``previous``: the figures folder of the last report, whose files are reused where a
-    figure's inputs are unchanged (see ``Painter``).
+    figure's inputs are unchanged. ``extra``: further figures, name -> (function, spec).
+    ``concern``: each study's overall appraisal (the RoB column); ``years``: publication
+    years (the order of cumulative meta-analyses).
     """
     from .. import figures
 
     painter = Painter(folder, previous)
     written: list[Path] = []
     for aid, res in results.items():
-        spec = forest_spec(res, protocol)
+        spec = forest_spec(res, protocol, concern)
         if spec is not None:
             written += painter.draw(f"forest_{aid}", figures.forest_plot, spec)
-        within = _within_spec(res)
-        if within is not None:
-            written += painter.draw(f"within_{aid}", figures.forest_plot, within)
-        written += _sensitivity(painter, res, protocol)
+        written += _correlation(painter, res, protocol)
+        written += _icc(painter, res, protocol)
         written += _leave_one_out(painter, res)
+        written += _influence(painter, res, years or {})
         written += _funnel(painter, res, protocol)
     pooled, studies = _leakage_frames(results)
     if len(pooled) or len(studies):
         order = [*protocol.subgroups.compared, *protocol.subgroups.kept_apart]
-        units = [u for u in ("vertebra", "patient") if u in set(studies["unit"])]
+        units = [u for u in ("patient", "vertebra") if u in set(studies["unit"])]
         written += painter.draw(
             "leakage_summary", figures.leakage_summary_plot, pooled, studies, units=units,
             subgroup_order=[g for g in order if g in set(studies["subgroup"])],
             title="Cement leakage by lesion type",
-            footnote_lines=["Per-vertebra and per-patient rates are never mixed. Pooled: "
-                            "binomial-normal GLMM; studies: Clopper-Pearson 95% CI."])
+            footnote_lines=["Per-patient and per-vertebra rates are never mixed; per-vertebra "
+                            "counts deflated by the design effect (ICC "
+                            f"{protocol.unit_of_analysis.icc:g}). Pooled: binomial-normal "
+                            "GLMM (k >= 3); studies: Clopper-Pearson 95% CI."])
+    for name, (func, *args) in (extra or {}).items():
+        written += painter.draw(name, func, *args)
     written.append(painter.write_keys())
     return written
 
 
-def _sensitivity(painter: Painter, res: AnalysisResult, protocol: Protocol) -> list[Path]:
+def _correlation(painter: Painter, res: AnalysisResult, protocol: Protocol) -> list[Path]:
     from .. import figures
 
-    sens = res.sensitivity
+    sens = res.correlation
     if res.spec.kind != "change" or sens.empty:
         return []
     return painter.draw(
@@ -326,6 +251,28 @@ def _sensitivity(painter: Painter, res: AnalysisResult, protocol: Protocol) -> l
                 else f"Pooled change in {res.spec.instrument}"),
         title=f"{res.spec.title}: sensitivity to the assumed pre/post correlation",
         footnote_lines=[res.method])
+
+
+def _icc(painter: Painter, res: AnalysisResult, protocol: Protocol) -> list[Path]:
+    from .. import figures
+
+    grid = res.icc
+    if grid.empty:
+        return []
+    grid = grid[grid["status"].isin(["pooled", "single study"])]
+    if grid.empty:
+        return []
+    return painter.draw(
+        f"sensitivity_icc_{res.id}", figures.sensitivity_plot, grid["icc"].to_list(),
+        (grid["estimate"] * 100).to_list(), (grid["ci_low"] * 100).to_list(),
+        (grid["ci_high"] * 100).to_list(), groups=grid["group"].to_list(),
+        reference_r=protocol.unit_of_analysis.icc, null_value=None,
+        xlabel="Assumed intraclass correlation of leakage within a patient (ICC)",
+        ylabel="Leakage per vertebra (%)",
+        title=f"{res.spec.title}: sensitivity to the ICC of the design effect",
+        footnote_lines=["ICC 0 treats every vertebra as independent; the design effect is "
+                        "1 + (m - 1) ICC with m each study's vertebrae per patient.",
+                        res.method])
 
 
 def _leave_one_out(painter: Painter, res: AnalysisResult) -> list[Path]:
@@ -341,14 +288,52 @@ def _leave_one_out(painter: Painter, res: AnalysisResult) -> list[Path]:
         for col in ("estimate", "ci_low", "ci_high"):
             rows[col] = rows[col] * scale
         fit = res.subgroups[group]
+        foot = [res.method]
+        if (rows["status"] != "pooled").any():
+            foot.append("With k - 1 = 2 left, the Bayesian fit is shown (the protocol pools "
+                        f"from k = {fit.k if fit.k < 3 else 3}).")
         out += painter.draw(
-            f"leave_one_out_{res.id}_{group}", figures.leave_one_out_plot, rows,
+            f"leave_one_out_{res.id}_{group}", figures.leave_one_out_plot,
+            rows.drop(columns=["status"]),
             _summary(fit, f"All {group} studies (k = {fit.k})", scale),
             xlabel=("Proportion (%)" if scale != 1.0 else "VAS reduction (points)"
                     if res.spec.outcome == "vas" else f"Change in {res.spec.instrument}"),
             title=f"{res.spec.title}, {group}: leave-one-out",
-            null_value=0.0 if scale == 1.0 else None, method_text=res.method,
+            null_value=0.0 if scale == 1.0 else None, footnote_lines=foot,
             digits=2 if scale == 1.0 else 1)
+    return out
+
+
+def _influence(painter: Painter, res: AnalysisResult, years: Mapping[str, int]) -> list[Path]:
+    """Baujat plot and cumulative forest plot (by year) of each pooled score group."""
+    from .. import figures
+    from ..stats.diagnostics import baujat
+
+    out: list[Path] = []
+    for name, fit in res.subgroups.items():
+        if not fit.pooled or fit.scale != "MC" or not hasattr(fit.fitted, "cumulative"):
+            continue
+        rows = res.included[res.included["group"] == name]
+        labels = rows["label"].astype(str).to_list()
+        x, y = baujat(rows["yi"].astype(float).to_numpy(), rows["vi"].astype(float).to_numpy())
+        out += painter.draw(
+            f"baujat_{res.id}_{name}", figures.baujat_plot, x.tolist(), y.tolist(), labels,
+            title=f"{res.spec.title}, {name}: Baujat plot",
+            footnote_lines=["Common-effect model (Baujat et al. 2002): x, the study's "
+                            "contribution to Q; y, its influence on the pooled estimate."])
+        order = sorted(range(len(rows)), key=lambda i: (years.get(rows["study"].iloc[i], 9999),
+                                                         labels[i]))
+        cum = fit.fitted.cumulative(order=order)
+        table = pd.DataFrame({"label": [labels[i] for i in cum["added"]],
+                              "estimate": cum["estimate"], "ci_low": cum["ci_low"],
+                              "ci_high": cum["ci_high"], "k": cum["k"], "i2": cum["i2"]})
+        out += painter.draw(
+            f"cumulative_{res.id}_{name}", figures.cumulative_forest_plot, table,
+            xlabel="VAS reduction (points)" if res.spec.outcome == "vas" else "Change",
+            title=f"{res.spec.title}, {name}: cumulative meta-analysis by year",
+            method_text=res.method, footnote_lines=[
+                "Studies added in order of publication year (Lau et al. 1992); the first step "
+                "is one study (a z interval, as metafor cumul)."])
     return out
 
 
@@ -357,13 +342,12 @@ def _funnel(painter: Painter, res: AnalysisResult, protocol: Protocol) -> list[P
 
     out: list[Path] = []
     for name, fit in res.subgroups.items():
-        if fit.k < protocol.model.small_study_min_k or fit.model is None:
+        if fit.k < protocol.model.small_study_min_k or not hasattr(fit.fitted, "egger_test"):
             continue
         rows = res.included[res.included["group"] == name]
         out += painter.draw(
             f"funnel_{res.id}_{name}", figures.funnel_plot, rows["yi"].astype(float).to_list(),
-            [math.sqrt(v) for v in rows["vi"].astype(float)],
-            float(getattr(fit.model, "estimate", fit.estimate)),
+            [math.sqrt(v) for v in rows["vi"].astype(float)], float(fit.fitted.estimate),
             labels=rows["label"].to_list(), title=f"{res.spec.title}, {name}: funnel plot",
             footnote_lines=[res.small_study.get(name, "")])
     return out

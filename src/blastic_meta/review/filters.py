@@ -46,7 +46,7 @@ class Fit(dict):  # type: ignore[type-arg]
 
 
 class View(dict):  # type: ignore[type-arg]
-    """One analysis in a template (its subgroups, overall, ...); knows its id."""
+    """One analysis in a template (its lesion types, comparison, ...); knows its id."""
 
     def __init__(self, name: str) -> None:
         super().__init__()
@@ -56,7 +56,8 @@ class View(dict):  # type: ignore[type-arg]
 def describe(value: Any) -> str:
     """A short description of a template value for error messages."""
     if isinstance(value, View):
-        return f"the whole analysis {value.name} (pick a subgroup, e.g. {value.name}.overall)"
+        return (f"the whole analysis {value.name} (pick a lesion type, e.g. "
+                f"{value.name}.osteoblastic)")
     if isinstance(value, Fit):
         return f"the result {value._where}"
     if isinstance(value, Mapping):
@@ -72,7 +73,7 @@ def require_fit(value: Any, filter_name: str) -> Mapping[str, Any]:
     if isinstance(value, Mapping) and set(value) >= _FIT_KEYS:
         return value
     raise RenderError(f"filter {filter_name!r} needs one subgroup's result, e.g. "
-                      f"vas_3m.osteoblastic or vas_3m.overall; got {describe(value)}")
+                      f"vas_3m.osteoblastic; got {describe(value)}")
 
 
 def _where(fit: Mapping[str, Any]) -> str:
@@ -152,11 +153,26 @@ def _range(fit: Mapping[str, Any], low: str, high: str, style: text.Style,
             f"{_value(fit[high], scale, style, digits)}")
 
 
+def _not_pooled(fit: Mapping[str, Any], filter_name: str) -> RenderError:
+    status = fit.get("status")
+    if status == "side by side":
+        why = (f"is not pooled (k = {fit.get('k')}: the studies are shown side by side); cite "
+               f"them one by one")
+    elif status in ("no events", "all events"):
+        why = (f"has {status} in every study: give its counts "
+               f"({fit.get('events')}/{fit.get('total')})")
+    else:
+        why = f"is not pooled ({status})"
+    return RenderError(f"filter {filter_name!r}: {_where(fit)} {why}")
+
+
 def _need(fit: Mapping[str, Any], filter_name: str, *keys: str) -> None:
-    if fit.get("status", "pooled") != "pooled" or fit.get("k", 2) < 2:
+    if fit.get("status") == "single study" or fit.get("k", 2) < 2:
         raise RenderError(f"filter {filter_name!r}: {_where(fit)} is a single study (k = "
                           f"{fit.get('k')}); there is no between-study heterogeneity or "
                           f"prediction interval to print")
+    if fit.get("status", "pooled") != "pooled":
+        raise _not_pooled(fit, filter_name)
     missing = [k for k in keys if fit.get(k) is None]
     if missing:
         raise RenderError(f"filter {filter_name!r}: {_where(fit)} has no {missing[0]} "
@@ -164,11 +180,15 @@ def _need(fit: Mapping[str, Any], filter_name: str, *keys: str) -> None:
 
 
 def _estimate(fit: Mapping[str, Any], style: text.Style, digits: int | None) -> str:
+    if fit.get("estimate") is None:
+        raise _not_pooled(fit, "estimate")
     return _value(fit["estimate"], fit.get("scale", "MC"), style, digits)
 
 
 def _ci(fit: Mapping[str, Any], style: text.Style, digits: int | None, level: bool,
         ci_word: str) -> str:
+    if fit.get("ci_low") is None or fit.get("ci_high") is None:
+        raise _not_pooled(fit, "ci")
     return (f"{_level_word(fit, style, level, ci_word)} "
             f"{_range(fit, 'ci_low', 'ci_high', style, digits)}")
 

@@ -1,6 +1,15 @@
-"""One subgroup's fit on the reporting scale: the protocol's model (inverse-variance random
-effects for score changes; the binomial-normal GLMM or the inverse-variance logit model for
-proportions), or a single study's own estimate when a subgroup has fewer than ``min_k``."""
+"""One lesion-type group's result on the reporting scale, from one model only.
+
+Scores (``MC``, ``ROMC``, ``MN``): inverse-variance random effects with the protocol's tau²
+estimator and Hartung-Knapp with the ad hoc floor (Knapp & Hartung 2003), a prediction
+interval from ``pi_min_k`` studies on (Higgins et al. 2009; Partlett & Riley 2017), and the
+Bayesian fit with a weakly informative half-normal prior on tau beside it (Friede et al.
+2017; Röver et al. 2021). Proportions: the binomial-normal GLMM (Stijnen et al. 2010; metafor
+``rma.glmm``) with its own tau², I² and heterogeneity tests and no inverse-variance weights
+(as R meta reports a GLMM); the inverse-variance logit model only when a sensitivity scenario
+asks for it. Fewer than ``min_k`` studies are shown side by side, not pooled; a group in which
+no study has an event is reported as 0/N with its exact interval.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +25,13 @@ from ..errors import BlasticMetaError, BlasticMetaWarning
 from .analysis_input import as_int
 from .protocol import AnalysisSpec, Protocol
 
+__all__ = ["NAN", "SOFT_ERRORS", "GroupFit", "clean", "fit_group", "method_text",
+           "safe_fit"]
+
 NAN = float("nan")
+SOFT_ERRORS: tuple[type[BaseException], ...] = (BlasticMetaError,)
+STATUSES = ("pooled", "side by side", "single study", "no events", "all events",
+            "not estimable")
 
 
 def clean(value: Any) -> Any:
@@ -26,6 +41,8 @@ def clean(value: Any) -> Any:
         return v if math.isfinite(v) else None
     if isinstance(value, np.integer):
         return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
     if isinstance(value, (list, tuple)):
         return [clean(v) for v in value]
     if isinstance(value, dict):
@@ -35,136 +52,269 @@ def clean(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class GroupFit:
-    """One subgroup's (or the overall) fit, on the scale reported to readers.
-
-    ``scale`` is "MC" (VAS change, points on 0-10) or "proportion" (back-transformed).
-    ``status`` is "pooled" or "single study" (k = 1: the study's own estimate, no pooling).
-    """
+    """One group's result. ``status`` is one of ``STATUSES``; ``scale`` "MC" (points),
+    "ROMC" (ratio of follow-up to baseline mean), "MN" (follow-up mean) or "proportion"."""
 
     name: str
     status: str
     scale: str
+    model: str
     k: int
     patients: int | None
     studies: tuple[str, ...]
     arms: tuple[str, ...]
-    estimate: float
-    ci_low: float
-    ci_high: float
+    estimate: float = NAN
+    ci_low: float = NAN
+    ci_high: float = NAN
     pi_low: float = NAN
     pi_high: float = NAN
+    pval: float = NAN
     tau2: float = NAN
     i2: float = NAN
     q: float = NAN
     q_df: float = NAN
     q_pval: float = NAN
-    pval: float = NAN
+    q_lrt: float = NAN
+    q_lrt_pval: float = NAN
     weights: tuple[float, ...] = ()
-    total: int | None = None
-    events: int | None = None
-    model: Any = field(default=None, compare=False, repr=False)
+    events: float | None = None  # observed counts (before any design effect)
+    total: float | None = None
+    events_effective: float | None = None  # after the design effect (per-vertebra analyses)
+    total_effective: float | None = None
+    crude_ci_low: float = NAN
+    crude_ci_high: float = NAN
+    per_study: tuple[dict[str, Any], ...] = ()
+    bayes: dict[str, Any] | None = None
+    fitted: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def pooled(self) -> bool:
+        return self.status == "pooled"
 
     def summary(self) -> str:
-        """One line: name, k, estimate [CI], PI and heterogeneity (reporting scale)."""
-        line = (f"{self.name}: k = {self.k}, estimate {self.estimate:.4f} "
-                f"[{self.ci_low:.4f}, {self.ci_high:.4f}]")
-        if self.status != "pooled":
-            return line + " (single study, not pooled)"
-        return (line + f", PI [{self.pi_low:.4f}, {self.pi_high:.4f}], tau^2 = {self.tau2:.4f}, "
-                f"I^2 = {self.i2:.2f}%")
+        """One line: name, k, status, estimate [CI] and heterogeneity."""
+        line = f"{self.name}: k = {self.k}, {self.status}"
+        if not math.isnan(self.estimate):
+            line += f", estimate {self.estimate:.4f} [{self.ci_low:.4f}, {self.ci_high:.4f}]"
+        if self.pooled:
+            line += f", tau^2 = {self.tau2:.4f}, I^2 = {self.i2:.2f}%"
+        return line
 
     def to_dict(self) -> dict[str, Any]:
-        return clean({
-            "name": self.name, "status": self.status, "scale": self.scale, "k": self.k,
-            "patients": self.patients, "studies": list(self.studies), "arms": list(self.arms),
-            "estimate": self.estimate, "ci_low": self.ci_low, "ci_high": self.ci_high,
-            "pi_low": self.pi_low, "pi_high": self.pi_high, "tau2": self.tau2, "i2": self.i2,
-            "q": self.q, "q_df": self.q_df, "q_pval": self.q_pval, "pval": self.pval,
-            "weights": list(self.weights), "events": self.events, "total": self.total,
-        })
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__
+               if name != "fitted"}
+        out["studies"] = list(self.studies)
+        out["arms"] = list(self.arms)
+        out["weights"] = list(self.weights)
+        out["per_study"] = [dict(r) for r in self.per_study]
+        return clean(out)
 
 
-SOFT_ERRORS: tuple[type[BaseException], ...] = (BlasticMetaError,)
-
-
-def _pool(protocol: Protocol, yi: np.ndarray, vi: np.ndarray) -> Any:
-    from ..stats.models import pool
-
+def method_text(spec: AnalysisSpec, protocol: Protocol, scale: str | None = None) -> str:
+    """The model in a few words, as the methods paragraph and the figures name it."""
     m = protocol.model
-    with warnings.catch_warnings():
-        # k = 2 under knha is announced once in the method line, not per fit
-        warnings.simplefilter("ignore", category=BlasticMetaWarning)
-        return pool(yi, vi, method=m.method, test=m.test, level=m.level, pi=m.pi)
+    if spec.kind == "proportion" and protocol.proportions.model == "glmm":
+        return "binomial-normal GLMM (ML, logit link)"
+    if m.method == "EE":
+        return "common-effect (inverse-variance) model" + (
+            " on logits" if spec.kind == "proportion" else "")
+    test = ("Hartung-Knapp" + (" with the ad hoc floor" if m.adhoc else "")
+            if m.test == "knha" else "Wald-type z")
+    what = " on logits (0.5 added to studies with 0 or all events)" \
+        if spec.kind == "proportion" else ""
+    return f"random effects{what}, {m.method} τ², {test} CI"
 
 
-def _glmm(protocol: Protocol, events: np.ndarray, totals: np.ndarray) -> Any:
-    from ..stats.glmm import pool_glmm
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=BlasticMetaWarning)
-        return pool_glmm(events, totals, level=protocol.model.level)
-
-
-def patients_of(rows: pd.DataFrame, spec: AnalysisSpec) -> int | None:
-    """Patients behind a pooled estimate: for a score change, the n analysed at follow-up
-    (the n the effect sizes use); for a proportion, the patients of the contributing arms."""
+def _patients(rows: pd.DataFrame, spec: AnalysisSpec) -> int | None:
+    """Patients behind a result: for a score change, the n analysed at follow-up; for a
+    proportion, the patients of the contributing arms."""
     column = "n" if spec.kind == "change" else "patients"
     vals = [as_int(v) for v in rows[column]]
     return None if any(v is None for v in vals) else int(sum(vals))
 
 
+def _quiet(func: Any, *args: Any, **kwargs: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=BlasticMetaWarning)
+        return func(*args, **kwargs)
+
+
+def _per_study(rows: pd.DataFrame, proportion: bool, scale: str = "MC"
+               ) -> tuple[dict[str, Any], ...]:
+    """Each study's own estimate and CI on the reporting scale (with its observed counts)."""
+    out = []
+    for _, r in rows.iterrows():
+        if proportion:
+            est, lo, hi = (float(r["events"]) / float(r["total"]), float(r["ci_low"]),
+                           float(r["ci_high"]))
+        else:
+            est, lo, hi = (float(v) for v in _transform(scale, np.array(
+                [r["yi"], r["ci_low"], r["ci_high"]], dtype=float)))
+        item = {"study": r["study"], "arm": r["arm"], "label": r["label"], "estimate": est,
+                "ci_low": lo, "ci_high": hi}
+        if proportion:
+            observed = r.get("events_observed")
+            item["events"] = _count(float(r["events"] if pd.isna(observed) else observed))
+            total = r.get("total_observed")
+            item["total"] = _count(float(r["total"] if pd.isna(total) else total))
+        out.append(item)
+    return tuple(out)
+
+
+def _bayes(yi: np.ndarray, vi: np.ndarray, scale: str, protocol: Protocol) -> dict[str, Any] | None:
+    b = protocol.bayes
+    if scale not in b.tau_scale or len(yi) < b.min_k or (b.max_k is not None
+                                                          and len(yi) > b.max_k):
+        return None
+    try:
+        from ..stats.bayes import pool_bayes
+    except ImportError:  # pragma: no cover - the engine ships pool_bayes
+        return None
+    fit = pool_bayes(yi, vi, tau_prior=b.tau_prior, tau_scale=b.tau_scale[scale],
+                     level=protocol.model.level)
+    return clean({"estimate": fit.estimate, "mean": fit.mean, "ci_low": fit.ci_low,
+                  "ci_high": fit.ci_high, "pi_low": fit.pi_low, "pi_high": fit.pi_high,
+                  "tau_median": fit.tau_median, "tau_ci_low": fit.tau_ci_low,
+                  "tau_ci_high": fit.tau_ci_high, "tau_prior": b.tau_prior,
+                  "tau_scale": b.tau_scale[scale], "k": len(yi)})
+
+
+def _transform(scale: str, values: np.ndarray) -> np.ndarray:
+    """Reporting scale: ROMC as the ratio follow-up / baseline, proportions as proportions."""
+    if scale == "ROMC":
+        return np.exp(values)
+    return values
+
+
 def fit_group(name: str, rows: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
-               model: str) -> GroupFit:
-    """Fit one set of included rows with the given model ("iv" or "glmm")."""
+              scale: str = "MC") -> GroupFit:
+    """Fit the included ``rows`` of one group (one row per study) with the protocol's model."""
     k = len(rows)
-    studies = tuple(dict.fromkeys(rows["study"]))
-    arms = tuple(f"{s}/{a}" for s, a in zip(rows["study"], rows["arm"], strict=True))
+    proportion = spec.kind == "proportion"
+    scale = "proportion" if proportion else scale
+    common: dict[str, Any] = {
+        "name": name, "scale": scale, "model": method_text(spec, protocol), "k": k,
+        "patients": _patients(rows, spec), "studies": tuple(dict.fromkeys(rows["study"])),
+        "arms": tuple(f"{s}/{a}" for s, a in zip(rows["study"], rows["arm"], strict=True)),
+    }
     yi = rows["yi"].astype(float).to_numpy()
     vi = rows["vi"].astype(float).to_numpy()
-    common = {"name": name, "k": k, "patients": patients_of(rows, spec), "studies": studies,
-              "arms": arms}
-    proportion = spec.kind == "proportion"
     if proportion:
-        common["events"] = int(rows["events"].astype(int).sum())
-        common["total"] = int(rows["total"].astype(int).sum())
-    scale = "proportion" if proportion else "MC"
+        return _fit_proportion(rows, spec, protocol, common)
+    if k == 1:
+        est, lo, hi = _transform(scale, np.array([yi[0], float(rows["ci_low"].iloc[0]),
+                                                  float(rows["ci_high"].iloc[0])]))
+        return GroupFit(status="single study", estimate=float(est), ci_low=float(lo),
+                        ci_high=float(hi), weights=(100.0,),
+                        per_study=_per_study(rows, False, scale), **common)
+    bayes = _bayes(yi, vi, scale, protocol)
+    if bayes is not None and scale == "ROMC":
+        bayes = {**bayes, **{key: math.exp(bayes[key]) for key in
+                             ("estimate", "mean", "ci_low", "ci_high", "pi_low", "pi_high")}}
     if k < protocol.model.min_k:
-        row = rows.iloc[0]
-        est = float(row["events"]) / float(row["total"]) if proportion else float(yi[0])
-        return GroupFit(status="single study", scale=scale, estimate=est,
-                        ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]),
-                        weights=(100.0,), **common)
-    iv = _pool(protocol, yi, vi)
-    weights = tuple(float(w) for w in np.asarray(iv.weights, dtype=float))
-    het = {"tau2": float(iv.tau2), "i2": float(iv.i2), "q": float(iv.q),
-           "q_df": float(iv.q_df), "q_pval": float(iv.q_pval)}
-    if not proportion:
-        return GroupFit(status="pooled", scale=scale, estimate=float(iv.estimate),
-                        ci_low=float(iv.ci_low), ci_high=float(iv.ci_high),
-                        pi_low=float(iv.pi_low), pi_high=float(iv.pi_high),
-                        pval=float(iv.pval), weights=weights, model=iv, **het, **common)
-    if model == "glmm":
-        g = _glmm(protocol, rows["events"].astype(int).to_numpy(),
-                  rows["total"].astype(int).to_numpy())
-        het["tau2"] = float(g.tau2)
-        return GroupFit(status="pooled", scale=scale, estimate=float(g.proportion),
-                        ci_low=float(g.proportion_ci_low), ci_high=float(g.proportion_ci_high),
-                        pi_low=float(g.pi_low), pi_high=float(g.pi_high), weights=weights,
-                        model=g, **het, **common)
-    from ..stats.proportions import back_transform
+        return GroupFit(status="side by side", per_study=_per_study(rows, False, scale),
+                        bayes=bayes, **common)
+    from ..stats.models import pool
 
-    est, lo, hi, plo, phi = back_transform(
-        np.array([iv.estimate, iv.ci_low, iv.ci_high, iv.pi_low, iv.pi_high], dtype=float),
-        protocol.proportions.measure)
-    return GroupFit(status="pooled", scale=scale, estimate=float(est), ci_low=float(lo),
-                    ci_high=float(hi), pi_low=float(plo), pi_high=float(phi), weights=weights,
-                    model=iv, **het, **common)
+    m = protocol.model
+    fit = _quiet(pool, yi, vi, method=m.method, test=m.test, level=m.level, pi=m.pi,
+                 adhoc=m.adhoc)
+    est, lo, hi, plo, phi = _transform(scale, np.array(
+        [fit.estimate, fit.ci_low, fit.ci_high, fit.pi_low, fit.pi_high], dtype=float))
+    if k < m.pi_min_k:
+        plo = phi = NAN
+    return GroupFit(status="pooled", estimate=float(est), ci_low=float(lo), ci_high=float(hi),
+                    pi_low=float(plo), pi_high=float(phi), pval=float(fit.pval),
+                    tau2=float(fit.tau2), i2=float(fit.i2), q=float(fit.q),
+                    q_df=float(fit.q_df), q_pval=float(fit.q_pval),
+                    weights=tuple(float(w) for w in fit.weights), bayes=bayes, fitted=fit,
+                    per_study=_per_study(rows, False, scale), **common)
+
+
+def _count(value: float) -> float | int:
+    """A count as an int when whole (effective counts after a design effect are not)."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _crude(rows: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
+    """Observed events/total of the group, and the exact CI of the (effective) pooled counts."""
+    from ..stats.proportions import proportion_ci
+
+    events = float(rows["events"].astype(float).sum())
+    total = float(rows["total"].astype(float).sum())
+    lo, hi = proportion_ci([events], [total], method=protocol.proportions.study_ci,
+                           level=protocol.model.level)
+    out = {"events": _count(events), "total": _count(total),
+           "crude_ci_low": float(lo[0]), "crude_ci_high": float(hi[0])}
+    if "events_observed" in rows and rows["events_observed"].notna().all():
+        out["events_effective"], out["total_effective"] = out["events"], out["total"]
+        out["events"] = _count(float(rows["events_observed"].astype(float).sum()))
+        out["total"] = _count(float(rows["total_observed"].astype(float).sum()))
+    return out
+
+
+def _fit_proportion(rows: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+                    common: dict[str, Any]) -> GroupFit:
+    k = common["k"]
+    crude = _crude(rows, protocol)
+    per = _per_study(rows, True)
+    events = rows["events"].astype(float).to_numpy()
+    totals = rows["total"].astype(float).to_numpy()
+    if k == 1:
+        r = per[0]
+        return GroupFit(status="single study", estimate=r["estimate"], ci_low=r["ci_low"],
+                        ci_high=r["ci_high"], per_study=per, **crude, **common)
+    if not events.any() or np.all(events == totals):
+        # the maximum-likelihood logit is infinite: the crude 0/N (or N/N) with its exact CI
+        share = 0.0 if not events.any() else 1.0
+        return GroupFit(status="no events" if share == 0.0 else "all events",
+                        estimate=share, ci_low=crude["crude_ci_low"],
+                        ci_high=crude["crude_ci_high"], per_study=per, **crude, **common)
+    if k < protocol.model.min_k:
+        return GroupFit(status="side by side", per_study=per, **crude, **common)
+    m = protocol.model
+    if protocol.proportions.model == "inverse_variance":
+        from ..stats.models import pool
+        from ..stats.proportions import back_transform
+
+        fit = _quiet(pool, rows["yi"].astype(float).to_numpy(),
+                     rows["vi"].astype(float).to_numpy(), method=m.method, test=m.test,
+                     level=m.level, pi=m.pi, adhoc=m.adhoc)
+        est, lo, hi, plo, phi = back_transform(np.array(
+            [fit.estimate, fit.ci_low, fit.ci_high, fit.pi_low, fit.pi_high], dtype=float),
+            protocol.proportions.measure)
+        return GroupFit(status="pooled", estimate=float(est), ci_low=float(lo),
+                        ci_high=float(hi), pi_low=float(plo), pi_high=float(phi),
+                        pval=float(fit.pval), tau2=float(fit.tau2), i2=float(fit.i2),
+                        q=float(fit.q), q_df=float(fit.q_df), q_pval=float(fit.q_pval),
+                        weights=tuple(float(w) for w in fit.weights), per_study=per,
+                        fitted=fit, **crude, **common)
+    from ..stats.glmm import pool_glmm
+
+    g = _quiet(pool_glmm, events, totals, level=m.level)
+    plo, phi = (float(g.pi_low), float(g.pi_high)) if k >= m.pi_min_k else (NAN, NAN)
+    return GroupFit(
+        status="pooled", estimate=float(g.proportion), ci_low=float(g.proportion_ci_low),
+        ci_high=float(g.proportion_ci_high), pi_low=plo, pi_high=phi, pval=float(g.pval),
+        tau2=float(g.tau2), i2=float(g.i2),
+        q=float(getattr(g, "qe_wald", NAN)), q_df=float(getattr(g, "qe_df", k - 1)),
+        q_pval=float(getattr(g, "qe_wald_pval", NAN)),
+        q_lrt=float(getattr(g, "qe_lrt", NAN)), q_lrt_pval=float(getattr(g, "qe_lrt_pval", NAN)),
+        per_study=per, fitted=g, **crude, **common)
 
 
 def safe_fit(name: str, rows: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
-              model: str, notes: list[str]) -> GroupFit | None:
+             notes: list[str], scale: str = "MC") -> GroupFit:
+    """``fit_group``, or a "not estimable" result with the reason in ``notes``."""
     try:
-        return fit_group(name, rows, spec, protocol, model)
+        return fit_group(name, rows, spec, protocol, scale)
     except SOFT_ERRORS as exc:
-        notes.append(f"{name}: not pooled ({exc})")
-        return None
+        notes.append(f"{name}: not estimable ({exc})")
+        return GroupFit(name=name, status="not estimable",
+                        scale="proportion" if spec.kind == "proportion" else scale,
+                        model=method_text(spec, protocol), k=len(rows),
+                        patients=_patients(rows, spec),
+                        studies=tuple(dict.fromkeys(rows["study"])),
+                        arms=tuple(f"{s}/{a}" for s, a in
+                                   zip(rows["study"], rows["arm"], strict=True)),
+                        per_study=_per_study(rows, spec.kind == "proportion", scale))

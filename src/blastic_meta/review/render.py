@@ -1,7 +1,7 @@
 """Fill a researcher's own Markdown/LaTeX template (Jinja2) with live numbers of the report.
 
 Each analysis id of the protocol is a template variable; its subgroups (``osteoblastic``,
-``osteolytic``, ...), ``overall`` and ``subgroup_test`` are attributes::
+``osteolytic``, ...) and ``comparison`` are attributes::
 
     Pain fell by {{ vas_3m.osteoblastic | estimate_ci }} {{ vas_3m.osteoblastic | cite }}.
 
@@ -77,16 +77,13 @@ class RenderLimits:
 
 
 def template_context(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """Template variables: one per analysis id (subgroups, overall, subgroup_test, ...)."""
+    """Template variables: one per analysis id (its subgroups, comparison, ...)."""
     out: dict[str, Any] = {}
     for aid, a in summary["analyses"].items():
         view = View(aid)
         for group, fit in (a.get("subgroups") or {}).items():
             view[group] = Fit(f"{aid}.{group}", fit)
-        if a.get("overall"):
-            view["overall"] = Fit(f"{aid}.overall", a["overall"])
-        for key in ("title", "method", "subgroup_test", "studies", "excluded", "within_study",
-                    "small_study"):
+        for key in ("title", "method", "comparison", "studies", "excluded", "small_study"):
             view.setdefault(key, a.get(key))
         out[aid] = view
     out["inputs_sha256"] = summary.get("inputs_sha256")

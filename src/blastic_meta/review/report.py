@@ -14,7 +14,6 @@ byte-identical files: sorted JSON, no dates, figures saved with a fixed SVG hash
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import shutil
@@ -48,16 +47,17 @@ class ReportSummary:
         out = []
         for aid, a in self.summary["analyses"].items():
             fits = dict(a.get("subgroups") or {})
-            if a.get("overall"):
-                fits["overall"] = a["overall"]
             if not fits:
                 out.append((aid, "-", "0", "no usable data"))
             for name, f in fits.items():
                 sc = f.get("scale", "MC")
-                est = (f"{value_text(f['estimate'], sc)} [{value_text(f['ci_low'], sc)}, "
-                       f"{value_text(f['ci_high'], sc)}]")
-                if f["status"] != "pooled":
-                    est += " (single study)"
+                if f["status"] == "side by side" or f.get("estimate") is None:
+                    est = f"{f['status']}"
+                else:
+                    est = (f"{value_text(f['estimate'], sc)} [{value_text(f['ci_low'], sc)}, "
+                           f"{value_text(f['ci_high'], sc)}]")
+                    if f["status"] != "pooled":
+                        est += f" ({f['status']})"
                 out.append((aid, name, str(f["k"]), est))
         return out
 
@@ -106,7 +106,10 @@ def _json_safe(value: Any) -> Any:
 
 
 def _summary_json(analyses: Mapping[str, Any], sha: str) -> dict[str, Any]:
+    """The analyses, their sensitivity scenarios (``sensitivity[analysis][scenario]``), the
+    inputs' hash and the versions of the code that made them."""
     return {"analyses": {aid: r.to_dict() for aid, r in analyses.items()},
+            "sensitivity": {aid: dict(r.sensitivity) for aid, r in analyses.items()},
             "inputs_sha256": sha, "versions": _versions()}
 
 
@@ -137,58 +140,11 @@ def _load(studies_dir: Path, evidence_dir: Path) -> tuple[Any, Any, Any, Any, li
 
 def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path,
                 previous: Path | None = None) -> dict[str, Any]:
-    from . import figure_specs
-    from .analyses import run_analyses, study_label
-    from .tables import data_quality, pooled_estimates, study_characteristics, write_table
-    from .text import LATEX, MARKDOWN, estimates_document
+    from .contents import write_contents
 
-    bibliography, protocol, records, table, findings = _load(studies_dir, evidence_dir)
-    results = run_analyses(records, table, protocol, bibliography)
-    summary = _summary_json(results, inputs_sha256(studies_dir, evidence_dir))
-    analyses = summary["analyses"]
-
-    tables = staging / "tables"
-    write_table(study_characteristics(records, bibliography), tables, "study_characteristics",
-                "Study characteristics")
-    write_table(pooled_estimates(analyses), tables, "pooled_estimates", "Pooled estimates")
-    write_table(data_quality(records, analyses, [f for f in findings
-                                                 if getattr(f, "severity", "") != "error"]),
-                tables, "data_quality", "Data-quality findings")
-    write_table(_within_table(analyses), tables, "within_study",
-                "Within-study comparisons (kept apart from between-study subgroup tests)")
-    for aid, res in results.items():
-        write_table(_input_table(res.data), tables / "inputs", f"{aid}",
-                    f"Study-level input: {res.spec.title}")
-
-    figure_specs.draw_all(results, protocol, staging / "figures",
-                            previous=previous / "figures" if previous is not None else None)
-
-    labels = {key: study_label(bibliography, key) for key in bibliography}
-    _write_text(staging / "estimates.md", estimates_document(summary, labels, MARKDOWN))
-    _write_text(staging / "estimates.tex", estimates_document(summary, labels, LATEX))
-    cited = sorted({k for r in results.values() for k in r.contributing})
-    _write_text(staging / "references.bib", bibliography.to_bibtex(cited))
-    _write_text(staging / "summary.json",
-                json.dumps(_json_safe(summary), sort_keys=True, indent=2, ensure_ascii=False)
-                + "\n")
-    return summary
-
-
-def _within_table(analyses: Mapping[str, Any]) -> Any:
-    import pandas as pd
-
-    rows = [{"analysis": aid, **{k: w[k] for k in ("study", "label", "measure", "yi", "vi",
-                                                   "ci_low", "ci_high")},
-             "groups": " minus ".join(w["groups"])}
-            for aid, a in analyses.items() for w in a.get("within_study") or []]
-    cols = ["analysis", "study", "label", "groups", "measure", "yi", "vi", "ci_low", "ci_high"]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _input_table(data: Any) -> Any:
-    frame = data.copy()
-    frame["flags"] = frame["flags"].map(lambda f: "; ".join(f) if f else "")
-    return frame
+    loaded = _load(studies_dir, evidence_dir)
+    return write_contents(staging, loaded, inputs_sha256(studies_dir, evidence_dir), previous,
+                          screening_path=evidence_dir / "screening.yaml")
 
 
 def _manifest(folder: Path) -> list[str]:

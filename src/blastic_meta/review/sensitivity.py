@@ -1,99 +1,114 @@
-"""Sensitivity analyses of one analysis: leave-one-out, the assumed pre/post correlation grid
-or the alternative proportion model, and small-study tests where k allows."""
+"""Sensitivity analyses inside one analysis: leave-one-out (studies, not arms), the assumed
+pre/post correlation grid, the ICC grid of the design effect, and small-study tests where k
+allows (Egger et al. 1997; only from the protocol's ``small_study_min_k``, Sterne et al. 2011).
+Scenarios that change the protocol are run by ``analyses.run_scenarios``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from .analysis_input import add_effects
-from .fitting import NAN, SOFT_ERRORS, GroupFit, fit_group
+from .effect_input import add_effects
+from .fitting import SOFT_ERRORS, GroupFit, fit_group
 from .protocol import AnalysisSpec, Protocol
+
+__all__ = ["correlation_grid", "icc_grid", "leave_one_out", "small_study"]
+
+_COLUMNS = ["group", "omitted", "label", "k", "estimate", "ci_low", "ci_high", "tau2", "i2"]
 
 
 def leave_one_out(fits: Mapping[str, GroupFit], included: pd.DataFrame, spec: AnalysisSpec,
-                   protocol: Protocol, model: str) -> pd.DataFrame:
+                  protocol: Protocol) -> pd.DataFrame:
+    """Each pooled group refitted without each study in turn (one row per study)."""
     records = []
     for name, fit in fits.items():
-        if fit.status != "pooled" or fit.k - 1 < protocol.model.min_k:
+        if not fit.pooled:
             continue
         rows = included[included["group"] == name]
         for i in range(len(rows)):
             rest = rows.drop(rows.index[i])
             try:
-                loo = fit_group(name, rest, spec, protocol, model)
+                loo = fit_group(name, rest, spec, protocol)
             except SOFT_ERRORS:
                 continue
             r = rows.iloc[i]
-            records.append({"group": name, "omitted": f"{r['study']}/{r['arm']}",
-                            "label": r["label"], "k": loo.k, "estimate": loo.estimate,
-                            "ci_low": loo.ci_low, "ci_high": loo.ci_high, "tau2": loo.tau2,
-                            "i2": loo.i2})
-    cols = ["group", "omitted", "label", "k", "estimate", "ci_low", "ci_high", "tau2", "i2"]
-    return pd.DataFrame(records, columns=cols)
+            if loo.pooled or loo.status == "single study":
+                est, lo, hi = loo.estimate, loo.ci_low, loo.ci_high
+            else:  # k - 1 below min_k: the Bayesian fit, when there is one, else not shown
+                if not loo.bayes:
+                    continue
+                est, lo, hi = (loo.bayes[c] for c in ("estimate", "ci_low", "ci_high"))
+            records.append({"group": name, "omitted": r["study"], "label": r["label"],
+                            "k": loo.k, "estimate": est, "ci_low": lo, "ci_high": hi,
+                            "tau2": loo.tau2, "i2": loo.i2, "status": loo.status})
+    return pd.DataFrame(records, columns=[*_COLUMNS, "status"])
 
 
-def sensitivity(data: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
-                 groups: Sequence[str]) -> pd.DataFrame:
-    """Correlation grid (VAS change) or the alternative proportion model."""
+def correlation_grid(data: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+                     groups: Sequence[str]) -> pd.DataFrame:
+    """Pooled score change of each group at every correlation of the protocol's grid."""
     records = []
-    if spec.kind == "change":
-        for r in protocol.vas.correlation_grid:
-            redone = add_effects(data, spec, protocol, r)
-            inc = redone[data["included"].to_numpy()]
-            for g in groups:
-                rows = inc[inc["group"] == g]
-                if len(rows) < protocol.model.min_k:
-                    continue
-                try:
-                    fit = fit_group(g, rows, spec, protocol, "iv")
-                except SOFT_ERRORS:
-                    continue
-                records.append({"group": g, "setting": f"r = {r:g}", "r": r, "k": fit.k,
-                                "estimate": fit.estimate, "ci_low": fit.ci_low,
-                                "ci_high": fit.ci_high, "tau2": fit.tau2, "i2": fit.i2})
-    else:
-        alt = protocol.proportions.sensitivity
-        if alt != "none":
-            model = "iv" if alt == "inverse_variance" else "glmm"
-            inc = data[data["included"]]
-            for g in groups:
-                rows = inc[inc["group"] == g]
-                if len(rows) < protocol.model.min_k:
-                    continue
-                try:
-                    fit = fit_group(g, rows, spec, protocol, model)
-                except SOFT_ERRORS:
-                    continue
-                records.append({"group": g, "setting": alt.replace("_", "-"), "r": NAN,
-                                "k": fit.k, "estimate": fit.estimate, "ci_low": fit.ci_low,
-                                "ci_high": fit.ci_high, "tau2": fit.tau2, "i2": fit.i2})
-    cols = ["group", "setting", "r", "k", "estimate", "ci_low", "ci_high", "tau2", "i2"]
-    return pd.DataFrame(records, columns=cols)
+    if spec.kind != "change" or data.empty:
+        return pd.DataFrame(records, columns=["group", "r", *_COLUMNS[3:]])
+    for r in protocol.vas.correlation_grid:
+        redone = add_effects(data, spec, protocol, r)
+        inc = redone[redone["reason"].isna()]
+        for g in groups:
+            rows = inc[inc["group"] == g]
+            if len(rows) < protocol.model.min_k:
+                continue
+            try:
+                fit = fit_group(g, rows, spec, protocol)
+            except SOFT_ERRORS:
+                continue
+            records.append({"group": g, "r": r, "k": fit.k, "estimate": fit.estimate,
+                            "ci_low": fit.ci_low, "ci_high": fit.ci_high, "tau2": fit.tau2,
+                            "i2": fit.i2})
+    return pd.DataFrame(records, columns=["group", "r", *_COLUMNS[3:]])
 
 
-def small_study(fits: Mapping[str, GroupFit], overall: GroupFit | None,
-                 protocol: Protocol) -> dict[str, str]:
+def icc_grid(rebuild: Callable[[float], pd.DataFrame], spec: AnalysisSpec, protocol: Protocol,
+             groups: Sequence[str]) -> pd.DataFrame:
+    """Per-vertebra pooled proportion of each group at every ICC of the protocol's grid
+    (ICC 0: vertebrae treated as independent); ``rebuild(icc)`` gives the input table."""
+    records = []
+    if not spec.design_effect:
+        return pd.DataFrame(records, columns=["group", "icc", *_COLUMNS[3:], "status"])
+    for icc in protocol.unit_of_analysis.icc_grid:
+        frame = rebuild(icc)
+        inc = frame[frame["included"]] if len(frame) else frame
+        for g in groups:
+            rows = inc[inc["group"] == g] if len(inc) else inc
+            if rows.empty:
+                continue
+            try:
+                fit = fit_group(g, rows, spec, protocol)
+            except SOFT_ERRORS:
+                continue
+            records.append({"group": g, "icc": icc, "k": fit.k, "estimate": fit.estimate,
+                            "ci_low": fit.ci_low, "ci_high": fit.ci_high, "tau2": fit.tau2,
+                            "i2": fit.i2, "status": fit.status})
+    return pd.DataFrame(records, columns=["group", "icc", *_COLUMNS[3:], "status"])
+
+
+def small_study(fits: Mapping[str, GroupFit], protocol: Protocol) -> dict[str, str]:
+    """Egger's test per pooled group, or why it is not assessable."""
     out = {}
     min_k = protocol.model.small_study_min_k
-    items = list(fits.items()) + ([("overall", overall)] if overall is not None else [])
-    for name, fit in items:
+    for name, fit in fits.items():
         if fit.k < min_k:
             out[name] = f"not assessable: k = {fit.k} (< {min_k})"
             continue
-        iv = fit.model if hasattr(fit.model, "egger_test") else None
-        if iv is None:
-            out[name] = "not assessable: no inverse-variance model"
+        model = fit.fitted if hasattr(fit.fitted, "egger_test") else None
+        if model is None:
+            out[name] = "not assessable: no inverse-variance model (GLMM)"
             continue
         try:
-            eg = iv.egger_test()
+            eg = model.egger_test()
         except SOFT_ERRORS as exc:
             out[name] = f"not assessable: {exc}"
             continue
-        stat = getattr(eg, "statistic", None)
-        pval = getattr(eg, "pval", None)
-        if stat is None and isinstance(eg, Mapping):
-            stat, pval = eg.get("statistic"), eg.get("pval")
-        out[name] = f"Egger test: statistic = {float(stat):.3f}, p = {float(pval):.4f}"
+        out[name] = f"Egger test: statistic = {float(eg.statistic):.3f}, p = {float(eg.pval):.4f}"
     return out

@@ -3,8 +3,6 @@
 - ``study_characteristics``: one row per study arm, like Table I of the index paper (author,
   year, procedure, patients, vertebrae, cement volume, primary tumours, follow-up,
   assessments), extended with design, lesion type and leakage as reported;
-- ``pooled_estimates``: one row per analysis and subgroup (k, patients, estimate, CI, PI,
-  tau², I², method), from the same dictionaries as ``summary.json``;
 - ``data_quality``: discrepancies and ambiguities recorded in the study files, validation
   warnings (those the files accept marked so, with the reason), and every derived/imputed
   value or exclusion an analysis made.
@@ -21,11 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..formatting import fmt_num
+from .comparison import PROCEDURE_WORDS
 
 __all__ = [
     "data_quality",
-    "pooled_estimates",
     "study_characteristics",
     "to_markdown",
     "write_table",
@@ -133,9 +130,12 @@ def study_characteristics(records: Sequence[Any], bibliography: Any = None) -> p
                 "author": label,
                 "year": str(entry.get("year", "")) if entry else "",
                 "design": str(d.get("design") or "").replace("_", " "),
-                "procedure": str(arm.get("procedure") or d.get("procedure") or ""),
+                "source_access": str(d.get("source_access") or "").replace("_", " "),
+                "procedure": PROCEDURE_WORDS.get(str(arm.get("procedure") or d.get("procedure")),
+                                                 str(arm.get("procedure") or d.get("procedure")
+                                                     or "").replace("_", " ")),
                 "arm": arm.get("label") or arm.get("id"),
-                "lesion_type": arm.get("lesion_type") or "",
+                "lesion_type": str(arm.get("lesion_type") or "").replace("_", " "),
                 "patients": _count(arm.get("patients")),
                 "vertebrae": _count(arm.get("vertebrae")),
                 "cement_volume_ml": _summary(_get(arm, "cement_volume_ml"), "ml"),
@@ -144,47 +144,9 @@ def study_characteristics(records: Sequence[Any], bibliography: Any = None) -> p
                 "assessments": ", ".join(dict.fromkeys(i for i in instruments if i)),
                 "leakage": _leakage(arm.get("leakage")),
             })
-    cols = ["study", "author", "year", "design", "procedure", "arm", "lesion_type", "patients",
-            "vertebrae", "cement_volume_ml", "primary_tumours", "follow_up", "assessments",
-            "leakage"]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _fmt_value(v: Any, scale: str) -> str:
-    if v is None:
-        return "NA"
-    return fmt_num(100 * v, 1) + "%" if scale == "proportion" else fmt_num(v, 2)
-
-
-def pooled_estimates(analyses: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per analysis and subgroup (and overall), from summary dictionaries."""
-    rows = []
-    for aid, a in analyses.items():
-        fits = list((a.get("subgroups") or {}).items())
-        if a.get("overall"):
-            fits.append(("overall", a["overall"]))
-        if not fits:
-            rows.append({"analysis": aid, "title": a["title"], "subgroup": "", "k": 0,
-                         "patients": "", "estimate": "", "ci": "", "pi": "", "tau2": "",
-                         "i2": "", "status": "no usable data", "method": a["method"],
-                         "studies": ""})
-        for name, f in fits:
-            sc = f.get("scale", "MC")
-            pi = ("" if f.get("pi_low") is None or f.get("pi_high") is None else
-                  f"[{_fmt_value(f['pi_low'], sc)}, {_fmt_value(f['pi_high'], sc)}]")
-            rows.append({
-                "analysis": aid, "title": a["title"], "subgroup": name, "k": f["k"],
-                "patients": "" if f.get("patients") is None else str(f["patients"]),
-                "estimate": _fmt_value(f["estimate"], sc),
-                "ci": f"[{_fmt_value(f['ci_low'], sc)}, {_fmt_value(f['ci_high'], sc)}]",
-                "pi": pi,
-                "tau2": "" if f.get("tau2") is None else fmt_num(f["tau2"], 3),
-                "i2": "" if f.get("i2") is None else fmt_num(f["i2"], 1) + "%",
-                "status": f["status"], "method": a["method"],
-                "studies": "; ".join(f.get("studies") or []),
-            })
-    cols = ["analysis", "title", "subgroup", "k", "patients", "estimate", "ci", "pi", "tau2",
-            "i2", "status", "method", "studies"]
+    cols = ["study", "author", "year", "design", "source_access", "procedure", "arm",
+            "lesion_type", "patients", "vertebrae", "cement_volume_ml", "primary_tumours",
+            "follow_up", "assessments", "leakage"]
     return pd.DataFrame(rows, columns=cols)
 
 

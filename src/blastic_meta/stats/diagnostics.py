@@ -25,7 +25,8 @@ from ..formatting import DIGITS, fmt_num, fmt_p
 from ._arrays import frozen, jsonable
 from .models import PooledResult, _fit, _single_row
 
-__all__ = ["EggerResult", "TrimFillResult", "egger_test", "leave_one_out", "trim_and_fill"]
+__all__ = ["EggerResult", "TrimFillResult", "baujat", "egger_test", "leave_one_out",
+           "trim_and_fill"]
 
 
 def leave_one_out(fit: PooledResult):  # -> pandas.DataFrame
@@ -215,3 +216,22 @@ class TrimFillResult:
 def _round_half_even(x: float) -> float:
     """R's round(): IEC 60559 rounding, half to even (Python's round does the same)."""
     return float(round(x))
+
+
+def baujat(yi: Any, vi: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Baujat et al. (2002) coordinates of each study, under the common-effect model:
+    x = its contribution to Cochran's Q, w_i (y_i - b)^2; y = its influence on the pooled
+    estimate, (b - b_(-i))^2 / var(b_(-i)), with b_(-i) the estimate without study i (as
+    metafor ``baujat`` for an equal-effects fit)."""
+    y = np.asarray(yi, dtype=float)
+    v = np.asarray(vi, dtype=float)
+    if y.ndim != 1 or y.shape != v.shape or y.size < 2:
+        raise InputError("baujat: yi and vi must be 1-D of the same length, at least 2 studies")
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v)) and np.all(v > 0)):
+        raise InputError("baujat: yi must be finite and vi finite and > 0")
+    w = 1.0 / v
+    b = float(np.sum(w * y) / np.sum(w))
+    x = w * (y - b) ** 2
+    w_rest = w.sum() - w
+    b_rest = (np.sum(w * y) - w * y) / w_rest
+    return x, (b - b_rest) ** 2 * w_rest

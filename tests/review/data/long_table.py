@@ -64,4 +64,5 @@ def table():
     rows.append(leak("delta2018", "all", "osteolytic", 12, 60, "vertebra", 40, 60))
     rows.append(leak("delta2018", "all", "osteolytic", 8, None, "patient", 40, 60))
     rows.append(leak("eta2021", "all", "unspecified", 10, 70, "vertebra", 50, 70))
+    rows.append(leak("kappa2022", "all", "osteolytic", 7, 45, "vertebra", 30, 45))
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,92 @@
+"""Effect sizes of an analysis' input rows, with metafor ``escalc`` definitions.
+
+Pain change is ``MC`` (baseline minus follow-up, so a positive value is less pain; Becker
+1988) with the protocol's assumed pre/post correlation; the baseline-robust secondary measures
+are ``ROMC`` (log of the follow-up over the baseline mean, with the same correlation) and
+``MN`` (the follow-up mean). Proportions are ``PLO`` with per-study Clopper-Pearson (1934)
+intervals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .protocol import AnalysisSpec, Protocol
+
+__all__ = ["add_effects", "secondary_effects", "z_quantile"]
+
+NAN = float("nan")
+
+
+def add_effects(frame: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+                 r: float) -> pd.DataFrame:
+    from ..stats.effects import effect_sizes
+
+    frame = frame.copy()
+    frame["yi"] = NAN
+    frame["vi"] = NAN
+    frame["ci_low"] = NAN
+    frame["ci_high"] = NAN
+    ok = frame["reason"].isna()
+    if not ok.any():
+        return frame
+    sub = frame[ok]
+    if spec.kind == "change":
+        es = effect_sizes("MC", m1i=sub["mean_pre"].astype(float).to_numpy(),
+                          m2i=sub["mean_post"].astype(float).to_numpy(),
+                          sd1i=sub["sd_pre"].astype(float).to_numpy(),
+                          sd2i=sub["sd_post"].astype(float).to_numpy(),
+                          ni=sub["n"].astype(float).to_numpy(),
+                          ri=np.full(len(sub), r))
+        yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
+        z = z_quantile(protocol.model.level)
+        lo, hi = yi - z * np.sqrt(vi), yi + z * np.sqrt(vi)
+    else:
+        from ..stats.proportions import proportion_ci
+
+        xi = sub["events"].astype(float).to_numpy()
+        ni = sub["total"].astype(float).to_numpy()
+        es = effect_sizes(protocol.proportions.measure, xi=xi, ni=ni)
+        yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
+        lo, hi = proportion_ci(xi, ni, method=protocol.proportions.study_ci,
+                               level=protocol.model.level)
+    frame.loc[ok, "yi"] = yi
+    frame.loc[ok, "vi"] = vi
+    frame.loc[ok, "ci_low"] = np.asarray(lo, dtype=float)
+    frame.loc[ok, "ci_high"] = np.asarray(hi, dtype=float)
+    return frame
+
+
+def secondary_effects(frame: pd.DataFrame, measure: str, r: float,
+                      level: float = 0.95) -> pd.DataFrame:
+    """yi, vi of the included score rows under ``measure`` ("ROMC" or "MN"); other columns
+    kept. ROMC is log(follow-up / baseline) (negative = less pain), MN the follow-up mean."""
+    from ..stats.effects import effect_sizes
+
+    rows = frame[frame["reason"].isna()].copy()
+    if rows.empty:
+        return rows
+    post = rows["mean_post"].astype(float).to_numpy()
+    if measure == "ROMC":
+        es = effect_sizes("ROMC", m1i=post, m2i=rows["mean_pre"].astype(float).to_numpy(),
+                          sd1i=rows["sd_post"].astype(float).to_numpy(),
+                          sd2i=rows["sd_pre"].astype(float).to_numpy(),
+                          ni=rows["n"].astype(float).to_numpy(), ri=np.full(len(rows), r))
+    elif measure == "MN":
+        es = effect_sizes("MN", mi=post, sdi=rows["sd_post"].astype(float).to_numpy(),
+                          ni=rows["n"].astype(float).to_numpy())
+    else:
+        raise ValueError(f"secondary measure {measure!r}: expected ROMC or MN")
+    rows["yi"] = es["yi"].to_numpy()
+    rows["vi"] = es["vi"].to_numpy()
+    half = np.sqrt(rows["vi"].to_numpy()) * z_quantile(level)
+    rows["ci_low"] = rows["yi"].to_numpy() - half
+    rows["ci_high"] = rows["yi"].to_numpy() + half
+    return rows
+
+
+def z_quantile(level: float) -> float:
+    from scipy import stats
+
+    return float(stats.norm.ppf(1 - (1 - level) / 2))

@@ -1,0 +1,278 @@
+"""Specs of the review-level figures, from the registry and the summary dictionaries: the
+osteoblastic-vs-osteolytic comparison (the headline figure), the effect-direction plot, the
+risk-of-bias traffic-light and summary plots, and the PRISMA 2020 flow diagram."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from .comparison import procedures_text
+
+__all__ = ["ITEM_WORDING", "appraisal_spec", "comparison_spec", "direction_spec",
+           "prisma_counts"]
+
+# The checklists' questions, shortened (JBI: Munn et al. 2020, Moola et al. 2017; NOS: Wells).
+ITEM_WORDING = {
+    "jbi_case_series": (
+        "Clear criteria for inclusion", "Condition measured in a standard, reliable way",
+        "Valid methods to identify the condition", "Consecutive inclusion",
+        "Complete inclusion", "Clear reporting of demographics",
+        "Clear reporting of clinical information", "Outcomes or follow-up clearly reported",
+        "Presenting site or clinic described", "Appropriate statistical analysis"),
+    "jbi_case_report": (
+        "Demographics described", "History and timeline", "Condition on presentation",
+        "Diagnostic tests and results", "Intervention described", "Condition after treatment",
+        "Adverse events", "Takeaway lessons"),
+    "nos_cohort": (
+        "Representativeness of the exposed cohort", "Selection of the non-exposed cohort",
+        "Ascertainment of exposure", "Outcome absent at start", "Comparable on the main factor",
+        "Comparable on an additional factor", "Assessment of outcome",
+        "Follow-up long enough", "Adequacy of follow-up"),
+}
+TOOL_TITLES = {"jbi_case_series": "JBI checklist for case series (Munn et al. 2020)",
+               "jbi_case_report": "JBI checklist for case reports (Moola et al. 2017)",
+               "nos_cohort": "Newcastle-Ottawa Scale, cohort (within-study lesion comparisons)"}
+_DOMAINS = ("pain", "function", "quality_of_life", "clinical_response", "analgesic_use",
+            "leakage", "complications", "vertebral_height", "technical")
+
+
+def appraisal_spec(records: Sequence[Any], labels: Mapping[str, str],
+                   concern: Mapping[str, str]) -> Any:
+    """The traffic-light spec: one block per tool, every study (unappraised ones listed)."""
+    from ..figures import AppraisalBlock, AppraisalRow, AppraisalSpec
+    from ..registry.appraisal import TOOLS, expected_tool
+
+    by_tool: dict[str, list[Any]] = {t: [] for t in TOOLS}
+    for rec in records:
+        a = rec.appraisal
+        tool = a.tool if a is not None else expected_tool(rec.design, bool(rec.within_study))
+        answers = None if a is None else [
+            a.items[i].answer if i in a.items else None for i in TOOLS[tool]]
+        by_tool[tool].append(AppraisalRow(labels.get(rec.key, rec.key), answers,
+                                          concern.get(rec.key, "not appraised")))
+    blocks = [AppraisalBlock(TOOL_TITLES[t], [f"Q{i + 1}" for i in range(len(TOOLS[t]))],
+                             list(ITEM_WORDING[t]), rows)
+              for t, rows in by_tool.items() if rows]
+    return AppraisalSpec("Appraisal of the included studies", blocks, footnote_lines=[
+        "Overall: high concern with any 'no'; some concerns when items are unclear (most "
+        "sources are abstracts); low when every applicable item is 'yes' "
+        "(evidence/protocol.yaml)."])
+
+
+def appraisal_table(records: Sequence[Any], labels: Mapping[str, str],
+                    concern: Mapping[str, str]) -> pd.DataFrame:
+    """One row per study and item: the answer and its source or reason."""
+    from ..registry.appraisal import TOOLS
+
+    rows = []
+    for rec in records:
+        a = rec.appraisal
+        if a is None:
+            rows.append({"study": rec.key, "label": labels.get(rec.key, rec.key), "tool": "",
+                         "item": "", "answer": "not appraised", "source_or_reason": "",
+                         "overall": concern.get(rec.key, "not appraised")})
+            continue
+        for i, item_id in enumerate(TOOLS[a.tool]):
+            item = a.items.get(item_id)
+            rows.append({
+                "study": rec.key, "label": labels.get(rec.key, rec.key), "tool": a.tool,
+                "item": f"Q{i + 1} {ITEM_WORDING[a.tool][i]}",
+                "answer": item.answer.replace("_", " ") if item else "",
+                "source_or_reason": (item.source or item.reason or "") if item else "",
+                "overall": concern.get(rec.key, "not appraised")})
+    return pd.DataFrame(rows)
+
+
+def _side(fit: Mapping[str, Any] | None, group: str, what: str, scale: float,
+          procedures: str) -> Any:
+    from ..figures import GroupEstimate
+
+    nan = math.nan
+    if not fit:
+        return GroupEstimate(nan, nan, nan, k=0, missing_text=f"no {group} series reported "
+                                                                f"{what}")
+    status = fit["status"]
+    if status == "pooled" or status == "single study":
+        return GroupEstimate(fit["estimate"] * scale, fit["ci_low"] * scale,
+                             fit["ci_high"] * scale, k=fit["k"], patients=fit.get("patients"),
+                             procedures=procedures)
+    if status in ("no events", "all events"):
+        return GroupEstimate(fit["estimate"] * scale, fit["crude_ci_low"] * scale,
+                             fit["crude_ci_high"] * scale, k=fit["k"],
+                             patients=fit.get("patients"), procedures=procedures)
+    b = fit.get("bayes")
+    if b:
+        return GroupEstimate(b["estimate"] * scale, b["ci_low"] * scale, b["ci_high"] * scale,
+                             k=fit["k"], patients=fit.get("patients"), procedures=procedures)
+    per = fit.get("per_study") or []
+    text = "not pooled: " + "; ".join(f"{r['estimate'] * scale:.0f}" for r in per)
+    return GroupEstimate(nan, nan, nan, k=fit["k"], patients=fit.get("patients"),
+                         missing_text=text, procedures=procedures)
+
+
+def comparison_spec(analyses: Mapping[str, Mapping[str, Any]], groups: Sequence[str],
+                    windows: Mapping[str, str]) -> Any | None:
+    """The headline figure: one row per analysis, panels by scale."""
+    from ..figures import ComparisonDifference, ComparisonPanel, ComparisonRow, ComparisonSpec
+
+    panels: dict[str, list[Any]] = {"points": [], "percent": []}
+    for a in analyses.values():
+        if a.get("role") == "secondary" and a.get("outcome") != "leakage":
+            continue
+        c = a.get("comparison") or {}
+        subs = a.get("subgroups") or {}
+        proportion = a.get("outcome") not in ("vas", "qol")
+        if a.get("outcome") == "qol":
+            continue  # on its own instrument's scale: shown in the table, not on these axes
+        scale = 100.0 if proportion else 1.0
+        what = ("VAS as mean and SD" if a.get("outcome") == "vas" else a["title"].lower())
+        sides = [_side(subs.get(g), g, what, scale,
+                       procedures_text((c.get("procedures") or {}).get(g) or []))
+                 for g in groups]
+        if not any(s.has_data for s in sides):
+            continue
+        b = c.get("between")
+        diff: Any = None
+        if b:
+            diff = ComparisonDifference(b["measure"], b["estimate"], b["ci_low"], b["ci_high"])
+        elif c.get("within"):
+            favours = sorted({str(w.get("favours")) for w in c["within"]})
+            diff = f"within-study: favours {', '.join(favours)}"
+        kind = {"within": "within-study", "between": "between-study"}.get(c.get("kind"), "none")
+        label = a["title"].replace(" (design-effect adjusted)", ", adjusted")
+        panels["percent" if proportion else "points"].append(
+            ComparisonRow(label, sides, diff, kind))
+    out = []
+    if panels["points"]:
+        out.append(ComparisonPanel("Pain (VAS, 0-10)", "Reduction from baseline (points)",
+                                   panels["points"], null_value=0.0, digits=1))
+    if panels["percent"]:
+        out.append(ComparisonPanel("Cement leakage", "Proportion (%)", panels["percent"],
+                                   unit="%", digits=0))
+    if not out:
+        return None
+    return ComparisonSpec(
+        "Osteoblastic vs osteolytic metastases", [g.capitalize() for g in groups], out,
+        footnote_lines=[
+            "Pooled where k >= 3 (REML, Hartung-Knapp with the ad hoc floor; proportions: "
+            "binomial-normal GLMM); k = 2: the Bayesian fit; k = 1: the study itself.",
+            "Differences: meta-regression on lesion type (MD) or the GLMM with lesion type as "
+            "moderator (OR, osteoblastic vs osteolytic). Between-study contrasts are "
+            "observational and confounded by procedure; within-study comparisons rank above "
+            "them."])
+
+
+def direction_spec(directions: pd.DataFrame, concern: Mapping[str, str],
+                   signs: pd.DataFrame) -> Any | None:
+    """Effect-direction plot: before/after series by lesion type, and within-study
+    comparisons of lesion types, each block with its own meaning of the arrows."""
+    from ..figures import DirectionBlock, DirectionCell, DirectionRow, DirectionSpec
+
+    if directions.empty:
+        return None
+    domains = [d for d in _DOMAINS if d in set(directions["domain"])]
+    blocks = []
+    for (evidence, group), rows in directions.groupby(["evidence", "group"], sort=True):
+        out_rows = []
+        for study, srows in rows.groupby("study", sort=True):
+            cells: list[Any] = [None] * len(domains)
+            for r in srows.itertuples():
+                if r.domain not in domains:
+                    continue
+                cells[domains.index(r.domain)] = DirectionCell(
+                    _arrow(r.direction, evidence, group),
+                    "not_tested" if _arrow(r.direction, evidence, group) == "unclear" else
+                    (r.significance if r.significance in ("significant", "not_significant")
+                     else "not_tested"))
+            if any(cells):
+                patients = srows["patients"].dropna()
+                out_rows.append(DirectionRow(
+                    str(srows["label"].iloc[0]), int(patients.iloc[0]) if len(patients) else None,
+                    cells, appraisal=concern.get(study)))
+        if not out_rows:
+            continue
+        if evidence == "within-study comparison":
+            first = str(group).split(" vs ")[0]
+            blocks.append(DirectionBlock(f"Within-study comparisons: {group}", out_rows,
+                                         f"favours {first}", "favours the other lesion type",
+                                         "no difference"))
+        else:
+            blocks.append(DirectionBlock(f"Before/after series: {group}", out_rows,
+                                         "benefit (less pain, better function or quality of "
+                                         "life, fewer events)",
+                                         "harm (worse, or events such as leakage)",
+                                         "no change or mixed"))
+    if not blocks:
+        return None
+    run = signs[signs["pval"].notna()] if len(signs) else signs
+    notes = [f"Sign test, {r.evidence}, {r.group}, {r.domain.replace('_', ' ')}: "
+             f"{r.positive} of {r.positive + r.negative} studies {r.positive_means}, "
+             f"p = {r.pval:.3f}" for r in run.itertuples()]
+    if len(run) < len(signs):
+        notes.append("Sign tests not run where fewer than 3 studies report a direction "
+                     "(tables/sign_tests).")
+    return DirectionSpec("Direction of effect by study and outcome domain (SWiM)",
+                         [d.replace("_", " ") for d in domains], blocks, footnote_lines=notes)
+
+
+def _arrow(direction: str, evidence: str, group: str) -> str:
+    if evidence == "within-study comparison":
+        first = str(group).split(" vs ")[0]
+        if direction == f"favours {first}":
+            return "up"
+        if direction.startswith("favours"):
+            return "down"
+        return "neutral" if direction == "no difference" else "unclear"
+    return {"benefit": "up", "harm": "down", "no change": "neutral",
+            "mixed": "neutral"}.get(direction, "unclear")
+
+
+def _short(report_id: str) -> str:
+    """'murphy2007' -> 'Murphy 2007' (a short name for a report listed in the flow)."""
+    match = re.fullmatch(r"([a-z]+)(\d{4})([a-z0-9_]*)", report_id)
+    if not match:
+        return report_id
+    return f"{match.group(1).capitalize()} {match.group(2)}"
+
+
+def prisma_counts(flow: Any, analyses: Mapping[str, Mapping[str, Any]]) -> Any:
+    """The PRISMA spec from the screening record's boxes and the report's analyses."""
+    from ..figures import PrismaCount, PrismaCounts
+
+    def count(box: Any, what: str) -> Any:
+        if box.count is None:
+            return PrismaCount(None, box.reason or f"{what} not recorded")
+        return box.count
+
+    identified = [(d.get("label") or d.get("id") or "source",
+                   d["count"] if d.get("count") is not None else
+                   PrismaCount(None, d.get("reason") or "not recorded"))
+                  for d in flow.identified] or [("Records", PrismaCount(None, "not recorded"))]
+    removed = [("Duplicate records removed", count(flow.duplicates_removed, "duplicates")),
+               ("Removed by automation tools", count(flow.automation_removed, "automation")),
+               ("Removed for other reasons", count(flow.other_removed, "other removals"))]
+    excluded = [(reason.replace("_", " "), n) for reason, n in
+                sorted(flow.excluded_by_reason.items())]
+    not_retrieved = [(_short(str(d.get("id") or d.get("citation"))), 1)
+                     for d in flow.not_retrieved]
+    k_by = [(a["title"], len(a.get("studies") or [])) for a in analyses.values()
+            if a.get("studies")]
+    return PrismaCounts(
+        identified=identified, removed=removed,
+        screened=count(flow.records_screened, "records screened"),
+        screened_excluded=count(flow.records_excluded, "records excluded"),
+        sought=count(flow.reports_sought, "reports sought"),
+        not_retrieved=count(flow.reports_not_retrieved, "reports not retrieved"),
+        assessed=count(flow.reports_assessed, "reports assessed"),
+        excluded=excluded or [("none", 0)],
+        included_studies=count(flow.studies_included, "studies included"),
+        included_reports=count(flow.reports_of_included_studies, "reports of included studies"),
+        analyses=k_by, not_retrieved_reasons=not_retrieved,
+        title="PRISMA 2020 flow of the review", check_sums=False,
+        footnote_lines=["Counts derived from studies/ and evidence/screening.yaml; the number of "
+                        "studies in each meta-analysis is taken from the report."])

@@ -1,0 +1,457 @@
+"""The text a researcher pastes: ``estimates.md`` (pandoc) and ``estimates.tex`` (natbib).
+
+One Methods paragraph written from the protocol; per analysis and lesion type one short
+sentence (estimate, CI, PI where k >= 3, k, patients, the citations of exactly the contributing
+studies, and a reading against the protocol's clinically important difference); one sentence
+on the lesion-type comparison; footnotes for derived values, exclusions and tests that could
+not be run; a Limitations paragraph. Every number is formatted from the summary dictionaries
+written to ``summary.json``, so the prose cannot disagree with a table or a figure. Citations
+name authors once: ``@key`` in running text (pandoc narrative) or ``[@key]`` in parentheses
+(``\\citet`` / ``\\citep`` in LaTeX).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..formatting import fmt_num, fmt_p
+
+__all__ = [
+    "ProseStyle",
+    "analysis_text",
+    "estimates_document",
+    "group_phrase",
+    "latex_style",
+    "limitations_paragraph",
+    "markdown_style",
+    "methods_paragraph",
+    "number",
+]
+
+MINUS = "\u2212"
+
+
+@dataclass
+class ProseStyle:
+    """Markup of one output format; collects the footnotes of the document being written.
+
+    ``html`` cites by label ('Tian et al. 2016') linked to the reference list (``labels``)."""
+
+    name: str
+    notes: list[str] = field(default_factory=list)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def html(self) -> bool:
+        return self.name == "html"
+
+    @property
+    def latex(self) -> bool:
+        return self.name == "latex"
+
+    @property
+    def percent(self) -> str:
+        return "\\%" if self.latex else "%"
+
+    def cite(self, keys: Sequence[str]) -> str:
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return ""
+        if self.latex:
+            return "\\citep{" + ",".join(keys) + "}"
+        if self.html:
+            return "(" + "; ".join(self._link(k) for k in keys) + ")"
+        return "[" + "; ".join(f"@{k}" for k in keys) + "]"
+
+    def cite_narrative(self, key: str) -> str:
+        if self.html:
+            return self._link(key)
+        return f"\\citet{{{key}}}" if self.latex else f"@{key}"
+
+    def _link(self, key: str) -> str:
+        from html import escape
+
+        return f'<a href="#ref-{escape(key)}">{escape(self.labels.get(key, key))}</a>'
+
+    def escape(self, text: str) -> str:
+        if self.html:
+            from html import escape
+
+            return escape(text, quote=False)
+        if not self.latex:
+            return text
+        out = re.sub(r"([%&#_$])", r"\\\1", text)
+        return (out.replace("τ²", "$\\tau^2$").replace("I²", "$I^2$").replace("≥", "$\\geq$")
+                .replace("±", "$\\pm$").replace(MINUS, "$-$").replace("…", "\\ldots{}"))
+
+    def footnote(self, text: str) -> str:
+        """A footnote marker here; the note itself goes to the end (Markdown, HTML) or
+        inline (LaTeX)."""
+        body = self.escape(text)
+        if self.latex:
+            return f"\\footnote{{{body}}}"
+        self.notes.append(body)
+        n = len(self.notes)
+        if self.html:
+            return f'<sup><a href="#fn-{n}" id="fnref-{n}">{n}</a></sup>'
+        return f"[^{n}]"
+
+    def heading(self, title: str, anchor: str) -> str:
+        if self.html:
+            return f'<h3 id="{anchor}">{self.escape(title)}</h3>'
+        if self.latex:
+            return f"\\subsection*{{{self.escape(title)}}}\\label{{{anchor.replace('_', '-')}}}"
+        return f"## {title} ({anchor})"
+
+
+def markdown_style() -> ProseStyle:
+    """A fresh Markdown (pandoc) style: each document collects its own footnotes."""
+    return ProseStyle("markdown")
+
+
+def latex_style() -> ProseStyle:
+    """A fresh LaTeX (natbib) style."""
+    return ProseStyle("latex")
+
+
+def html_style(labels: Mapping[str, str]) -> ProseStyle:
+    """A fresh HTML style citing by label, for report.html."""
+    return ProseStyle("html", labels=dict(labels))
+
+
+def number(value: Any, digits: int, style: ProseStyle) -> str:
+    """A signed number with a true minus sign (``$-$`` in LaTeX)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NA"
+    text = fmt_num(float(value), digits)
+    if text.startswith("-"):
+        text = ("$-$" if style.latex else MINUS) + text[1:]
+    return text
+
+
+def _value(value: Any, scale: str, style: ProseStyle) -> str:
+    if scale == "proportion":
+        return number(None if value is None else 100 * float(value), 1, style) + style.percent
+    if scale == "ROMC":
+        return number(value, 2, style)
+    return number(value, 2, style)
+
+
+def _interval(low: Any, high: Any, scale: str, style: ProseStyle, word: str = "CI",
+              level: float = 0.95) -> str:
+    return (f"{100 * level:g}{style.percent} {word} {_value(low, scale, style)} to "
+            f"{_value(high, scale, style)}")
+
+
+def group_phrase(group: str) -> str:
+    """'osteoblastic metastases', 'myeloma', 'metastases of unspecified lesion type'."""
+    return {"osteoblastic": "osteoblastic metastases", "osteolytic": "osteolytic metastases",
+            "mixed": "metastases of mixed lesion type", "myeloma": "myeloma",
+            "unspecified": "metastases of unspecified lesion type"}.get(group, group)
+
+
+def _count(k: int, patients: Any, unit: str = "patients") -> str:
+    studies = f"{k} stud{'y' if k == 1 else 'ies'}"
+    if patients is None:
+        return f"{studies}, patients not reported in every study"
+    return f"{studies}, {patients} {unit}"
+
+
+def _count_text(value: Any) -> str:
+    if value is None:
+        return "NA"
+    return f"{value:g}" if isinstance(value, float) and not float(value).is_integer() \
+        else str(int(value))
+
+
+def _what(analysis: Mapping[str, Any]) -> tuple[str, str]:
+    """(phrase of a pooled or side-by-side result, phrase of one study's report), each with
+    ``{v}`` where the value goes."""
+    outcome, unit = analysis.get("outcome"), analysis.get("unit") or "patient"
+    when = _when(analysis)
+    if outcome == "vas":
+        return f"pain fell{when} by {{v}}", f"a fall in pain of {{v}}{when}"
+    if outcome == "qol":
+        inst = analysis.get("instrument")
+        return (f"the {inst} score changed{when} by {{v}} (baseline minus follow-up)",
+                f"a change in the {inst} score of {{v}}{when} (baseline minus follow-up)")
+    noun = {"leakage": "cement leakage", "leakage_symptomatic": "symptomatic cement leakage",
+            "responder": "the responder rate"}.get(str(outcome), str(outcome))
+    return f"{noun} per {unit} was {{v}}", f"{noun} per {unit} of {{v}}"
+
+
+def _when(analysis: Mapping[str, Any]) -> str:
+    window = analysis.get("window_label")
+    return f" at {window}" if window else ""
+
+
+def _clinical(fit: Mapping[str, Any], analysis: Mapping[str, Any],
+              clinical: Mapping[str, Any]) -> str:
+    """The estimate and its CI read against the clinically important difference."""
+    if analysis.get("outcome") != "vas" or fit.get("scale") != "MC":
+        return ""
+    mcid = float(clinical.get("vas_mcid_points", 2.0))
+    lo, est, hi = fit.get("ci_low"), fit.get("estimate"), fit.get("ci_high")
+    if lo is None or hi is None or est is None:
+        return ""
+    t = f"{mcid:g}-point threshold of a clinically important change"
+    if lo >= mcid:
+        return f"; the whole CI lies above the {t}"
+    if est >= mcid:
+        return f"; the estimate exceeds the {t}, but the CI includes smaller changes"
+    if hi >= mcid:
+        return f"; the estimate is below the {t}, and the CI includes it"
+    return f"; the whole CI lies below the {t}"
+
+
+def _bayes_sentence(fit: Mapping[str, Any], scale: str, style: ProseStyle) -> str:
+    b = fit.get("bayes")
+    if not b:
+        return ""
+    prior = ("half-normal" if b.get("tau_prior") == "halfnormal" else "half-Cauchy")
+    return (f" A Bayesian random-effects fit gives {_value(b['estimate'], scale, style)} "
+            f"({_interval(b['ci_low'], b['ci_high'], scale, style, 'CrI')}; {prior} prior "
+            f"on τ with scale {b['tau_scale']:g})."
+            ).replace("τ", "$\\tau$" if style.latex else "τ")
+
+
+def subgroup_sentence(group: str, fit: Mapping[str, Any], analysis: Mapping[str, Any],
+                      style: ProseStyle, clinical: Mapping[str, Any]) -> str:
+    """One sentence for one lesion type."""
+    pooled_phrase, single_phrase = _what(analysis)
+    scale = fit.get("scale", "MC")
+    proportion = scale == "proportion"
+    unit = {"vertebra": "vertebrae"}.get(analysis.get("unit") or "", "patients")
+    head = f"In {group_phrase(group)} ({_count(fit['k'], fit.get('patients'))})"
+    status = fit["status"]
+    points = " points" if analysis.get("outcome") == "vas" and not proportion else ""
+
+    def crude(f: Mapping[str, Any]) -> str:
+        return (f" ({_count_text(f.get('events'))}/{_count_text(f.get('total'))} {unit})"
+                if proportion and f.get("total") is not None else "")
+
+    if status == "pooled":
+        parts = [_interval(fit["ci_low"], fit["ci_high"], scale, style)]
+        if fit.get("pi_low") is not None and fit.get("pi_high") is not None:
+            parts.append(_interval(fit["pi_low"], fit["pi_high"], scale, style, "PI"))
+        value = _value(fit["estimate"], scale, style) + points
+        return (f"{head}, {pooled_phrase.format(v=value)}{crude(fit)} ({'; '.join(parts)}) "
+                f"{style.cite(fit['studies'])}{_clinical(fit, analysis, clinical)}.")
+    if status in ("no events", "all events"):
+        word = "no" if status == "no events" else "every"
+        noun = pooled_phrase.split(" per ")[0]
+        one = unit[:-1] if unit == "patients" else "vertebra"
+        return (f"{head}, {word} {one} had {noun} ({_count_text(fit.get('events'))}/"
+                f"{_count_text(fit.get('total'))}; exact "
+                f"{_interval(fit['crude_ci_low'], fit['crude_ci_high'], scale, style)}) "
+                f"{style.cite(fit['studies'])}; not pooled.")
+    per = fit.get("per_study") or []
+    if status == "single study" and per:
+        r = per[0]
+        value = _value(r["estimate"], scale, style) + points
+        return (f"{head}, {style.cite_narrative(r['study'])} reported "
+                f"{single_phrase.format(v=value)}{crude(fit)} "
+                f"({_interval(r['ci_low'], r['ci_high'], scale, style)})"
+                f"{_clinical({**fit, **r, 'scale': scale}, analysis, clinical)}.")
+    items = [f"{_value(r['estimate'], scale, style)}{points} in "
+             f"{style.cite_narrative(r['study'])} "
+             f"({_interval(r['ci_low'], r['ci_high'], scale, style)})" for r in per]
+    joined = " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else \
+        (items[0] if items else "")
+    why = f"not pooled at k = {fit['k']}" if status == "side by side" else "not estimable"
+    return (f"{head}, {pooled_phrase.format(v=joined)}; {why}."
+            + _bayes_sentence(fit, scale, style))
+
+
+def comparison_sentence(analysis: Mapping[str, Any], style: ProseStyle) -> str | None:
+    """The lesion-type comparison in one sentence (within-study evidence first)."""
+    c = analysis.get("comparison") or {}
+    if not c:
+        return None
+    first, second = (c.get("groups") or ["osteoblastic", "osteolytic"])[:2]
+    parts = []
+    within = c.get("within") or []
+    if within:
+        by_fav: dict[str, list[str]] = {}
+        for w in within:
+            by_fav.setdefault(str(w.get("favours")), []).append(w["study"])
+        for fav, studies in by_fav.items():
+            n = len(set(studies))
+            who = f"{'One study' if n == 1 else f'{n} studies'} comparing lesion types " \
+                  f"within {'its' if n == 1 else 'their'} own patients"
+            if fav in (first, second):
+                what = f"found the outcome better with {fav} lesions"
+            elif fav == "neither":
+                what = "found no difference between lesion types"
+            else:
+                what = "reported a difference whose direction is unclear"
+            parts.append(f"{who} {what} {style.cite(sorted(set(studies)))}")
+    between = c.get("between")
+    if between:
+        measure = between["measure"]
+        est = number(between["estimate"], 2, style)
+        ci = f"{number(between['ci_low'], 2, style)} to {number(between['ci_high'], 2, style)}"
+        sides = c.get("sides") or {}
+        k1, k2 = (sides.get(g, {}).get("k", 0) for g in (first, second))
+        conf = (f", confounded by procedure ({_procs(c, first)} vs {_procs(c, second)})"
+                if c.get("confounded_by_procedure") else "")
+        parts.append(f"between studies ({k1} {first} vs {k2} {second}), the {first} minus "
+                     f"{second} {'difference' if measure == 'MD' else 'odds ratio'} was "
+                     f"{measure} {est} (95{style.percent} CI {ci}; p "
+                     f"{fmt_p(between['pval'], 3, equals=True)}){conf}")
+    reason = c.get("reason")
+    text = "; ".join(parts)
+    if text:
+        text = text[0].upper() + text[1:] + "."
+    if reason:
+        text = (text + " " if text else "") + style.escape(reason.strip())
+    return text or None
+
+
+def _procs(c: Mapping[str, Any], group: str) -> str:
+    from .comparison import procedures_text
+
+    return procedures_text((c.get("procedures") or {}).get(group) or [])
+
+
+def _footnotes(analysis: Mapping[str, Any], labels: Mapping[str, str],
+               style: ProseStyle) -> str:
+    markers = []
+    flagged = analysis.get("flagged") or []
+    if flagged:
+        items = [f"{labels.get(f['study'], f['study'])}: {'; '.join(f['flags'])}"
+                 for f in flagged]
+        markers.append(style.footnote("Derived, imputed or adjusted values: " + "; ".join(items)
+                                      + "."))
+    excluded = analysis.get("excluded") or []
+    if excluded:
+        items = [f"{labels.get(e['study'], e['label'])}"
+                 + ("" if e.get("arm") in (None, "all") else f" (arm {e['arm']})")
+                 + f": {e['reason']}" for e in excluded]
+        markers.append(style.footnote("Not pooled: " + "; ".join(items) + "."))
+    small = analysis.get("small_study") or {}
+    not_run = [f"{g}: {v}" for g, v in small.items() if v.startswith("not assessable")]
+    if not_run:
+        markers.append(style.footnote("Small-study effects not assessed (" + "; ".join(not_run)
+                                      + ")."))
+    return "".join(markers)
+
+
+def analysis_text(analysis_id: str, analysis: Mapping[str, Any], labels: Mapping[str, str],
+                  style: ProseStyle, clinical: Mapping[str, Any]) -> str:
+    """Heading, one sentence per lesion type, the comparison, and the footnotes."""
+    sentences = []
+    for group, fit in (analysis.get("subgroups") or {}).items():
+        sentences.append(subgroup_sentence(group, fit, analysis, style, clinical))
+    if not sentences:
+        sentences.append("No study in the registry reported usable data for this analysis.")
+    comp = comparison_sentence(analysis, style)
+    if comp:
+        sentences.append(comp)
+    # one sentence per line: one paragraph when rendered, and each line pastes on its own
+    body = "\n".join(sentences) + _footnotes(analysis, labels, style)
+    return f"{style.heading(analysis['title'], analysis_id)}\n\n{body}\n"
+
+
+def methods_paragraph(protocol: Any, style: ProseStyle) -> str:
+    """The analysis methods of the whole review, from the protocol (one paragraph)."""
+    m, b, u, c = protocol.model, protocol.bayes, protocol.unit_of_analysis, protocol.clinical
+    windows = "; ".join(f"{w.label} ({w.min_days}–{w.max_days if w.max_days else '…'} days)"
+                        for w in protocol.windows)
+    test = ("Hartung-Knapp confidence intervals" + (" with the ad hoc floor, so that no "
+            "interval is narrower than the Wald interval (Knapp & Hartung 2003)" if m.adhoc
+            else "")) if m.test == "knha" else "Wald-type confidence intervals"
+    scales = ", ".join(f"{k} {v:g}" for k, v in b.tau_scale.items())
+    scenarios = ", ".join(s.id.replace("_", " ") for s in protocol.sensitivity)
+    text = (
+        f"Reported time points were mapped onto analysis windows ({windows}). Pain was "
+        f"analysed as the mean change from baseline on a 0–10 scale (baseline minus follow-up) "
+        f"with an assumed pre/post correlation of {protocol.vas.correlation:g} (sensitivity "
+        f"range {min(protocol.vas.correlation_grid):g} to {max(protocol.vas.correlation_grid):g}),"
+        f" and, to show how much heterogeneity the baseline explains, as the ratio of the "
+        f"follow-up to the baseline mean and as the follow-up mean. Scores were pooled with "
+        f"random-effects models ({m.method} τ², {test}); studies were pooled from k = "
+        f"{m.min_k}, with two studies shown side by side; prediction intervals are given from "
+        f"k = {m.pi_min_k}. Beside each frequentist fit, a Bayesian random-effects model with "
+        f"a flat prior on the mean and a {b.tau_prior.replace('half', 'half-')} prior on τ "
+        f"(scales: {scales}) is reported for small k (Friede et al. 2017; Röver et al. 2021). "
+        f"Proportions were pooled with a binomial-normal generalised linear mixed model "
+        f"(maximum likelihood, logit link), whose own τ², I² and heterogeneity tests are "
+        f"reported, without inverse-variance weights. Per-patient leakage is the primary "
+        f"leakage outcome; per-vertebra counts were deflated by a design effect of 1 + (m − 1) "
+        f"× ICC with each study's vertebrae per patient m and an assumed ICC of {u.icc:g} "
+        f"(range {min(u.icc_grid):g} to {max(u.icc_grid):g}), and arms of one study in one "
+        f"lesion type were combined so that each study counts once. Osteoblastic and "
+        f"osteolytic lesions were compared with one pre-specified test per analysis: lesion "
+        f"type as a moderator with a common τ² (meta-regression; for proportions the GLMM with "
+        f"lesion type as moderator), with separate τ² as a sensitivity analysis; "
+        f"within-study comparisons rank above between-study contrasts, which are "
+        f"observational and confounded by procedure. Reported directions of effect were "
+        f"tabulated and tested with a sign test where at least three studies reported one "
+        f"(Campbell et al. 2020). Sensitivity analyses: {scenarios}. A change in pain of "
+        f"{c.vas_mcid_points:g} points or {c.vas_mcid_percent:g}% was taken as clinically "
+        f"important.")
+    return style.escape(text)
+
+
+def limitations_paragraph(summary: Mapping[str, Any], context: Mapping[str, Any],
+                          style: ProseStyle) -> str:
+    """What limits the evidence, each stated plainly, from the registry and the results."""
+    n = context.get("n_studies", 0)
+    abstract = context.get("n_abstract_only", 0)
+    unverified = context.get("unverified") or []
+    analyses = summary.get("analyses", {})
+    flagged = {f["study"] for a in analyses.values() for f in a.get("flagged") or []}
+    confounded = [a["title"] for a in analyses.values()
+                  if (a.get("comparison") or {}).get("confounded_by_procedure")]
+    missing = []
+    for a in analyses.values():
+        reason = (a.get("comparison") or {}).get("reason")
+        if reason and reason.startswith("No ") and reason not in missing:
+            missing.append(reason.split(";")[0].rstrip(".") + ".")
+    parts = [f"Of the {n} studies, {abstract} could be read only as an abstract (or through "
+             f"another paper), so most appraisal answers are 'unclear'."]
+    if flagged:
+        parts.append(f"{len(flagged)} studies entered an analysis with a derived, imputed or "
+                     f"adjusted value (an SD from an unlabelled dispersion, an n taken from "
+                     f"the arm, a design effect); each is named in the footnotes and left out "
+                     f"in the sensitivity analysis exclude derived.")
+    if confounded:
+        parts.append("Every lesion-type contrast between studies is confounded by procedure: "
+                     + "; ".join(confounded) + ".")
+    if unverified:
+        parts.append(f"The bibliographic identity of {len(unverified)} "
+                     f"stud{'y' if len(unverified) == 1 else 'ies'} could not be verified; "
+                     f"they are left out of the main analyses.")
+    parts += missing
+    return style.escape(" ".join(parts))
+
+
+def estimates_document(summary: Mapping[str, Any], labels: Mapping[str, str],
+                       protocol: Any, context: Mapping[str, Any], style: ProseStyle) -> str:
+    """The whole estimates.md / estimates.tex text."""
+    clinical = protocol.clinical.model_dump()
+    windows = {w.id: w.label for w in protocol.windows}
+    if style.latex:
+        head = ("% Pooled estimates generated by blastic-meta from the study registry.\n"
+                "% Do not edit: rerun `blastic-meta report`. Needs natbib (\\citet, \\citep).\n\n"
+                "\\subsection*{Methods}\n\n")
+    else:
+        head = ("# Pooled estimates\n\nGenerated by `blastic-meta report` from the study "
+                "registry; do not edit by hand. Citations are pandoc keys resolved by "
+                "`references.bib`.\n\n## Methods\n\n")
+    parts = [head + methods_paragraph(protocol, style) + "\n"]
+    for aid, a in summary["analyses"].items():
+        a = {**a, "window_label": windows.get(a.get("window") or "")}
+        parts.append(analysis_text(aid, a, labels, style, clinical))
+    lim = limitations_paragraph(summary, context, style)
+    parts.append(("\\subsection*{Limitations}" if style.latex else "## Limitations")
+                 + f"\n\n{lim}\n")
+    if style.notes:
+        parts.append("\n".join(f"[^{i}]: {note}" for i, note in enumerate(style.notes, 1))
+                     + "\n")
+    return "\n".join(parts)

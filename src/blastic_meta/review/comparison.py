@@ -39,7 +39,7 @@ PROCEDURE_WORDS = {
 }
 # the study-file domain of within-study reports that speak to each outcome
 DOMAINS = {"vas": ("pain",), "qol": ("quality_of_life",), "leakage": ("leakage",),
-           "leakage_symptomatic": ("leakage",), "responder": ("clinical_response", "pain")}
+           "leakage_symptomatic": ("leakage",), "responder": ("clinical_response",)}
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,7 @@ def _separate_test(rows: pd.DataFrame, groups: Sequence[str], spec: AnalysisSpec
     m = protocol.model
     for g in groups:
         sub = rows[rows["group"] == g]
-        if len(sub) == 1 and spec.kind == "change":
+        if len(sub) == 1:  # one study: its own estimate (the logit for a proportion)
             est.append(float(sub["yi"].iloc[0]))
             se.append(math.sqrt(float(sub["vi"].iloc[0])))
         elif spec.kind == "change":

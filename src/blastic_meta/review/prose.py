@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 MINUS = "\u2212"
+_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven",
+          8: "eight", 9: "nine"}
 
 
 @dataclass
@@ -177,11 +179,25 @@ def _what(analysis: Mapping[str, Any]) -> tuple[str, str]:
         return f"pain fell{when} by {{v}}", f"a fall in pain of {{v}}{when}"
     if outcome == "qol":
         inst = analysis.get("instrument")
-        return (f"the {inst} score changed{when} by {{v}} (baseline minus follow-up)",
-                f"a change in the {inst} score of {{v}}{when} (baseline minus follow-up)")
+        way = _direction_words(analysis)
+        return (f"the {inst} score changed{when} by {{v}} (baseline minus follow-up{way})",
+                f"a change in the {inst} score of {{v}}{when} (baseline minus follow-up{way})")
     noun = {"leakage": "cement leakage", "leakage_symptomatic": "symptomatic cement leakage",
             "responder": "the responder rate"}.get(str(outcome), str(outcome))
     return f"{noun} per {unit} was {{v}}", f"{noun} per {unit} of {{v}}"
+
+
+def _direction_words(analysis: Mapping[str, Any]) -> str:
+    """How the sources state the direction of the score; never assumed."""
+    entries = analysis.get("scale_direction") or []
+    stated = {d.get("lower_is_better") for d in entries}
+    where = "; ".join(sorted({str(d["source"]) for d in entries if d.get("source")}))
+    at = f" ({where})" if where else ""
+    if stated == {True}:
+        return f"; lower is better, as the source reads it{at}"
+    if stated == {False}:
+        return f"; higher is better, as the source reads it{at}"
+    return "; the source does not state which direction is better"
 
 
 def _when(analysis: Mapping[str, Any]) -> str:
@@ -279,12 +295,17 @@ def comparison_sentence(analysis: Mapping[str, Any], style: ProseStyle) -> str |
         by_fav: dict[str, list[str]] = {}
         for w in within:
             by_fav.setdefault(str(w.get("favours")), []).append(w["study"])
+        better = {"vas": "better pain relief", "qol": "better quality of life",
+                  "leakage": "less leakage", "leakage_symptomatic": "less leakage",
+                  "responder": "more responders"}.get(str(analysis.get("outcome")),
+                                                      "a better outcome")
         for fav, studies in by_fav.items():
             n = len(set(studies))
-            who = f"{'One study' if n == 1 else f'{n} studies'} comparing lesion types " \
+            count = _WORDS.get(n, str(n)).capitalize()
+            who = f"{count} stud{'y' if n == 1 else 'ies'} comparing lesion types " \
                   f"within {'its' if n == 1 else 'their'} own patients"
             if fav in (first, second):
-                what = f"found the outcome better with {fav} lesions"
+                what = f"found {better} with {fav} lesions"
             elif fav == "neither":
                 what = "found no difference between lesion types"
             else:
@@ -299,9 +320,10 @@ def comparison_sentence(analysis: Mapping[str, Any], style: ProseStyle) -> str |
         k1, k2 = (sides.get(g, {}).get("k", 0) for g in (first, second))
         conf = (f", confounded by procedure ({_procs(c, first)} vs {_procs(c, second)})"
                 if c.get("confounded_by_procedure") else "")
-        parts.append(f"between studies ({k1} {first} vs {k2} {second}), the {first} minus "
-                     f"{second} {'difference' if measure == 'MD' else 'odds ratio'} was "
-                     f"{measure} {est} (95{style.percent} CI {ci}; p "
+        what = (f"the difference ({first} minus {second}) was MD {est}" if measure == "MD"
+                else f"the odds ratio ({first} vs {second}) was {est}")
+        parts.append(f"between studies ({k1} {first} vs {k2} {second} "
+                     f"stud{'y' if k2 == 1 else 'ies'}), {what} (95{style.percent} CI {ci}; p "
                      f"{fmt_p(between['pval'], 3, equals=True)}){conf}")
     reason = c.get("reason")
     text = "; ".join(parts)
@@ -360,8 +382,10 @@ def analysis_text(analysis_id: str, analysis: Mapping[str, Any], labels: Mapping
 def methods_paragraph(protocol: Any, style: ProseStyle) -> str:
     """The analysis methods of the whole review, from the protocol (one paragraph)."""
     m, b, u, c = protocol.model, protocol.bayes, protocol.unit_of_analysis, protocol.clinical
-    windows = "; ".join(f"{w.label} ({w.min_days}–{w.max_days if w.max_days else '…'} days)"
-                        for w in protocol.windows)
+    windows = "; ".join(
+        w.label if "day" in w.label else
+        f"{w.label} ({w.min_days}–{w.max_days} days)" if w.max_days else
+        f"{w.label} (from day {w.min_days})" for w in protocol.windows)
     test = ("Hartung-Knapp confidence intervals" + (" with the ad hoc floor, so that no "
             "interval is narrower than the Wald interval (Knapp & Hartung 2003)" if m.adhoc
             else "")) if m.test == "knha" else "Wald-type confidence intervals"
@@ -411,8 +435,9 @@ def limitations_paragraph(summary: Mapping[str, Any], context: Mapping[str, Any]
     missing = []
     for a in analyses.values():
         reason = (a.get("comparison") or {}).get("reason")
-        if reason and reason.startswith("No ") and reason not in missing:
-            missing.append(reason.split(";")[0].rstrip(".") + ".")
+        first = (reason or "").split(". ")[0].rstrip(".") + "."
+        if reason and reason.startswith("No ") and first not in missing:
+            missing.append(first)
     parts = [f"Of the {n} studies, {abstract} could be read only as an abstract (or through "
              f"another paper), so most appraisal answers are 'unclear'."]
     if flagged:
@@ -421,8 +446,8 @@ def limitations_paragraph(summary: Mapping[str, Any], context: Mapping[str, Any]
                      f"the arm, a design effect); each is named in the footnotes and left out "
                      f"in the sensitivity analysis exclude derived.")
     if confounded:
-        parts.append("Every lesion-type contrast between studies is confounded by procedure: "
-                     + "; ".join(confounded) + ".")
+        parts.append("Every lesion-type contrast between studies is confounded by procedure ("
+                     + "; ".join(t[0].lower() + t[1:] for t in confounded) + ").")
     if unverified:
         parts.append(f"The bibliographic identity of {len(unverified)} "
                      f"stud{'y' if len(unverified) == 1 else 'ies'} could not be verified; "

@@ -252,3 +252,17 @@ def test_se_follows_the_exactly_integrated_likelihood_where_lme4_differs():
         assert getattr(fit, name) == pytest.approx(ref["metafor"][name], rel=1e-3)
     assert fit.se == pytest.approx(ref["exact"]["se"], rel=1e-3)
     assert fit.se > 2 * ref["metafor"]["se"]  # the documented divergence from lme4
+
+
+def test_mode_search_does_not_cycle_next_to_flat_integrands():
+    """Five 0-event studies, an all-event one and tau^2 above 500: Newton steps for the modes
+    of the 0-event integrands landed just inside their bracket and cycled between its ends
+    (found by the permutation property test); halving-or-bisect ends the cycle.
+
+    Reference: metafor 3.8.1 rma.glmm(measure="PLO", xi=c(0,0,0,80,23,0,0),
+    ni=c(43,49,72,80,49,7,31)): b = -11.91203, tau2 = 536.4086, se = 5.388037.
+    """
+    fit = pool_glmm([0, 0, 0, 80, 23, 0, 0], [43, 49, 72, 80, 49, 7, 31])
+    assert fit.estimate == pytest.approx(-11.91203, rel=1e-3)
+    assert fit.tau2 == pytest.approx(536.4086, rel=1e-3)
+    assert fit.se == pytest.approx(5.388037, rel=1e-3)

@@ -202,7 +202,8 @@ def test_qprofile_interval_collapses_to_zero_when_q_is_tiny():
 
 def test_failed_search_raises_convergence_error(data, monkeypatch):
     y, v = data
-    monkeypatch.setattr(t2, "_MAXITER", 2)
+    # one Newton step from the grid's interpolated start is not enough for this set
+    monkeypatch.setattr(t2, "_MAXITER", 1)
     with pytest.raises(ConvergenceError, match="did not converge"):
         t2.estimate_tau2(y, v, "REML")
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy import special
@@ -35,12 +36,14 @@ EQUAL_EFFECTS = ("EE", "FE")
 _EPS = np.finfo(float).eps
 _SUM = np.add.reduce  # the sum of a small array without the overhead of ndarray.sum
 _NAN = math.nan
+T = TypeVar("T")
 
 
 def fit_arrays(
     y: np.ndarray,
     v: np.ndarray,
     M: np.ndarray | None,
+    names: tuple[str, ...],
     method: str,
     test: str,
     level: float,
@@ -48,13 +51,15 @@ def fit_arrays(
     adhoc: bool,
     i2def: str,
     *,
+    make: Callable[..., T],
+    defer: Callable[[Gls, float], Any],
     warn: bool = True,
     tau2_fixed: float | None = None,
-) -> tuple[dict[str, Any], Gls | None]:
-    """The numbers of a fit on validated arrays (no pandas on this path), as the keyword
-    arguments of ``PooledResult`` but the coefficient names, and the weighted least squares
-    engine for the deferred Q-profile CI (None when tau^2 is not estimated). ``tau2_fixed``
-    skips the estimation (subgroups sharing a common tau^2); its SE is then NaN."""
+) -> T:
+    """The fit on validated arrays (no pandas on this path), returned as ``make(**fields)``
+    (the result class, passed in by ``models``), with ``_deferred=defer(gls, level)`` for
+    what is computed on demand when tau^2 is estimated (None otherwise). ``tau2_fixed`` skips
+    the estimation (subgroups sharing a common tau^2); its SE is then NaN."""
     k = y.shape[0]
     X = None if M is None else np.column_stack([np.ones(k), M])
     p = 1 if X is None else X.shape[1]
@@ -113,6 +118,7 @@ def fit_arrays(
         table = np.array([[b0], [se0], [st0], [pv0], [b0 - crit * se0], [b0 + crit * se0]])
         table.setflags(write=False)
         beta, se, stat, pval, ci_low, ci_high = table
+        lo0, hi0 = b0 - crit * se0, b0 + crit * se0
         m = 1
     else:
         vb = vb * s2w
@@ -123,6 +129,8 @@ def fit_arrays(
         pval = _readonly(pval)
         ci_low, ci_high = _readonly(beta - crit * se), _readonly(beta + crit * se)
         beta = _readonly(beta.copy())  # the engine keeps its own
+        b0, se0, st0, pv0 = float(beta[0]), float(se[0]), float(stat[0]), float(pval[0])
+        lo0, hi0 = float(ci_low[0]), float(ci_high[0])
         # omnibus test of the moderators, metafor's QM
         btt = np.arange(1, p)
         m = p - 1
@@ -149,25 +157,23 @@ def fit_arrays(
 
     # prediction interval for the intercept (the pooled effect without moderators)
     pcrit = crit if pi == "metafor" else het.pi_quantile(pi, k=k, p=p, level=level, knha=knha)
-    pi_low, pi_high = het.prediction_interval(float(beta[0]), float(se[0]), tau2, pcrit)
+    pi_low, pi_high = het.prediction_interval(b0, se0, tau2, pcrit)
 
     r2 = _NAN
     if p > 1:
         r2 = _r2(y, v, method, tau2, q, k, p)
 
-    values = dict(
+    return make(
         k=k, p=p, method=method, test=test, level=level, pi_convention=pi, adhoc=adhoc,
-        i2_definition=i2def,
-        estimate=float(beta[0]), se=float(se[0]), zval=float(stat[0]), pval=float(pval[0]),
-        ci_low=float(ci_low[0]), ci_high=float(ci_high[0]), df=df,
-        tau2=tau2, tau2_se=est.se, i2=float(i2v), h2=float(h2v), typical_variance=vt,
+        i2_definition=i2def, estimate=b0, se=se0, zval=st0, pval=pv0, ci_low=lo0,
+        ci_high=hi0, df=df, tau2=tau2, tau2_se=est.se, i2=i2v, h2=h2v, typical_variance=vt,
         q=q, q_df=q_df, q_pval=q_pval, pi_low=pi_low, pi_high=pi_high,
         qm=qm, qm_df=qm_df, qm_pval=qm_pval, r2=r2, s2w=s2w,
         yi=frozen(y), vi=frozen(v), weights=_readonly(100.0 * w / _SUM(w)),
         beta=beta, beta_se=se, beta_stat=stat, beta_pval=pval, beta_ci_low=ci_low,
-        beta_ci_high=ci_high, mods=None if M is None else frozen(M),
+        beta_ci_high=ci_high, coef_names=names, mods=None if M is None else frozen(M),
+        _deferred=None if (ee or tau2_fixed is not None) else defer(gls, level),
     )
-    return values, (None if (ee or tau2_fixed is not None) else gls)
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

@@ -83,6 +83,7 @@ class StudyLikelihood:
         tt = tau * tau
         u = self._start(a, tau)
         lo = hi = None
+        previous = np.full_like(u, np.inf)
         for it in range(_MODE_ITER):
             p = special.expit(a + tau * u)
             grad = tau * (x - n * p) - u
@@ -103,12 +104,16 @@ class StudyLikelihood:
                         continue
             lo = np.where(grad > 0, u, lo)
             hi = np.where(grad < 0, u, hi)
-            # a Newton step that lands on (or beyond) a bracket end can cycle between the
-            # two ends when the integrand is very flat on one side: bisect instead (but not
-            # where the bracket has closed to rounding)
-            outside = ((new <= lo) | (new >= hi)) & (hi - lo > 1e-13 * np.maximum(1.0, np.abs(u)))
-            if outside.any():
-                new = np.where(outside, 0.5 * (lo + hi), new)
+            # Newton steps that land on (or beyond) a bracket end, or do not halve, can cycle
+            # between the two ends when the integrand is very flat on one side: bisect there
+            # instead (rtsafe; but not where the bracket has closed to rounding)
+            size = np.abs(step)
+            bad = (new <= lo) | (new >= hi) | (size > 0.5 * previous)
+            bad &= hi - lo > 1e-13 * np.maximum(1.0, np.abs(u))
+            if bad.any():
+                new = np.where(bad, 0.5 * (lo + hi), new)
+                size = np.where(bad, 0.5 * (hi - lo), size)
+            previous = size
             u = new
         else:
             raise ConvergenceError("pool_glmm: the modes of the quadrature did not converge")

@@ -318,9 +318,13 @@ def _validate(yi: Any, vi: Any, method: Any, test: Any, level: Any, pi: Any, adh
         raise InputError("adhoc = True: the ad hoc floor applies only with test='knha'")
     y = as_vector("yi", yi)
     v = as_vector("vi", vi)
-    check_same_length(("yi", "vi"), (y, v))
-    check_finite("yi", y)
-    check_vi(v)
+    # one pass for the common case of valid input; the checks that name the position of a
+    # bad value run only when something is wrong
+    if not (y.shape == v.shape and np.isfinite(y).all() and np.isfinite(v).all()
+            and (v > 0).all()):
+        check_same_length(("yi", "vi"), (y, v))
+        check_finite("yi", y)
+        check_vi(v)
     return y, v, lev
 
 
@@ -410,7 +414,5 @@ def _fit(
 ) -> PooledResult:
     """The fit on validated arrays (no pandas on this path). ``tau2_fixed`` skips the
     estimation (used for subgroups sharing a common tau^2); its SE and CI are then NaN."""
-    values, gls = fit_arrays(y, v, M, method, test, level, pi, adhoc, i2def, warn=warn,
-                             tau2_fixed=tau2_fixed)
-    deferred = None if gls is None else _Deferred(gls, level)
-    return PooledResult(**values, coef_names=names, _deferred=deferred)
+    return fit_arrays(y, v, M, names, method, test, level, pi, adhoc, i2def, make=PooledResult,
+                      defer=_Deferred, warn=warn, tau2_fixed=tau2_fixed)

@@ -77,8 +77,7 @@ class Gls:
     @property
     def w0(self) -> np.ndarray:
         """The weights 1 / v_i of the equal-effects fit (computed once)."""
-        if self._w0 is None:
-            self._w0 = 1.0 / self.v
+        self._w0 = 1.0 / self.v if self._w0 is None else self._w0
         return self._w0
 
     def fit(self, tau2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -91,7 +90,7 @@ class Gls:
             return last[1]  # type: ignore[return-value]
         w = 1.0 / (self.v + tau2)
         if self.int_only:
-            s = w.sum()
+            s = _SUM(w)
             b = (w @ self.y) / s
             out = w, np.array([b]), np.array([[1.0 / s]]), self.y - b
         else:
@@ -141,9 +140,8 @@ class Gls:
         return yppy - trp, -2.0 * ypppy + trpp, trpp
 
     def _score_int_only(self, tau2: float, method: str) -> tuple[float, float, float]:
-        """``score`` without moderators in the fewest array operations (the hot loop of
-        ML/REML): with P = W - w w'/sum(w), Py = w e, y'PPy = |w e|^2 and
-        y'PPPy = sum(w (w e)^2) - (sum w^2 e)^2 / sum(w)."""
+        """``score`` without moderators in the fewest array operations (ML/REML's hot loop):
+        P = W - w w'/sum(w), y'PPy = |w e|^2, y'PPPy = sum(w (w e)^2) - (sum w^2 e)^2/sum(w)."""
         w = 1.0 / (self.v + tau2)
         s = float(_SUM(w))
         py = w * (self.y - float(w @ self.y) / s)
@@ -174,8 +172,8 @@ class Gls:
         """tr(P) and tr(PP)."""
         w2 = w * w
         if self.int_only:
-            s = w.sum()
-            sw2 = w2.sum()
+            s = _SUM(w)
+            sw2 = _SUM(w2)
             return float(s - sw2 / s), float(sw2 - 2.0 * (w2 @ w) / s + sw2 * sw2 / (s * s))
         X = self.X
         c = X.T @ (X * w2[:, None])  # X'W^2X
@@ -375,10 +373,9 @@ def _likelihood(gls: Gls, method: str) -> Tau2Estimate:
     of tau^2 = 0 (when the score is <= 0 there) is returned.
     """
     what = f"tau2 ({method})"
-    # Newton is applied to (tau^2 + c)^2 times the score, c the harmonic mean of the v_i:
-    # the score behaves like (a - b tau^2) / (tau^2 + v)^2, so this product is nearly linear
-    # and, started where it interpolates to 0 on the grid, Newton needs about three steps.
-    # It has the sign and the roots of the score for tau^2 >= 0.
+    # Newton is applied to (tau^2 + c)^2 times the score (same sign and roots), c the harmonic
+    # mean of the v_i: the score behaves like (a - b tau^2) / (tau^2 + v)^2, so the product is
+    # nearly linear and, started where it interpolates to 0 on the grid, needs 2-3 steps.
     c = gls.k / float(_SUM(gls.w0))
 
     def fun(t: float) -> tuple[float, float]:
@@ -398,10 +395,9 @@ def _likelihood(gls: Gls, method: str) -> Tau2Estimate:
     positive = g > 0
     for i in (positive[:-1] > positive[1:]).nonzero()[0].tolist():
         lo, hi = float(grid[i]), float(grid[i + 1])
-        h_lo, h_hi = (lo + c) ** 2 * float(g[i]), (hi + c) ** 2 * float(g[i + 1])
-        start = lo + h_lo / (h_lo - h_hi) * (hi - lo)
-        # (tau^2 + c)^2 score is nearly linear: a Newton step below 1e-6 of the root leaves
-        # an error of about 1e-12 (checked on 3000 random sets: at most 6e-13 relative)
+        start = _grid_start(grid, g, i, c)
+        # a Newton step below 1e-6 of the root leaves an error of about 1e-12 (at most 5e-12
+        # relative to the fully converged root on 4000 random sets)
         root, it = _bracketed_newton(fun, lo, hi, start, 1e-14 * s, what, quadratic_rtol=1e-6)
         iterations += it
         candidates.append(root)
@@ -414,6 +410,26 @@ def _likelihood(gls: Gls, method: str) -> Tau2Estimate:
     w, _, vb, _ = gls.fit(t)
     info = float(w @ w) if method == "ML" else gls._traces(w, vb)[1]
     return Tau2Estimate(t, math.sqrt(2.0 / info), iterations)
+
+
+def _grid_start(grid: np.ndarray, g: np.ndarray, i: int, c: float) -> float:
+    """Where h = (tau^2 + c)^2 score crosses 0 in the cell [grid[i], grid[i + 1]]: one Newton
+    step, from the linear interpolation, on the quadratic through h at the cell's ends and a
+    neighbouring grid point (the linear interpolation where that leaves the cell)."""
+    lo, hi = float(grid[i]), float(grid[i + 1])
+    h0, h1 = (lo + c) ** 2 * float(g[i]), (hi + c) ** 2 * float(g[i + 1])
+    start = lo + h0 / (h0 - h1) * (hi - lo)
+    j = i - 1 if i > 0 else i + 2
+    if j >= len(grid):
+        return start
+    x2 = float(grid[j])
+    h2 = (x2 + c) ** 2 * float(g[j])
+    d1 = (h1 - h0) / (hi - lo)  # Newton form of the quadratic through the three points
+    d2 = ((h2 - h1) / (x2 - hi) - d1) / (x2 - lo)
+    q = h0 + (start - lo) * (d1 + d2 * (start - hi))
+    dq = d1 + d2 * (2.0 * start - lo - hi)
+    better = start - q / dq if dq != 0.0 else math.nan
+    return better if lo < better < hi else start
 
 
 _ESTIMATORS: dict[str, Callable[[Gls], Tau2Estimate]] = {

@@ -95,3 +95,21 @@ def test_cli_metaregression_matches_rma(tmp_path: Path, capsys: pytest.CaptureFi
             want = expected(out["coefficients"], col)[i]
             m.check(f"{name}.{col}", coef.get(name, {}).get(col), want, rel=rel)
     m.finish()
+
+
+@pytest.mark.parametrize("method", ["EE", "FE"])
+def test_cli_equal_effects_matches_rma_ee(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          method: str) -> None:
+    """``--method EE`` (and its alias FE) is metafor's rma(method="EE")."""
+    engine = json.loads((Path(__file__).resolve().parents[1] / "stats" / "reference"
+                         / "engine_reference.json").read_text(encoding="utf-8"))
+    case = next(c for c in engine["ee"] if c["id"] == "bcg_RR-EE-z")
+    d = engine["datasets"][case["dataset"]]
+    csv = _write_csv(tmp_path / "effects.csv", {"yi": d["yi"], "vi": d["vi"]})
+    data = _run([str(csv), "--yi", "yi", "--vi", "vi", "--method", method, "--json"], capsys)
+    out = case["out"]
+    m = Mismatches(f"cli EE as {method}")
+    for name in ("estimate", "se", "ci_low", "ci_high", "i2"):
+        m.check(name, data[name], out[name], rel=1e-8)
+    m.equal("tau2", data["tau2"], 0.0)
+    m.finish()

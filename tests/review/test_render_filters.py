@@ -171,3 +171,64 @@ def test_the_readme_documents_every_filter():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in FILTER_NAMES:
         assert re.search(rf"^\| `{name}[(`]", readme, re.MULTILINE), name
+
+
+def _with_contrast(summary, **comparison):
+    data = json.loads(json.dumps(summary))
+    data["analyses"]["leak_patient"]["comparison"] = {
+        "kind": "between", "measure": "OR", "estimate": 0.72697, "ci_low": 0.31727,
+        "ci_high": 1.66576, "pval": 0.451, "reason": None, **comparison}
+    return data
+
+
+def test_contrast_prints_the_between_study_estimate(summary):
+    data = _with_contrast(summary)
+    assert one(data, "leak_patient.comparison | contrast") == "OR 0.73 (95% CI 0.32 to 1.67)"
+    assert (one(data, "leak_patient.comparison | contrast(digits=3, level=false, "
+                      "ci_word='confidence interval')")
+            == "OR 0.727 (confidence interval 0.317 to 1.666)")
+
+
+@pytest.mark.parametrize(("kind", "reason", "words"), [
+    ("none", "No osteolytic series reported cement leakage per patient.",
+     ["no between-study estimate", "No osteolytic series"]),
+    ("within", None, ["within-study reports"]),
+])
+def test_contrast_without_an_estimate_says_why(summary, kind, reason, words):
+    data = _with_contrast(summary, kind=kind, estimate=None, ci_low=None, ci_high=None,
+                          reason=reason)
+    message = error(data, "leak_patient.comparison | contrast")
+    assert "leak_patient.comparison" in message
+    for word in words:
+        assert word in message
+
+
+def test_contrast_and_subgroup_filters_refuse_each_other(summary):
+    data = _with_contrast(summary)
+    assert "needs an analysis's comparison" in error(data, "vas_1m.osteoblastic | contrast")
+    assert "got the comparison leak_patient.comparison" in error(
+        data, "leak_patient.comparison | estimate")
+
+
+README_EXAMPLES = [
+    "leak_vertebra.unspecified | estimate", "vas_6m.osteoblastic | estimate",
+    "leak_vertebra.unspecified | estimate_ci",
+    "leak_vertebra.unspecified | estimate_ci(digits=1, level=false, "
+    "ci_word='confidence interval')",
+    "leak_vertebra.unspecified | ci", "leak_vertebra.unspecified | pi",
+    "leak_vertebra.unspecified | pi_labelled", "leak_vertebra.unspecified | tau2",
+    "leak_vertebra.unspecified | tau2_labelled", "leak_vertebra.unspecified | i2",
+    "leak_vertebra.unspecified | i2_labelled", "vas_6m.osteoblastic | patients",
+    "leak_vertebra.unspecified | cite", "leak_vertebra.unspecified | citep",
+    "leak_patient.comparison | contrast",
+]
+
+
+def test_the_readme_examples_are_what_the_shipped_registry_prints(built):
+    """The filter table of the README quotes the shipped report, so it cannot go stale."""
+    shipped = json.loads((built[2] / "summary.json").read_text(encoding="utf-8"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| filter | arguments | output |"):]
+    table = table[:table.index("\n\n")]
+    for expr in README_EXAMPLES:
+        assert f"`{one(shipped, expr)}`" in table, expr

@@ -30,6 +30,7 @@ from blastic_meta import (
     validate_studies,
 )
 from blastic_meta.cli import main
+from tests.review.data import copy_registry
 
 DATA = Path(__file__).parent / "data"
 OUTPUTS = ("estimates.md", "estimates.tex", "references.bib", "summary.json", "report.html",
@@ -41,24 +42,9 @@ FIGURES = ("comparison", "effect_direction", "appraisal", "appraisal_summary", "
            "leakage_summary")
 
 
-def copy_registry(repo_root: Path, dest: Path) -> tuple[Path, Path]:
-    shutil.copytree(repo_root / "studies", dest / "studies")
-    shutil.copytree(repo_root / "evidence", dest / "evidence")
-    return dest / "studies", dest / "evidence"
-
-
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def built(repo_root, tmp_path_factory):
-    base = tmp_path_factory.mktemp("registry")
-    studies, evidence = copy_registry(repo_root, base)
-    out = base / "outputs"
-    result = build_report(studies, evidence, out)
-    return studies, evidence, out, result
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from ..errors import InputError
 #: escalc argument names that may be given as columns with --measure
 ESCALC_ARGS = ("m1i", "m2i", "sd1i", "sd2i", "n1i", "n2i", "ni", "ri", "xi",
                "ai", "bi", "ci", "di")
-METHODS = ("DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
+METHODS = ("DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM", "EE", "FE")
 
 
 class CsvInputError(InputError):
@@ -38,7 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mods", metavar="COL", nargs="+",
                         help="numeric moderator column(s) for a meta-regression")
     parser.add_argument("--method", default="REML", choices=METHODS,
-                        help="tau^2 estimator (default: REML)")
+                        help="tau^2 estimator (default: REML); EE (alias FE) fits the "
+                             "equal-effects model")
     parser.add_argument("--test", default="z", choices=("z", "knha"),
                         help="z (Wald) or knha (Knapp-Hartung) tests (default: z)")
     parser.add_argument("--adhoc", action="store_true",

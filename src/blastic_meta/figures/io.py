@@ -54,6 +54,8 @@ _STYLE: dict[str, Any] = {
     "savefig.facecolor": "white",
     "savefig.edgecolor": "white",
     "savefig.bbox": None,
+    # at 300 dpi hinting buys no sharpness and costs a third of the text rendering time
+    "text.hinting": "no_hinting",
     "svg.fonttype": "none",
     "svg.hashsalt": SVG_HASH_SALT,
     "svg.image_inline": True,
@@ -133,7 +135,9 @@ def save_figure(fig: Figure, path_without_suffix: str | os.PathLike[str]) -> lis
                 fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{base.name}.", suffix=".tmp")
                 written.append((tmp, folder / f"{base.name}.{fmt}"))
                 with os.fdopen(fd, "wb") as handle:
-                    fig.savefig(handle, format=fmt, dpi=PNG_DPI, metadata=metadata)
+                    # zlib level 3: a few per cent larger than the default 6, a third faster
+                    extra = {"pil_kwargs": {"compress_level": 3}} if fmt == "png" else {}
+                    fig.savefig(handle, format=fmt, dpi=PNG_DPI, metadata=metadata, **extra)
                     handle.flush()
                     os.fsync(handle.fileno())
         for tmp, target in written:

@@ -182,29 +182,43 @@ def _applies(applies_to: str, spec: AnalysisSpec) -> bool:
 
 def run_scenarios(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
                   bibliography: Any = None, findings: Iterable[Any] = (),
-                  cache: dict[Any, Any] | None = None,
+                  cache: dict[Any, Any] | None = None, workers: int | None = None,
                   ) -> dict[str, dict[str, dict[str, Any]]]:
     """Every sensitivity scenario of the protocol for every analysis it applies to:
-    ``{analysis: {scenario: {description, subgroups, comparison, studies, excluded}}}``."""
+    ``{analysis: {scenario: {description, subgroups, comparison, studies, excluded}}}``.
+
+    Scenarios are independent, so they run in ``workers`` forked processes (default: one
+    per CPU); the result does not depend on the number of workers.
+    """
+    from .workers import fork_map
+
     findings = list(findings)
     cache = {} if cache is None else cache
-    out: dict[str, dict[str, dict[str, Any]]] = {spec.id: {} for spec in protocol.analyses}
-    for sc in protocol.sensitivity:
+
+    def one(sc: Any) -> list[tuple[str, dict[str, Any]]]:
         changed = protocol.with_changes(sc.change)
         recs, tab, changes = records, table, ()
         if changed.rules.alternative_values:
             recs, tab, changes = apply_alternatives(records)
+        rows = []
         for spec in changed.analyses:
             if not _applies(sc.applies_to, spec):
                 continue
             res = run_analysis(recs, tab, changed, spec, bibliography, findings, light=True,
                                cache=cache)
             d = res.to_dict()
-            out[spec.id][sc.id] = {"description": sc.description,
+            rows.append((spec.id, {"description": sc.description,
                                    "subgroups": d["subgroups"], "comparison": d["comparison"],
                                    "studies": d["studies"], "excluded": d["excluded"],
                                    "method": d["method"],
-                                   "values_changed": [dict(c) for c in changes]}
+                                   "values_changed": [dict(c) for c in changes]}))
+        return rows
+
+    out: dict[str, dict[str, dict[str, Any]]] = {spec.id: {} for spec in protocol.analyses}
+    for sc, rows in zip(protocol.sensitivity, fork_map(one, protocol.sensitivity, workers),
+                        strict=True):
+        for aid, entry in rows:
+            out[aid][sc.id] = entry
     return out
 
 

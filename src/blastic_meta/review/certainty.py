@@ -279,6 +279,10 @@ def _statement(fit: Mapping[str, Any], analysis: Mapping[str, Any], group: str, 
     return f"The evidence {where} is {rating}."
 
 
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def summary_of_findings(analyses: Mapping[str, Mapping[str, Any]],
                         certainty: Mapping[str, Mapping[str, Certainty]],
                         procedures: Mapping[str, Mapping[str, str]],
@@ -294,7 +298,7 @@ def summary_of_findings(analyses: Mapping[str, Mapping[str, Any]],
                             for p in str(procedures.get(aid, {}).get(arm, "")).split("+") if p})
             procedure = ("PVP" if procs == ["PVP"] else "PKP" if procs == ["PKP"] else
                          "PVP or PKP" if set(procs) <= {"PVP", "PKP", "VP_and_KP"} else
-                         "Vertebral augmentation")
+                         "vertebral augmentation")
             short = ", ".join(f"{d.replace('_', ' ')} −{v['levels']}"
                               for d, v in cert.downgrades.items() if v["levels"])
             reasons = "; ".join(f"{d.replace('_', ' ')}: {v['reason']}"
@@ -308,8 +312,8 @@ def summary_of_findings(analyses: Mapping[str, Mapping[str, Any]],
                 "patients": fit.get("patients") or "",
                 "certainty": f"{SYMBOLS[cert.rating]} {cert.rating.upper()}",
                 "rated_down": short or "—", "reasons": reasons, "overrides": overrides,
-                "statement": _statement(fit, a, group, cert.rating, procedure,
-                                        windows.get(a.get("window") or "")),
+                "statement": _first_upper(_statement(fit, a, group, cert.rating, procedure,
+                                                     windows.get(a.get("window") or ""))),
             })
     cols = ["outcome", "analysis", "lesion_type", "effect", "ci", "studies", "patients",
             "certainty", "rated_down", "statement", "reasons", "overrides"]

@@ -232,6 +232,7 @@ def draw_all(results: Mapping[str, AnalysisResult], protocol: Protocol, folder: 
                             "GLMM (k >= 3); studies: Clopper-Pearson 95% CI."])
     for name, (func, *args) in (extra or {}).items():
         written += painter.draw(name, func, *args)
+    painter.finish()
     written.append(painter.write_keys())
     return written
 

@@ -10,6 +10,9 @@ arguments only, each checked (an unknown name, a wrong type or a value out of ra
   the level itself is the protocol's, never changed by a template;
 - ``ci_word``: the word for the interval ("CI" by default, e.g. "confidence interval").
 
+``contrast`` prints an analysis's osteoblastic-vs-osteolytic comparison (``vas_3m.comparison``):
+the mean difference or odds ratio with its interval, or an error saying why there is none.
+
 Bare values (``pi``, ``tau2``, ``i2``) carry no label, so a sentence can give its own; the
 ``*_labelled`` forms include it. Heterogeneity of a single study (k = 1) is refused rather
 than printed as "NA". This module knows nothing of Jinja2 (``render`` wires it in).
@@ -24,7 +27,7 @@ from ..errors import ReportError
 from ..formatting import fmt_num
 from . import text
 
-__all__ = ["FILTER_NAMES", "Fit", "RenderError", "View", "describe", "filters_for",
+__all__ = ["FILTER_NAMES", "Contrast", "Fit", "RenderError", "View", "describe", "filters_for",
            "require_fit"]
 
 
@@ -45,6 +48,14 @@ class Fit(dict):  # type: ignore[type-arg]
         self._where = where  # underscore: invisible to templates (sandbox)
 
 
+class Contrast(dict):  # type: ignore[type-arg]
+    """One analysis's lesion-type comparison in a template; knows where it sits."""
+
+    def __init__(self, where: str, data: Mapping[str, Any]) -> None:
+        super().__init__(data)
+        self._where = where
+
+
 class View(dict):  # type: ignore[type-arg]
     """One analysis in a template (its lesion types, comparison, ...); knows its id."""
 
@@ -60,6 +71,8 @@ def describe(value: Any) -> str:
                 f"{value.name}.osteoblastic)")
     if isinstance(value, Fit):
         return f"the result {value._where}"
+    if isinstance(value, Contrast):
+        return f"the comparison {value._where}"
     if isinstance(value, Mapping):
         return "an object with " + ", ".join(sorted(map(str, value))[:8])
     if isinstance(value, (list, tuple)):
@@ -74,6 +87,14 @@ def require_fit(value: Any, filter_name: str) -> Mapping[str, Any]:
         return value
     raise RenderError(f"filter {filter_name!r} needs one subgroup's result, e.g. "
                       f"vas_3m.osteoblastic; got {describe(value)}")
+
+
+def require_contrast(value: Any, filter_name: str) -> Mapping[str, Any]:
+    """``value`` if it is an analysis's comparison, else a RenderError saying what to pass."""
+    if isinstance(value, Contrast):
+        return value
+    raise RenderError(f"filter {filter_name!r} needs an analysis's comparison, e.g. "
+                      f"leak_patient.comparison; got {describe(value)}")
 
 
 def _where(fit: Mapping[str, Any]) -> str:
@@ -239,6 +260,21 @@ def _patients(fit: Mapping[str, Any], style: text.Style) -> str:
     return str(fit["patients"])
 
 
+def _contrast(comp: Mapping[str, Any], style: text.Style, digits: int | None, level: bool,
+              ci_word: str) -> str:
+    """'OR 1.98 (95% CI 1.00 to 3.92)': the between-study contrast of the comparison."""
+    where = comp._where if isinstance(comp, Contrast) else "this comparison"
+    if comp.get("kind") != "between" or comp.get("estimate") is None:
+        why = comp.get("reason") or (
+            "it rests on within-study reports, which have no pooled contrast"
+            if comp.get("kind") == "within" else "no contrast was estimated")
+        raise RenderError(f"filter 'contrast': {where} has no between-study estimate: {why}")
+    n = 2 if digits is None else digits
+    values = [fmt_num(float(comp[key]), n) for key in ("estimate", "ci_low", "ci_high")]
+    lvl = f"{100 * float(comp.get('level', 0.95)):g}{style.percent} " if level else ""
+    return f"{comp.get('measure')} {values[0]} ({lvl}{ci_word} {values[1]} to {values[2]})"
+
+
 # name -> (function of (fit, style, **arguments), accepted argument names)
 _FILTERS: dict[str, tuple[Callable[..., str], tuple[str, ...]]] = {
     "estimate": (_estimate, ("digits",)),
@@ -256,7 +292,9 @@ _FILTERS: dict[str, tuple[Callable[..., str], tuple[str, ...]]] = {
     "cite": (lambda fit, style: style.cite(fit["studies"]), ()),
     "citep": (lambda fit, style: text.LATEX.cite(fit["studies"]), ()),
     "pandoc": (lambda fit, style: text.MARKDOWN.cite(fit["studies"]), ()),
+    "contrast": (_contrast, ("digits", "level", "ci_word")),
 }
+_ON_COMPARISON = {"contrast"}
 
 #: every filter name, in the order of the README's table
 FILTER_NAMES: tuple[str, ...] = tuple(_FILTERS)
@@ -273,7 +311,8 @@ def filters_for(style: text.Style, defined: Callable[[Any], Any] = lambda v: v,
         def apply(value: Any, *args: Any, **kwargs: Any) -> str:
             value = defined(value)  # an unknown name is reported before a bad argument
             options = _arguments(name, accepted, args, kwargs)
-            return fn(require_fit(value, name), style, **options)
+            check = require_contrast if name in _ON_COMPARISON else require_fit
+            return fn(check(value, name), style, **options)
 
         apply.__name__ = name
         return apply

@@ -1,6 +1,11 @@
 """Figures drawn once: each figure's key hashes its plotting function, every argument and the
 plotting code, so a file reused from the previous report is byte-for-byte what drawing it
-again would give; only the 300 dpi rendering time is saved on reruns."""
+again would give; only the 300 dpi rendering time is saved on reruns.
+
+Drawing is deferred to ``finish()``, which renders the figures in forked worker processes
+(``workers.fork_map``): each figure is an independent file, so the bytes do not depend on
+the order or the number of workers.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +59,7 @@ class Painter:
         self.keys: dict[str, str] = {}
         self._old: dict[str, str] = {}
         self._code = _code_version()
+        self._pending: list[tuple[str, Any, tuple[Any, ...], dict[str, Any]]] = []
         if previous is not None and (previous / KEYS_FILE).is_file():
             try:
                 self._old = json.loads((previous / KEYS_FILE).read_text(encoding="utf-8"))
@@ -61,7 +67,6 @@ class Painter:
                 self._old = {}
 
     def draw(self, name: str, func: Any, *args: Any, **kwargs: Any) -> list[Path]:
-        from .. import figures
 
         key = hashlib.sha256("\0".join(
             [self._code, func.__name__, _stable(args), _stable(kwargs)]).encode()).hexdigest()
@@ -74,7 +79,15 @@ class Painter:
                 for src, dst in zip(sources, targets, strict=True):
                     shutil.copyfile(src, dst)
                 return targets
-        return figures.save_figure(func(*args, **kwargs), self.folder / name)
+        self._pending.append((name, func, args, kwargs))
+        return targets
+
+    def finish(self, workers: int | None = None) -> None:
+        """Draw every pending figure; ``workers`` processes (default: one per CPU)."""
+        from .workers import fork_map
+
+        jobs, self._pending = self._pending, []
+        fork_map(lambda job: _render(self.folder, *job), jobs, workers)
 
     def write_keys(self) -> Path:
         path = self.folder / KEYS_FILE
@@ -82,3 +95,10 @@ class Painter:
         path.write_text(json.dumps(self.keys, sort_keys=True, indent=1) + "\n",
                         encoding="utf-8", newline="\n")
         return path
+
+
+def _render(folder: Path, name: str, func: Any, args: tuple[Any, ...],
+            kwargs: Mapping[str, Any]) -> None:
+    from .. import figures
+
+    figures.save_figure(func(*args, **kwargs), folder / name)

@@ -33,7 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .filters import FILTER_NAMES, Fit, RenderError, View, describe, filters_for
+from .filters import FILTER_NAMES, Contrast, Fit, RenderError, View, describe, filters_for
 
 __all__ = ["RenderError", "RenderLimits", "fresh_summary", "load_summary", "render_template",
            "template_context"]
@@ -83,7 +83,9 @@ def template_context(summary: Mapping[str, Any]) -> dict[str, Any]:
         view = View(aid)
         for group, fit in (a.get("subgroups") or {}).items():
             view[group] = Fit(f"{aid}.{group}", fit)
-        for key in ("title", "method", "comparison", "studies", "excluded", "small_study"):
+        if a.get("comparison") is not None:
+            view.setdefault("comparison", Contrast(f"{aid}.comparison", a["comparison"]))
+        for key in ("title", "method", "studies", "excluded", "small_study"):
             view.setdefault(key, a.get(key))
         out[aid] = view
     out["inputs_sha256"] = summary.get("inputs_sha256")

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: report test lint bench clean-venv
+.PHONY: report test lint bench mutation clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+
+# mutation testing of PATHS (files or folders under src/blastic_meta); not run in CI
+PATHS ?= src/blastic_meta/review/prose.py
+TESTS ?=
+mutation: $(STAMP)
+	$(BIN)/python tests/mutation.py $(PATHS) $(if $(TESTS),--tests $(TESTS))
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pooling.py

@@ -18,12 +18,12 @@ def repo_root() -> Path:
 
 
 def _hypothesis_profiles() -> None:
-    """In CI, property tests draw the same examples on every run (no flaky landings);
-    locally they explore new examples each run."""
+    """In CI (and under mutation testing: HYPOTHESIS_PROFILE=ci), property tests draw the same
+    examples on every run (no flaky landings); locally they explore new examples each run."""
     from hypothesis import settings
 
     settings.register_profile("ci", derandomize=True, database=None, deadline=None)
-    if os.environ.get("CI"):
+    if os.environ.get("CI") or os.environ.get("HYPOTHESIS_PROFILE") == "ci":
         settings.load_profile("ci")
 
 

@@ -219,6 +219,7 @@ def test_single_study_result_shape():
     ],
 )
 def test_bad_input_names_argument_and_position(kwargs, pattern):
+    kwargs = dict(kwargs)  # the parameter is shared between runs of this test
     yi = kwargs.pop("yi")
     vi = kwargs.pop("vi")
     with pytest.raises(InputError, match=pattern):

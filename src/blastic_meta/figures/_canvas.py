@@ -38,6 +38,14 @@ class Canvas:
                              rotation_mode="anchor" if rotation else "default",
                              transform=self.transform, parse_math=False, gid=gid)
 
+    def title(self, x: float, y: float, lines: list[str] | tuple[str, ...], size: float,
+              line_h: float = 0.24, gap: float = 0.08) -> float:
+        """Bold title lines from ``y`` down; returns the ``y`` below them (and the gap)."""
+        for line in lines:
+            self.text(x, y + line_h / 2, line, size=size, weight="bold")
+            y += line_h
+        return y + (gap if lines else 0.0)
+
     def line(self, xs: list[float], ys: list[float], *, color: str = INK,
              linewidth: float = 0.6, linestyle: Any = "-", gid: str | None = None) -> None:
         from matplotlib.lines import Line2D

@@ -84,10 +84,7 @@ def traffic_light_plot(spec: AppraisalSpec) -> Figure:
     with style_context():
         canvas = Canvas(width, height)
         y = MARGIN
-        for line in title:
-            canvas.text(MARGIN, y + TITLE_H / 2, line, size=FS_TITLE, weight="bold")
-            y += TITLE_H
-        y += 0.08 if title else 0.0
+        y = canvas.title(MARGIN, y, title, FS_TITLE, TITLE_H)
         x_grid = MARGIN + label_w + GAP
         for i, block in enumerate(blocks):
             y = _draw_block(canvas, block, i, x_grid, y) + 0.16

@@ -89,10 +89,7 @@ def appraisal_summary_plot(spec: AppraisalSpec) -> Figure:
     with style_context():
         canvas = Canvas(width, height)
         y = MARGIN
-        for line in title:
-            canvas.text(MARGIN, y + 0.12, line, size=FS_TITLE, weight="bold")
-            y += 0.24
-        y += 0.08 if title else 0.0
+        y = canvas.title(MARGIN, y, title, FS_TITLE)
         for i, (block, rows, heights) in enumerate(panels):
             y = _draw_panel(canvas, block, rows, heights, i, code_w, y) + 0.12
         y -= 0.04

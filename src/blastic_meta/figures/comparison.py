@@ -190,10 +190,7 @@ def comparison_plot(spec: ComparisonSpec) -> Figure:
     with style_context():
         canvas = Canvas(width, height)
         y = MARGIN
-        for line in title:
-            canvas.text(MARGIN, y + 0.12, line, size=FS_TITLE, weight="bold")
-            y += 0.24
-        y += 0.08 if title else 0.0
+        y = canvas.title(MARGIN, y, title, FS_TITLE)
         _header(canvas, cols, y + head_h / 2, spec)
         y += head_h
         canvas.line([MARGIN, width - MARGIN], [y, y], linewidth=0.6)

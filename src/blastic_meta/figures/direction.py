@@ -86,10 +86,7 @@ def effect_direction_plot(spec: DirectionSpec) -> Figure:
     with style_context():
         canvas = Canvas(width, height)
         y = MARGIN
-        for line in title:
-            canvas.text(MARGIN, y + 0.12, line, size=FS_TITLE, weight="bold")
-            y += 0.24
-        y += 0.08 if title else 0.0
+        y = canvas.title(MARGIN, y, title, FS_TITLE)
         base = y + head_h - 0.06  # header text sits on this line
         canvas.text(x_label, base - 0.075, "Study", weight="bold")
         canvas.text(x_n, base - 0.075, "n", ha="right", weight="bold")

@@ -123,9 +123,10 @@ def _looks_like_tag(part: str) -> bool:
         "-" in part and not part.islower()) or part.startswith(("constrained-", "function-"))
 
 
-def _model_fields_at(loc: tuple[Any, ...]) -> list[str]:
-    """Field names allowed by the model at a (pydantic) location, for 'did you mean'."""
-    model: Any = StudyRecord
+def model_fields_at(loc: tuple[Any, ...], root: Any = None) -> list[str]:
+    """Field names allowed by the model at a (pydantic) location, for 'did you mean';
+    ``root`` is the model of the whole file (default: a study file's)."""
+    model: Any = StudyRecord if root is None else root
     for part in loc[:-1]:
         field = model.model_fields.get(part) if isinstance(part, str) else None
         if field is not None:
@@ -151,7 +152,7 @@ def _message(err: dict[str, Any], where: Where, doc: YamlDocument) -> str:
     raw = doc.raw.get(where)
     if kind == "extra_forbidden":
         name = str(err["loc"][-1])
-        close = difflib.get_close_matches(name, _model_fields_at(err["loc"]), n=1)
+        close = difflib.get_close_matches(name, model_fields_at(err["loc"]), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown field {name!r}{hint}"
     if kind == "missing":

@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from ..errors import StudyRecordError
 from ._base import CountInt, Key, Text, _err, _Model
-from .findings import Finding, structural_findings
+from .findings import Finding, model_fields_at, structural_findings
 from .records import StudyRecord
 from .yamlio import YamlDocument, YamlError, dotted, line_for, load_document
 
@@ -265,38 +265,14 @@ def prisma_flow(screening: Screening, records: Sequence[StudyRecord]) -> PrismaF
 
 # --- validation ------------------------------------------------------------------------------
 
-def _fields_at(where: tuple[Any, ...]) -> list[str]:
-    """Field names the screening model allows at a data path (for 'did you mean')."""
-    model: Any = Screening
-    for part in where[:-1]:
-        if isinstance(part, int):
-            continue
-        info = model.model_fields.get(part)
-        if info is None:
-            return []
-        model = _model_in(info.annotation)
-        if model is None:
-            return []
-    return list(model.model_fields)
-
-
-def _model_in(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
 def _structural(exc: ValidationError, doc: YamlDocument) -> list[Finding]:
     out = []
     for f in structural_findings(exc, doc):
         if f.code == "unknown-field":
             parts = tuple(int(p) if p.isdigit() else p
                           for p in f.field.replace("[", ".").replace("]", "").split("."))
-            close = difflib.get_close_matches(str(parts[-1]), _fields_at(parts), n=1)
+            allowed = model_fields_at(parts, Screening)
+            close = difflib.get_close_matches(str(parts[-1]), allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             f = Finding(f.path, f.line, f.field, f.severity,
                         f"unknown field {parts[-1]!r}{hint}", f.code)

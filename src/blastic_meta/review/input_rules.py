@@ -158,7 +158,8 @@ def combine_arms(frame: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol) ->
         mask = (frame["study"] == study) & (frame["group"] == group) & frame["reason"].isna()
         rows = frame[mask]
         arms = list(rows["arm"])
-        labels = [str(a or b) for a, b in zip(rows["arm_label"], rows["arm"], strict=True)]
+        labels = [a if isinstance(a, str) and a else str(b)  # a missing label is NaN here
+                  for a, b in zip(rows["arm_label"], rows["arm"], strict=True)]
         if protocol.unit_of_analysis.multi_arm == "largest":
             size = rows["n"].astype(float).fillna(0.0)
             keep = rows.index[int(size.to_numpy().argmax())]

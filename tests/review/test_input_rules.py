@@ -1,0 +1,205 @@
+"""The study-level rules on their own: what a study file says about verification, access and
+vertebrae per patient; which cohorts may be duplicates; the design effect; multi-arm studies."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace as NS
+
+import pandas as pd
+import pytest
+
+from blastic_meta import load_protocol
+from blastic_meta.review.input_rules import (
+    StudyInfo,
+    apply_study_rules,
+    combine_arms,
+    design_effect,
+    duplicate_pairs,
+    exclude_derived,
+    study_info,
+)
+
+
+@pytest.fixture(scope="module")
+def protocol(repo_root):
+    return load_protocol(repo_root / "evidence" / "protocol.yaml")
+
+
+def _count(value):
+    return NS(value=value)
+
+
+def _arm(patients, vertebrae=None):
+    return NS(patients=_count(patients),
+              vertebrae=None if vertebrae is None else _count(vertebrae))
+
+
+def _record(key, arms, *, totals=None, identity=None, access="full_text", overlap=()):
+    return NS(key=key, arms=arms, study_totals=totals, identity=identity,
+              source_access=access, known_overlap=overlap)
+
+
+def test_vertebrae_per_patient_prefers_the_study_totals():
+    rec = _record("a2001", [_arm(10, 30)],
+                  totals=NS(patients=_count(20), vertebrae=_count(50)))
+    assert study_info([rec])["a2001"].vertebrae_per_patient == 2.5
+
+
+def test_vertebrae_per_patient_from_the_arms_that_report_both():
+    rec = _record("b2002", [_arm(10, 15), _arm(30, 45), _arm(7)])
+    assert study_info([rec])["b2002"].vertebrae_per_patient == 60 / 40
+
+
+@pytest.mark.parametrize("totals", [None, NS(patients=_count(20), vertebrae=None),
+                                    NS(patients=_count(0), vertebrae=_count(5)),
+                                    NS(patients=_count(None), vertebrae=_count(5))])
+def test_incomplete_totals_fall_back_to_the_arms(totals):
+    rec = _record("c2003", [_arm(4, 6)], totals=totals)
+    assert study_info([rec])["c2003"].vertebrae_per_patient == 1.5
+
+
+def test_no_counts_no_ratio_and_zero_patients_is_no_ratio():
+    assert study_info([_record("d2004", [_arm(9)])])["d2004"].vertebrae_per_patient is None
+    assert study_info([_record("d2005", [_arm(0, 4)])])["d2005"].vertebrae_per_patient is None
+
+
+def test_identity_and_access_are_read_from_the_record():
+    plain = _record("e2005", [_arm(5)], access="abstract")
+    doubtful = _record("f2006", [_arm(5)],
+                       identity=NS(verified=False, reason="no DOI; title only"))
+    info = study_info([plain, doubtful])
+    assert info["e2005"] == StudyInfo("e2005", "abstract", True, None, None)
+    assert info["f2006"].verified is False
+    assert info["f2006"].verification_note == "no DOI; title only"
+    assert info["f2006"].source_access == "full_text"
+
+
+def test_duplicate_pairs_from_declarations_and_findings():
+    recs = [_record("g2007", [], overlap=(NS(relation="possible", study="h2008"),
+                                          NS(relation="same", study="i2009"),
+                                          NS(relation="possible", study="g2007"))),
+            _record("h2008", [], overlap=(NS(relation="possible", study="g2007"),))]
+    findings = [NS(code="possible-duplicate-cohort", path="studies/k2011.yaml",
+                   message="possible duplicate cohort with j2010 (same authors, 40 patients)"),
+                NS(code="possible-duplicate-cohort", path="studies\\k2011.yml",
+                   message="possible duplicate cohort with k2011"),
+                NS(code="another-code", path="studies/m2013.yaml",
+                   message="possible duplicate cohort with n2014")]
+    assert duplicate_pairs(recs, findings) == [("g2007", "h2008"), ("j2010", "k2011")]
+
+
+def _rows(**columns):
+    n = len(next(iter(columns.values())))
+    base = {"arm": ["all"] * n, "arm_label": [None] * n, "group": ["osteolytic"] * n,
+            "procedure": ["PVP"] * n, "reason": [None] * n, "flags": [()] * n,
+            "patients": [None] * n, "vertebrae": [None] * n}
+    base.update(columns)
+    return pd.DataFrame(base)
+
+
+def test_design_effect_from_the_arm_then_the_study(protocol):
+    frame = _rows(study=["p2015", "q2016", "r2017"], events=[10, 6, 3], total=[40, 30, 20],
+                  patients=[20, None, None], vertebrae=[40, None, None])
+    info = {"q2016": StudyInfo("q2016", "full_text", True, None, 3.0)}
+    out = design_effect(frame, protocol, icc=0.2, info=info)
+    p, q, r = (out.iloc[i] for i in range(3))
+    assert p["design_effect"] == pytest.approx(1.2) and p["cluster_size"] == 2.0
+    assert p["events"] == pytest.approx(10 / 1.2) and p["total"] == pytest.approx(40 / 1.2)
+    assert p["events_observed"] == 10 and "arm; ICC 0.2" in p["flags"][-1]
+    assert q["design_effect"] == pytest.approx(1.4) and "whole study" in q["flags"][-1]
+    assert r["reason"].startswith("patients or vertebrae not reported")
+    assert math.isnan(r["design_effect"])
+    # ICC 0 is no adjustment at all, and the default ICC is the protocol's
+    none = design_effect(frame.iloc[:1], protocol, icc=0.0)
+    assert none.iloc[0]["events"] == 10 and none.iloc[0]["design_effect"] == 1.0
+    default = design_effect(frame.iloc[:1], protocol)
+    icc = protocol.unit_of_analysis.icc
+    assert default.iloc[0]["design_effect"] == pytest.approx(1 + icc)
+
+
+def test_design_effect_leaves_excluded_rows_alone(protocol):
+    frame = _rows(study=["s2018"], events=[2], total=[8], patients=[4], vertebrae=[8],
+                  reason=["unit not stated"])
+    out = design_effect(frame, protocol)
+    assert out.iloc[0]["events"] == 2 and out.iloc[0]["reason"] == "unit not stated"
+
+
+def test_arms_in_one_group_add_up_for_proportions(protocol):
+    frame = _rows(study=["t2019", "t2019", "u2020"], arm=["kp", "vp", "all"],
+                  arm_label=["PKP arm", None, None], procedure=["PKP", "PVP", "PVP"],
+                  events=[3, 5, 1], total=[20, 30, 10], n=[20, 30, 10],
+                  patients=[15, 25, 10], vertebrae=[20, 30, 10],
+                  flags=[("a",), ("a", "b"), ()])
+    out = combine_arms(frame, protocol.analysis("leak_patient"), protocol)
+    assert len(out) == 2
+    t = out[out["study"] == "t2019"].iloc[0]
+    assert (t["events"], t["total"], t["n"], t["patients"], t["vertebrae"]) == (8, 50, 50, 40,
+                                                                              50)
+    assert t["arm"] == "kp+vp" and t["procedure"] == "PKP+PVP"
+    assert t["flags"] == ("a", "b", "arms combined into one study: PKP arm, vp")
+
+
+def test_arms_in_one_group_combine_scores_by_the_handbook(protocol):
+    frame = _rows(study=["w2021", "w2021"], arm=["a", "b"], n=[10, 30],
+                  mean_pre=[7.0, 8.0], sd_pre=[1.0, 2.0], mean_post=[3.0, 2.0],
+                  sd_post=[1.5, 1.0], patients=[10, None])
+    out = combine_arms(frame, protocol.analysis("vas_1m"), protocol)
+    row = out.iloc[0]
+    assert len(out) == 1 and row["n"] == 40 and row["patients"] is None
+    assert row["mean_pre"] == pytest.approx((10 * 7 + 30 * 8) / 40)
+    var = (9 * 1 + 29 * 4 + 10 * 30 / 40 * 1.0) / 39
+    assert row["sd_pre"] == pytest.approx(math.sqrt(var))
+
+
+def test_the_largest_arm_rule_keeps_one(protocol):
+    largest = protocol.with_changes({"unit_of_analysis": {"multi_arm": "largest"}})
+    frame = _rows(study=["x2022", "x2022"], arm=["a", "b"], events=[1, 2], total=[10, 12],
+                  n=[10, 12])
+    out = combine_arms(frame, largest.analysis("leak_patient"), largest)
+    assert list(out["reason"].isna()) == [False, True]
+    assert "another arm of the same study kept (b" in out.iloc[0]["reason"]
+
+
+def test_arms_in_different_groups_or_excluded_stay_apart(protocol):
+    frame = _rows(study=["y2023"] * 3, arm=["ob", "ol", "x"],
+                  group=["osteoblastic", "osteolytic", "osteolytic"],
+                  reason=[None, None, "no baseline"], events=[1, 2, 3], total=[5, 6, 7])
+    out = combine_arms(frame, protocol.analysis("leak_patient"), protocol)
+    assert out.equals(frame)
+
+
+def test_rules_exclude_with_the_first_reason_only(protocol):
+    info = {"z2024": StudyInfo("z2024", "abstract", False, None),
+            "v2025": StudyInfo("v2025", "full_text", True, None)}
+    strict = protocol.with_changes({"rules": {"exclude_abstract_only": True,
+                                              "procedures": ["PVP"]}})
+    frame = _rows(study=["z2024", "v2025", "v2025"], arm=["all", "a", "b"],
+                  procedure=["PVP", "PVP", "PKP"])
+    out = apply_study_rules(frame, strict, info, [])
+    assert out.iloc[0]["reason"].startswith("identity unverified")
+    assert pd.isna(out.iloc[1]["reason"])
+    assert out.iloc[2]["reason"] == "procedure not PVP"
+    relaxed = apply_study_rules(frame, protocol, info, [])
+    assert list(relaxed["reason"].isna()) == [False, True, True]
+
+
+def test_the_smaller_of_a_possible_duplicate_is_left_out(protocol):
+    dup = protocol.with_changes({"rules": {"exclude_possible_duplicates": True}})
+    info = {s: StudyInfo(s, "full_text", True, None) for s in ("aa2001", "bb2002", "cc2003")}
+    frame = _rows(study=["aa2001", "bb2002", "cc2003"], patients=[30, 40, 40])
+    out = apply_study_rules(frame, dup, info, [("aa2001", "bb2002"), ("bb2002", "cc2003")])
+    assert out.iloc[0]["reason"] == "possible duplicate of bb2002 (smaller cohort left out)"
+    # equal sizes: the alphabetically later one goes
+    assert pd.isna(out.iloc[1]["reason"])
+    assert out.iloc[2]["reason"].startswith("possible duplicate of bb2002")
+    assert apply_study_rules(frame, protocol, info, [("aa2001", "bb2002")])["reason"].isna().all()
+
+
+def test_exclude_derived_leaves_out_flagged_rows_only():
+    frame = _rows(study=["dd2004", "ee2005", "ff2006"], flags=[(), ("SD from range",), ()],
+                  reason=[None, None, "no baseline"])
+    out = exclude_derived(frame)
+    assert pd.isna(out.iloc[0]["reason"])
+    assert out.iloc[1]["reason"].startswith("derived or imputed value")
+    assert out.iloc[2]["reason"] == "no baseline"

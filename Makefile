@@ -29,7 +29,7 @@ mutation: $(STAMP)
 	$(BIN)/python tests/mutation.py $(PATHS) $(if $(TESTS),--tests $(TESTS))
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_pooling.py
+	$(BIN)/python benchmarks/bench_pooling.py --report .
 
 clean-venv:
 	rm -rf $(VENV)

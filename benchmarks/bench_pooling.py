@@ -10,7 +10,10 @@ data from a fixed seed (no study data), it measures and prints, with each goal a
 3. ``pool_glmm`` on k = 10 against R metafor's ``rma.glmm(measure="PLO")`` (goal: >= 25
    times faster);
 4. ``pool_bayes`` on k = 10 with a half-normal(0.5) prior on tau (goal: <= 5 ms), when the
-   installed blastic_meta has it.
+   installed blastic_meta has it;
+5. with ``--report DIR`` (a folder holding ``studies/`` and ``evidence/``, e.g. the project
+   root), the wall time of ``blastic-meta report`` as a user runs it: cold, into an empty
+   folder, so no figure is reused (goal: <= 6 s), and warm, rerun into the same folder.
 
 Every time is the median of repeated timings after a warm-up call. R is timed inside R with
 ``system.time`` over many calls, divided by their number (one ``Rscript`` run for both R
@@ -40,7 +43,9 @@ import blastic_meta
 from blastic_meta import pool, pool_glmm, pool_many
 
 REPEATS = 7  # timed blocks per measurement; the median block is reported
-GOALS = {"pool_many": 10.0, "pool": 0.2e-3, "pool_glmm": 25.0, "pool_bayes": 5e-3}
+GOALS = {"pool_many": 10.0, "pool": 0.2e-3, "pool_glmm": 25.0, "pool_bayes": 5e-3,
+         "report": 6.0}
+REPORT_RUNS = 3  # cold and warm report runs; the median is reported
 
 # synthetic k = 10 events and totals for the GLMM timing (not study data)
 GLMM_EVENTS = [2, 0, 5, 12, 3, 8, 1, 15, 4, 6]
@@ -188,12 +193,33 @@ def r_times(yi: np.ndarray, vi: np.ndarray) -> tuple[dict[str, float | None], st
     return times, versions
 
 
+def report_times(root: str) -> tuple[float, float]:
+    """Median wall seconds of a cold and of a warm ``blastic-meta report`` on ``root``'s
+    registry: a fresh interpreter each time, as a user runs it, writing to a scratch folder."""
+    import tempfile
+
+    command = [sys.executable, "-m", "blastic_meta", "report", "--quiet",
+               "--studies", os.path.join(root, "studies"),
+               "--evidence", os.path.join(root, "evidence")]
+    cold, warm = [], []
+    for _ in range(REPORT_RUNS):
+        with tempfile.TemporaryDirectory() as scratch:
+            out = ["--out", os.path.join(scratch, "outputs")]
+            for times in (cold, warm):
+                start = time.perf_counter()
+                subprocess.run(command + out, check=True, stdout=subprocess.DEVNULL)
+                times.append(time.perf_counter() - start)
+    return statistics.median(cold), statistics.median(warm)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000,
                         help="meta-analyses in the pool_many batch (default 20,000)")
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--no-r", action="store_true", help="skip the R timings")
+    parser.add_argument("--report", metavar="DIR",
+                        help="also time `blastic-meta report` on DIR/studies and DIR/evidence")
     args = parser.parse_args()
 
     print(f"blastic_meta benchmarks, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
@@ -213,6 +239,7 @@ def main() -> None:
         y10, v10 = make_batch(1, 10, args.seed + 2)
         bayes_s = per_call(lambda: blastic_meta.pool_bayes(
             y10[0], v10[0], tau_prior="halfnormal", tau_scale=0.5), 10)
+    reports = report_times(args.report) if args.report else None
     r = "--no-r" if args.no_r else r_times(y13, v13)
     if isinstance(r, str):
         print(f"  R timings skipped: {r}")
@@ -240,6 +267,11 @@ def main() -> None:
     else:
         line("pool_bayes halfnormal(0.5), k=10", fmt(bayes_s), "-", "-", "<= 5 ms",
              verdict(bayes_s <= GOALS["pool_bayes"]))
+    if reports is not None:
+        cold, warm = reports
+        line("report, cold (no figure reused)", f"{cold:.1f} s", "-", "-", "<= 6 s",
+             verdict(cold <= GOALS["report"]))
+        line("report, warm (figures reused)", f"{warm:.1f} s", "-", "-", "-", "")
     sys.stdout.flush()
 
 

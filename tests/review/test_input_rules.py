@@ -17,6 +17,7 @@ from blastic_meta.review.input_rules import (
     design_effect,
     duplicate_pairs,
     exclude_derived,
+    is_derived,
     study_info,
 )
 
@@ -203,3 +204,27 @@ def test_exclude_derived_leaves_out_flagged_rows_only():
     assert pd.isna(out.iloc[0]["reason"])
     assert out.iloc[1]["reason"].startswith("derived or imputed value")
     assert out.iloc[2]["reason"] == "no baseline"
+
+
+@pytest.mark.parametrize(("flags", "derived"), [
+    ((), False),
+    (("scale 0-100 divided by 10",), False),
+    (("arms combined into one study: a, b", "design effect 1.40 (m = 2.00 vertebrae per "
+      "patient, own counts; ICC 0.4)"), False),
+    (("follow-up value marked ambiguous in the study file",), False),
+    (("baseline: SD from the range (Hozo et al. 2005)",), True),
+    (("scale 0-100 divided by 10", "n imputed from the arm's patients"), True),
+    (("events derived: 3 of 40 read from a figure",), True),
+])
+def test_adjustments_and_caveats_are_not_derivations(flags, derived):
+    assert is_derived(flags) is derived
+
+
+def test_exclude_derived_keeps_a_rescaled_or_combined_row():
+    frame = _rows(study=["gg2007", "hh2008"],
+                  flags=[("scale 0-100 divided by 10",), ("denominator imputed from the arm's "
+                                                          "patient count",)],
+                  reason=[None, None])
+    out = exclude_derived(frame)
+    assert pd.isna(out.iloc[0]["reason"])
+    assert out.iloc[1]["reason"].startswith("derived or imputed value")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from blastic_meta import InputError, effect_sizes
@@ -59,3 +60,20 @@ def test_mn_zero_sd_that_metafor_accepts_is_refused() -> None:
     assert expected(edge, "vi")[2] == 0.0  # metafor: vi = 0, which no fit can weight
     with pytest.raises(InputError, match=r"sdi\[2\] = 0: must be a standard deviation > 0"):
         effect_sizes("MN", **edge["inputs"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_positional_call_in_the_documented_order_equals_the_named_call(case) -> None:
+    order = ("mi", "sdi", "ni") if case["measure"] == "MN" else (
+        "m1i", "m2i", "sd1i", "sd2i", "ni", "ri")
+    ok = _valid_rows(case)
+    inputs = {n: np.array(case["inputs"][n], dtype=float)[ok] for n in order}
+    by_position = effect_sizes(case["measure"], *(inputs[n] for n in order))
+    pd.testing.assert_frame_equal(by_position, effect_sizes(case["measure"], **inputs))
+
+
+def test_positional_arguments_beyond_the_form_or_given_twice_are_refused() -> None:
+    with pytest.raises(InputError, match=r"at most 3 positional arguments \(mi, sdi, ni\)"):
+        effect_sizes("MN", [5.0], [2.0], [20], [1])
+    with pytest.raises(InputError, match="mi given both by position and by name"):
+        effect_sizes("MN", [5.0], [2.0], mi=[20])

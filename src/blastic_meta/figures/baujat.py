@@ -57,7 +57,8 @@ def baujat_plot(
     footnote_lines: Sequence[str] = (),
     label_style: str = "auto",
 ) -> Figure:
-    """Each study's contribution to Q (x) against its influence on the pooled estimate (y).
+    """Each study's contribution to Q (x) against its influence on the pooled estimate (y):
+    the plot of Baujat et al. (2002), as metafor's ``baujat``.
 
     Both must be finite and >= 0, one value per label. Axes start at 0 and end on round
     numbers; the figure is 5.65 in wide with the axes 4.6 x 3.3 in. ``label_style``: "names"

@@ -79,7 +79,8 @@ class AnalysisResult:
     def to_dict(self) -> dict[str, Any]:
         excluded = [{"study": r.study, "arm": r.arm, "label": r.label, "reason": r.reason}
                     for r in self.excluded.itertuples()]
-        flagged = [{"study": r.study, "arm": r.arm, "label": r.label, "flags": list(r.flags)}
+        flagged = [{"study": r.study, "arm": r.arm, "label": r.label, "flags": list(r.flags),
+                    "derived": bool(r.derived)}
                    for r in self.included.itertuples() if r.flags]
         return clean({
             "title": self.spec.title, "outcome": self.spec.outcome, "window": self.spec.window,

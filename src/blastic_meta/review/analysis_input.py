@@ -38,7 +38,7 @@ INPUT_COLUMNS = [
     "yi", "vi", "ci_low", "ci_high", "flags", "included", "reason",
 ]
 EXTRA_COLUMNS = ["arm_label", "vertebrae", "events_observed", "total_observed",
-                 "design_effect", "cluster_size"]
+                 "design_effect", "cluster_size", "derived"]
 
 
 def _missing(value: Any) -> bool:
@@ -402,7 +402,9 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
 
     Columns: ``INPUT_COLUMNS`` (+ ``EXTRA_COLUMNS``); ``included`` is False with a ``reason``
     for rows that report the outcome but cannot enter the fit (design, identity, overlap,
-    unit, missing SD, ...). ``flags`` lists derived, imputed or adjusted values. ``findings``
+    unit, missing SD, ...). ``flags`` lists derived, imputed or adjusted values, and
+    ``derived`` is True when one of them is derived or imputed (``input_rules.is_derived``).
+    ``findings``
     (from validation) name the undeclared possible duplicates; ``icc`` overrides the
     protocol's ICC of the design effect (per-vertebra analyses). ``cache`` (a dict shared
     by the calls of one report) keeps each analysis' selected rows, which depend only on the
@@ -414,6 +416,7 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
         design_effect,
         duplicate_pairs,
         exclude_derived,
+        is_derived,
         study_info,
     )
 
@@ -443,6 +446,7 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
     frame = combine_arms(frame, spec, protocol)
     frame = add_effects(frame, spec, protocol, protocol.vas.correlation)
     frame["included"] = frame["reason"].isna()
+    frame["derived"] = frame["flags"].map(is_derived)
     for col in [*INPUT_COLUMNS, *EXTRA_COLUMNS]:
         if col not in frame:
             frame[col] = None

@@ -21,7 +21,12 @@ import pandas as pd
 from .protocol import AnalysisSpec, Protocol
 
 __all__ = ["StudyInfo", "apply_study_rules", "combine_arms", "design_effect",
-           "duplicate_pairs", "exclude_derived", "study_info"]
+           "duplicate_pairs", "exclude_derived", "is_derived", "study_info"]
+
+# flags that name an adjustment or a caveat of a reported value, not a value the review
+# derived or imputed: a rescaled VAS, arms combined, the design effect, an ambiguity noted
+_NOT_DERIVED = ("scale 0-100 divided by 10", "arms combined into one study", "design effect ")
+_AMBIGUOUS = "marked ambiguous in the study file"
 
 _DUPLICATE = re.compile(r"possible duplicate cohort with ([A-Za-z][A-Za-z0-9_]*)")
 
@@ -117,10 +122,18 @@ def apply_study_rules(frame: pd.DataFrame, protocol: Protocol, info: Mapping[str
     return frame
 
 
+def is_derived(flags: Iterable[str]) -> bool:
+    """True when a row's ``flags`` name a derived or imputed value: a mean or SD estimated
+    from a median, range, IQR or SE, a dispersion taken as an SD, an n or denominator imputed,
+    a count derived by the reviewer. Rescaling, combined arms, the design effect and
+    ambiguity notes are not derivations."""
+    return any(not f.startswith(_NOT_DERIVED) and _AMBIGUOUS not in f for f in flags)
+
+
 def exclude_derived(frame: pd.DataFrame) -> pd.DataFrame:
     """Leave out every included row that carries a derived or imputed value."""
     frame = frame.copy()
-    mask = frame["reason"].isna() & frame["flags"].map(bool)
+    mask = frame["reason"].isna() & frame["flags"].map(is_derived)
     frame.loc[mask, "reason"] = "derived or imputed value (left out in this scenario)"
     return frame
 

@@ -328,7 +328,7 @@ MEASURES: dict[str, Measure] = {
 }
 
 
-def effect_sizes(measure: str, **arrays: ArrayLike) -> pd.DataFrame:
+def effect_sizes(measure: str, /, *values: ArrayLike, **arrays: ArrayLike) -> pd.DataFrame:
     """Compute effect sizes ``yi`` and sampling variances ``vi`` as metafor's ``escalc``.
 
     Parameters
@@ -337,8 +337,9 @@ def effect_sizes(measure: str, **arrays: ArrayLike) -> pd.DataFrame:
         One of the codes of ``MEASURES`` (``"MC"``, ``"SMCR"``, ``"SMCC"``, ``"ROMC"``,
         ``"MN"``, ``"PR"``, ``"PLO"``, ``"PAS"``, ``"PFT"``, ``"MD"``, ``"SMD"``, ``"ROM"``,
         ``"OR"``, ``"RR"``, ``"RD"``, ``"ZCOR"``).
-    **arrays
-        The measure's inputs with escalc's names: ``m1i, m2i, sd1i, sd2i, ni, ri`` (pre/post;
+    *values, **arrays
+        The measure's inputs, by position in the order of its first form below (so
+        ``effect_sizes("ROMC", m1i, m2i, sd1i, sd2i, ni, ri)``) or by escalc's names: ``m1i, m2i, sd1i, sd2i, ni, ri`` (pre/post;
         ``yi = m1i - m2i``, SMCR standardises by ``sd1i``, ROMC is ``log(m1i / m2i)``, so
         with ``m1i`` the follow-up mean a decrease is negative), ``mi, sdi, ni`` (MN),
         ``xi, ni`` (proportions),
@@ -375,6 +376,7 @@ def effect_sizes(measure: str, **arrays: ArrayLike) -> pd.DataFrame:
     1 -0.8473  0.4762
     """
     spec = MEASURES[check_choice("measure", measure, MEASURES)]
+    arrays = _by_name(spec, values, arrays)
     given = set(arrays)
     unexpected = sorted(given - set(spec.accepted))
     if unexpected:
@@ -392,6 +394,23 @@ def effect_sizes(measure: str, **arrays: ArrayLike) -> pd.DataFrame:
     table["yi"] = yi
     table["vi"] = vi
     return table
+
+
+def _by_name(spec: Measure, values: tuple[ArrayLike, ...],
+             arrays: dict[str, ArrayLike]) -> dict[str, ArrayLike]:
+    """Name positional inputs by the measure's first argument form."""
+    if not values:
+        return arrays
+    order = spec.required[0]
+    if len(values) > len(order):
+        raise EffectSizeError(f"measure {spec.code!r} takes at most {len(order)} positional "
+                              f"arguments ({', '.join(order)}); {len(values)} were given")
+    named = dict(zip(order, values, strict=False))
+    twice = sorted(set(named) & set(arrays))
+    if twice:
+        raise EffectSizeError(f"measure {spec.code!r}: {', '.join(twice)} given both by "
+                              "position and by name")
+    return {**named, **arrays}
 
 
 def _forms(spec: Measure) -> str:

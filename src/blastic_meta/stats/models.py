@@ -204,15 +204,15 @@ class PooledResult:
         return leave_one_out(self)
 
     def influence(self):  # -> pandas.DataFrame
-        """Case-deletion outlier and influence diagnostics (metafor ``influence``); see
-        ``influence.influence``."""
+        """Case-deletion outlier and influence diagnostics (Viechtbauer & Cheung, 2010;
+        metafor ``influence``); see ``influence.influence``."""
         from .influence import influence
 
         return influence(self)
 
     def cumulative(self, order: Any = None):  # -> pandas.DataFrame
-        """Cumulative meta-analysis, adding studies in ``order`` (input positions; metafor
-        ``cumul``); see ``cumulative.cumulative``."""
+        """Cumulative meta-analysis (Lau et al., 1992), adding studies in ``order`` (input
+        positions; metafor ``cumul``); see ``cumulative.cumulative``."""
         from .cumulative import cumulative
 
         return cumulative(self, order)
@@ -374,6 +374,14 @@ def pool(
     BlasticMetaWarning
         k = 2 with ``test="knha"`` (t with 1 df: intervals are extremely wide); Knapp-Hartung
         with an equal-effects model (fitted anyway, as metafor does).
+
+    References
+    ----------
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J Stat
+        Softw 36. (The model and every tau^2 estimator: see ``tau2``.)
+    Hartung J, Knapp G (2001); Knapp G, Hartung J (2003): the ``"knha"`` test and its floor.
+    Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a meta-analysis. Stat Med
+        21:1539-58 (I^2, H^2).
 
     Examples
     --------

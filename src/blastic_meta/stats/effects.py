@@ -339,7 +339,8 @@ def effect_sizes(measure: str, /, *values: ArrayLike, **arrays: ArrayLike) -> pd
         ``"OR"``, ``"RR"``, ``"RD"``, ``"ZCOR"``).
     *values, **arrays
         The measure's inputs, by position in the order of its first form below (so
-        ``effect_sizes("ROMC", m1i, m2i, sd1i, sd2i, ni, ri)``) or by escalc's names: ``m1i, m2i, sd1i, sd2i, ni, ri`` (pre/post;
+        ``effect_sizes("ROMC", m1i, m2i, sd1i, sd2i, ni, ri)``) or by escalc's names:
+        ``m1i, m2i, sd1i, sd2i, ni, ri`` (pre/post;
         ``yi = m1i - m2i``, SMCR standardises by ``sd1i``, ROMC is ``log(m1i / m2i)``, so
         with ``m1i`` the follow-up mean a decrease is negative), ``mi, sdi, ni`` (MN),
         ``xi, ni`` (proportions),

@@ -378,3 +378,26 @@ def test_alternative_values_enter_only_their_scenario(summary):
     alt_fit = alt["subgroups"]["osteoblastic"]
     assert main_fit["events"] == 0 and alt_fit["events"] == 2
     assert {c["study"] for c in alt["values_changed"]} == {"xu2021"}
+
+
+def test_direction_tables_of_the_shipped_registry(built):
+    """Unverified studies are named, not counted; the within-study table carries each study's
+    appraisal; a source's later worsening against 12 months is no harm; sign tests read in
+    words (SWiM, Campbell et al. 2020)."""
+    out = built[2] / "tables"
+    directions = pd.read_csv(out / "effect_direction.csv")
+    assert not {"obPKP31_unk", "dudeney_myeloma"} & set(directions["study"])
+    text = (out / "effect_direction.md").read_text(encoding="utf-8")
+    assert "Note: Left out, identity unverified" in text and "(obPKP31_unk)" in text
+    assert "Note: One direction per study, domain and kind of evidence" in text
+    esj = directions[directions["study"] == "esj2009_mmkp"]
+    assert set(esj["cell"]) == {"benefit"} and "harm" not in set(esj["direction"])
+    pain = directions[(directions["domain"] == "pain") & (directions["evidence"] ==
+                                                          "before/after")]
+    assert {"farrokhi2012", "nas2016", "papanastassiou2014"} <= set(
+        pain.loc[pain["cell"] == "benefit", "study"])
+    within = pd.read_csv(out / "within_study.csv", keep_default_na=False)
+    assert len(within) and (within["appraisal"] != "").all()
+    signs = (out / "sign_tests.md").read_text(encoding="utf-8")
+    assert " 1 studies " not in signs and "quality_of_life" not in signs
+    assert "| osteoblastic | function | 2 |" in signs  # 3 with the unverified obPKP31_unk

@@ -48,15 +48,18 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
     labels = {key: bibliography.label(key) for key in bibliography}
     group_of = protocol.subgroups.group_of
 
-    directions = synthesis.direction_rows(records, analyses, labels, group_of)
+    unverified = protocol.rules.unverified_studies
+    directions = synthesis.direction_rows(records, analyses, labels, group_of, unverified)
+    left_out = synthesis.unverified_left_out(records, unverified)
     signs = synthesis.sign_tests(directions)
-    within = synthesis.within_table(records, labels)
+    concern = appraisal_concern(records, protocol)
+    within = synthesis.within_table(records, labels, concern)
     summary["synthesis"] = {
         "within_study": within.to_dict(orient="records"),
         "directions": directions.to_dict(orient="records"),
         "sign_tests": signs.to_dict(orient="records"),
+        "left_out_unverified": left_out,
     }
-    concern = appraisal_concern(records, protocol)
     procedures = {aid: {f"{r.study}/{r.arm}": str(r.procedure) for r in res.included.itertuples()}
                   for aid, res in results.items()}
     ratings = certainty.rate_all(analyses, procedures, concern, directions, protocol)
@@ -71,7 +74,8 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         "study_characteristics": study_characteristics(records, bibliography),
         "pooled_estimates": result_tables.pooled_estimates(analyses, labels),
         "comparison": result_tables.comparison_table(analyses),
-        "within_study": within, "effect_direction": directions, "sign_tests": signs,
+        "within_study": within, "effect_direction": synthesis.direction_table(directions),
+        "sign_tests": signs,
         "baseline_robust": result_tables.baseline_robust(analyses),
         "sensitivity": result_tables.sensitivity_table(analyses, summary["sensitivity"]),
         "data_quality": data_quality(records, analyses, [
@@ -97,8 +101,10 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         "data_quality": "Data-quality findings",
         "appraisal": "Appraisal of every study: each item's answer with its source or reason",
     }
+    notes = {"effect_direction": synthesis.direction_notes(left_out, labels),
+             "sign_tests": [synthesis.CELL_RULE]}
     for name, frame in frames.items():
-        write_table(frame, tables, name, titles[name])
+        write_table(frame, tables, name, titles[name], notes.get(name, ()))
     for aid, res in results.items():
         write_table(_input_table(res.data), tables / "inputs", f"{aid}",
                     f"Study-level input: {res.spec.title}")
@@ -114,7 +120,8 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                                                windows)
     if comparison is not None:
         extra["comparison"] = (figures.comparison_plot, comparison)
-    direction = figure_panels.direction_spec(directions, concern, signs)
+    direction = figure_panels.direction_spec(directions, concern, signs,
+                                             [labels.get(k, k) for k in left_out])
     if direction is not None:
         extra["effect_direction"] = (figures.effect_direction_plot, direction)
     if screening is not None:

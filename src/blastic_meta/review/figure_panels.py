@@ -168,45 +168,38 @@ def comparison_spec(analyses: Mapping[str, Mapping[str, Any]], groups: Sequence[
 
 
 def direction_spec(directions: pd.DataFrame, concern: Mapping[str, str],
-                   signs: pd.DataFrame) -> Any | None:
+                   signs: pd.DataFrame, left_out: Sequence[str] = ()) -> Any | None:
     """Effect-direction plot: before/after series by lesion type, and within-study
-    comparisons of lesion types, each block with its own meaning of the arrows."""
-    from ..figures import DirectionBlock, DirectionCell, DirectionRow, DirectionSpec
+    comparisons of lesion types, each block with its own meaning of the arrows.
+
+    One symbol per study and domain: the direction ``synthesis.cell_directions`` gives it
+    (the rule the sign tests use too, Thomson & Thomas 2013). ``left_out``: labels of the
+    studies the protocol's rule on unverified identity kept out, named in the footnote."""
+    from ..figures import DirectionBlock, DirectionSpec
+    from .synthesis import CELL_SHARE_PERCENT, cell_directions
 
     if directions.empty:
         return None
-    domains = [d for d in _DOMAINS if d in set(directions["domain"])]
+    cells = cell_directions(directions)
+    domains = [d for d in _DOMAINS if d in set(cells["domain"])]
     blocks = []
-    for (evidence, group), rows in directions.groupby(["evidence", "group"], sort=True):
-        out_rows = []
-        for study, srows in rows.groupby("study", sort=True):
-            cells: list[Any] = [None] * len(domains)
-            for r in srows.itertuples():
-                if r.domain not in domains:
-                    continue
-                cells[domains.index(r.domain)] = DirectionCell(
-                    _arrow(r.direction, evidence, group),
-                    "not_tested" if _arrow(r.direction, evidence, group) == "unclear" else
-                    (r.significance if r.significance in ("significant", "not_significant")
-                     else "not_tested"))
-            if any(cells):
-                patients = srows["patients"].dropna()
-                out_rows.append(DirectionRow(
-                    str(srows["label"].iloc[0]), int(patients.iloc[0]) if len(patients) else None,
-                    cells, appraisal=concern.get(study)))
+    for (evidence, group), rows in cells.groupby(["evidence", "group"], sort=True):
+        out_rows = [_direction_row(srows, domains, evidence, group, concern.get(study))
+                    for study, srows in rows.groupby("study", sort=True)]
+        out_rows = [r for r in out_rows if r is not None]
         if not out_rows:
             continue
         if evidence == "within-study comparison":
             first = str(group).split(" vs ")[0]
             blocks.append(DirectionBlock(f"Within-study comparisons: {group}", out_rows,
                                          f"favours {first}", "favours the other lesion type",
-                                         "no difference"))
+                                         "no difference or conflicting"))
         else:
             blocks.append(DirectionBlock(f"Before/after series: {group}", out_rows,
                                          "benefit (less pain, better function or quality of "
                                          "life, fewer events)",
                                          "harm (worse, or events such as leakage)",
-                                         "no change or mixed"))
+                                         "no change, mixed or conflicting"))
     if not blocks:
         return None
     run = signs[signs["pval"].notna()] if len(signs) else signs
@@ -216,8 +209,34 @@ def direction_spec(directions: pd.DataFrame, concern: Mapping[str, str],
     if len(run) < len(signs):
         notes.append("Sign tests not run where fewer than 3 studies report a direction "
                      "(tables/sign_tests).")
+    notes.append(f"Several entries of a study in one domain: the direction at least "
+                 f"{CELL_SHARE_PERCENT}% of them give, else conflicting; the sign tests count "
+                 f"the same (tables/effect_direction).")
+    if left_out:
+        notes.append(f"Left out, identity unverified: {'; '.join(left_out)}.")
     return DirectionSpec("Direction of effect by study and outcome domain (SWiM)",
                          [d.replace("_", " ") for d in domains], blocks, footnote_lines=notes)
+
+
+def _direction_row(cells: pd.DataFrame, domains: Sequence[str], evidence: str, group: str,
+                   appraisal: str | None) -> Any | None:
+    """One study's row of the plot from its resolved cells (None: no domain drawn)."""
+    from ..figures import DirectionCell, DirectionRow
+
+    drawn: list[Any] = [None] * len(domains)
+    for r in cells.itertuples():
+        if r.domain not in domains:
+            continue
+        arrow = _arrow(r.direction, evidence, group)
+        significance = (r.significance if arrow != "unclear" and r.significance in
+                        ("significant", "not_significant") else "not_tested")
+        drawn[domains.index(r.domain)] = DirectionCell(arrow, significance)
+    if not any(drawn):
+        return None
+    patients = cells["patients"].dropna()
+    return DirectionRow(str(cells["label"].iloc[0]),
+                        int(patients.max()) if len(patients) else None, drawn,
+                        appraisal=appraisal)
 
 
 def _arrow(direction: str, evidence: str, group: str) -> str:
@@ -227,7 +246,7 @@ def _arrow(direction: str, evidence: str, group: str) -> str:
             return "up"
         if direction.startswith("favours"):
             return "down"
-        return "neutral" if direction == "no difference" else "unclear"
+        return "neutral" if direction in ("no difference", "mixed") else "unclear"
     return {"benefit": "up", "harm": "down", "no change": "neutral",
             "mixed": "neutral"}.get(direction, "unclear")
 

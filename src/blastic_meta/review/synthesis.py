@@ -3,10 +3,21 @@
 Reported directions are tabulated per study and outcome domain, as the effect-direction plot
 does (Thomson & Thomas 2013), from the study files' ``within_study`` comparisons of lesion
 types and ``narrative`` findings, and from each pooled study's own estimate (a VAS change with
-its CI). A sign test (two-sided binomial test of benefit against harm, ties and unclear
-directions left out) is run where at least ``min_studies`` studies report a direction, as SWiM
-recommends in place of vote counting on p-values (Campbell et al. 2020; McKenzie & Brennan,
-Cochrane Handbook 12.4.2.3). Within-study comparisons rank above between-study contrasts.
+its CI). A before/after direction is read against baseline: ``no_difference`` (between two
+arms, or no association) and ``favours_<arm>`` compare arms and carry none.
+
+A study with several entries in one domain gets one direction there, by one rule that both the
+plot and the sign test use (``cell_directions``): the entries that state a direction vote once
+each, and a direction held by at least 70% of them is the study's, otherwise the study's
+findings in that domain conflict ("mixed"); entries whose direction is unclear do not vote
+(Thomson & Thomas 2013; Boon & Thomson 2021). A sign test (two-sided binomial test of benefit
+against harm, ties and unclear directions left out) is run where at least ``min_studies``
+studies report a direction, as SWiM recommends in place of vote counting on p-values
+(Campbell et al. 2020; McKenzie & Brennan, Cochrane Handbook 12.4.2.3). Within-study
+comparisons rank above between-study contrasts.
+
+Studies whose identity the file marks unverified are left out, as in the main analyses
+(protocol rule ``unverified_studies: exclude``; they enter only its sensitivity scenario).
 """
 
 from __future__ import annotations
@@ -17,22 +28,56 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-__all__ = ["BENEFIT_DOMAINS", "direction_rows", "sign_tests", "within_table"]
+from .tables import words
+
+__all__ = ["BENEFIT_DOMAINS", "CELL_RULE", "cell_directions", "direction_notes",
+           "direction_rows", "direction_table", "sign_tests", "unverified_left_out",
+           "within_table"]
 
 BENEFIT_DOMAINS = ("pain", "function", "quality_of_life", "analgesic_use", "clinical_response")
+# before/after directions only: "no_difference" compares arms (or finds no association) and
+# is left out with "none", "favours_<arm>" and "worse_in_<arm>"
 _NARRATIVE = {"improvement": "benefit", "worse": "harm", "no_change": "no change",
-              "no_difference": "no change", "mixed": "mixed", "unclear": "unclear"}
+              "mixed": "mixed", "unclear": "unclear"}
 DIRECTION_COLUMNS = ["study", "label", "evidence", "group", "domain", "outcome", "direction",
-                     "significance", "patients", "basis", "source"]
+                     "significance", "patients", "basis", "source", "cell"]
+CELL_KEY = ["evidence", "group", "study", "domain"]
+CELL_COLUMNS = [*CELL_KEY, "label", "direction", "significance", "patients", "entries"]
+CELL_SHARE_PERCENT = 70  # Thomson & Thomas 2013: at least 70% of a domain's entries agree
+CELL_RULE = ("One direction per study, domain and kind of evidence, used by the plot and the "
+             "sign tests alike (column cell): the entries that state a direction vote once "
+             f"each; a direction held by at least {CELL_SHARE_PERCENT}% of them is the "
+             "study's, otherwise its findings conflict (mixed); entries with an unclear "
+             "direction do not vote (Thomson & Thomas 2013).")
 
 
 def _dump(obj: Any) -> dict[str, Any]:
     return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
 
 
+def _verified(rec: Any) -> bool:
+    """False only for a study whose file says ``identity: {verified: false}``."""
+    return bool(getattr(rec, "identity_verified", True))
+
+
+def _kept(records: Sequence[Any], unverified: str) -> list[Any]:
+    return [r for r in records if unverified == "include" or _verified(r)]
+
+
+def unverified_left_out(records: Sequence[Any], unverified: str = "exclude") -> list[str]:
+    """Keys of the unverified studies with a within-study or narrative entry that the rule
+    ``unverified`` ("exclude" or "include", the protocol's ``rules.unverified_studies``)
+    keeps out of the directions, in key order."""
+    if unverified == "include":
+        return []
+    return sorted(r.key for r in records if not _verified(r)
+                  and (getattr(r, "within_study", None) or getattr(r, "narrative", None)))
+
+
 def within_table(records: Sequence[Any], labels: Mapping[str, str],
                  concern: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Every within-study comparison of lesion types the study files record."""
+    """Every within-study comparison of lesion types the study files record, with the study's
+    overall appraisal (``concern``: key -> judgement, as in the appraisal table)."""
     rows = []
     for rec in records:
         for entry in getattr(rec, "within_study", ()) or ():
@@ -40,11 +85,12 @@ def within_table(records: Sequence[Any], labels: Mapping[str, str],
             rows.append({
                 "study": rec.key, "label": labels.get(rec.key, rec.key),
                 "compared": " vs ".join(d.get("compared") or ()),
-                "domain": str(d.get("domain") or "").replace("_", " "),
+                "domain": words(d.get("domain")),
                 "outcome": d.get("outcome") or "",
-                "favours": str(d.get("favours") or "").replace("_", " "),
-                "significance": str(d.get("significance") or "").replace("_", " "),
-                "p_value": d.get("p_value") or "", "time_points": d.get("timepoints") or "",
+                "favours": words(d.get("favours")),
+                "significance": words(d.get("significance")),
+                "p_value": d.get("p_value") or "",
+                "time_points": "; ".join(d.get("timepoints") or ()),
                 "finding": d.get("finding") or "", "source": d.get("source") or "",
                 "appraisal": (concern or {}).get(rec.key, ""),
             })
@@ -69,15 +115,20 @@ def _patients(rec: Any, arm_ids: Sequence[str]) -> int | None:
 
 
 def direction_rows(records: Sequence[Any], analyses: Mapping[str, Mapping[str, Any]],
-                   labels: Mapping[str, str], group_of: Any) -> pd.DataFrame:
-    """One row per study, outcome domain and kind of evidence with the reported direction.
+                   labels: Mapping[str, str], group_of: Any,
+                   unverified: str = "exclude") -> pd.DataFrame:
+    """One row per reported direction (study, outcome domain, kind of evidence, entry).
 
     ``evidence`` is "within-study comparison" (direction: favours <lesion type>, or "no
-    difference") or "before/after" (benefit, harm, no change, mixed, unclear). A study with a
-    pooled VAS change contributes its own estimate (benefit when the CI lies above 0) for the
-    first window it reports.
+    difference") or "before/after" against baseline (benefit, harm, no change, mixed,
+    unclear). A study with a pooled VAS change and no pain entry contributes its own estimate
+    (benefit when the estimate is above 0) for the first window it reports. ``unverified``
+    is the protocol's rule on unverified studies ("exclude" leaves them out, as the main
+    analyses do). ``cell`` is the study's direction in that domain under ``CELL_RULE``.
     """
     rows: list[dict[str, Any]] = []
+    records = _kept(records, unverified)
+    kept = {r.key for r in records}
     for rec in records:
         for entry in getattr(rec, "within_study", ()) or ():
             d = _dump(entry)
@@ -111,7 +162,7 @@ def direction_rows(records: Sequence[Any], analyses: Mapping[str, Mapping[str, A
         for group, fit in (a.get("subgroups") or {}).items():
             for study in fit.get("per_study") or []:
                 key = (study["study"], "pain", "before/after")
-                if key in seen or study.get("estimate") is None:
+                if key in seen or study.get("estimate") is None or study["study"] not in kept:
                     continue
                 seen.add(key)
                 lo, hi = study.get("ci_low"), study.get("ci_high")
@@ -125,20 +176,82 @@ def direction_rows(records: Sequence[Any], analyses: Mapping[str, Mapping[str, A
                              "patients": None, "basis": f"own estimate in {aid}",
                              "source": "study file"})
     frame = pd.DataFrame(rows, columns=DIRECTION_COLUMNS)
-    return frame.sort_values(["evidence", "group", "domain", "label"], kind="stable"
-                             ).reset_index(drop=True)
+    frame = frame.sort_values(["evidence", "group", "domain", "label"], kind="stable"
+                              ).reset_index(drop=True)
+    if len(frame):
+        cells = cell_directions(frame).set_index(CELL_KEY)["direction"]
+        frame["cell"] = [cells[tuple(k)] for k in frame[CELL_KEY].itertuples(index=False)]
+    return frame
+
+
+def _cell(entries: pd.DataFrame) -> tuple[str, str | None]:
+    """(direction, significance) of one study's entries in one domain under ``CELL_RULE``;
+    the significance is kept only when every entry behind the direction reports the same."""
+    voting = entries[entries["direction"] != "unclear"]
+    if voting.empty:
+        return "unclear", None
+    counts = voting["direction"].value_counts(sort=False)
+    top = str(counts.idxmax())
+    if 100 * int(counts.max()) < CELL_SHARE_PERCENT * len(voting):
+        return "mixed", None
+    significance = set(voting.loc[voting["direction"] == top, "significance"])
+    one = significance.pop() if len(significance) == 1 else None
+    return top, one if isinstance(one, str) else None
+
+
+def cell_directions(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per kind of evidence, group, study and domain: the direction under
+    ``CELL_RULE``, the one the effect-direction plot draws and the sign test counts.
+
+    ``entries`` is how many of ``rows`` (from ``direction_rows``) the cell resolves;
+    ``patients`` the largest count among them."""
+    out = []
+    if rows.empty:
+        return pd.DataFrame(out, columns=CELL_COLUMNS)
+    for key, sub in rows.groupby(CELL_KEY, sort=True, dropna=False):
+        direction, significance = _cell(sub)
+        patients = sub["patients"].dropna()
+        out.append({**dict(zip(CELL_KEY, key, strict=True)), "label": sub["label"].iloc[0],
+                    "direction": direction, "significance": significance,
+                    "patients": int(patients.max()) if len(patients) else None,
+                    "entries": len(sub)})
+    return pd.DataFrame(out, columns=CELL_COLUMNS)
+
+
+def direction_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``direction_rows`` for reading: domains and significance in words."""
+    frame = rows.copy()
+    for column in ("domain", "significance"):
+        frame[column] = frame[column].map(words)
+    return frame
+
+
+def direction_notes(left_out: Sequence[str], labels: Mapping[str, str]) -> list[str]:
+    """Footnote lines of the direction table: the shared rule and the studies left out."""
+    notes = [CELL_RULE]
+    if left_out:
+        named = "; ".join(f"{labels.get(k, k)} ({k})" for k in left_out)
+        notes.append("Left out, identity unverified (protocol rule unverified_studies: "
+                     f"exclude; the studies enter only the sensitivity scenario "
+                     f"exclude_unverified): {named}.")
+    return notes
+
+
+def _reporting(n: int) -> str:
+    return f"{n} study reports" if n == 1 else f"{n} studies report"
 
 
 def sign_tests(rows: pd.DataFrame, min_studies: int = 3) -> pd.DataFrame:
     """Sign test per evidence kind, group and domain where enough studies give a direction.
 
-    Before/after: benefit against harm in the benefit domains. Within-study comparisons:
-    favouring the first against the second lesion type. "No change", "mixed" and "unclear"
-    are counted but left out of the test (Campbell et al. 2020)."""
+    Each study counts once, with its direction under ``CELL_RULE`` (``cell_directions``, as
+    the plot). Before/after: benefit against harm in the benefit domains. Within-study
+    comparisons: favouring the first against the second lesion type. "No change", "mixed" and
+    "unclear" are counted but left out of the test (Campbell et al. 2020)."""
     out = []
-    for (evidence, group, domain), sub in rows.groupby(["evidence", "group", "domain"],
-                                                        sort=True):
-        per_study = sub.drop_duplicates("study")
+    cells = cell_directions(rows)
+    for (evidence, group, domain), per_study in cells.groupby(["evidence", "group", "domain"],
+                                                              sort=True):
         if evidence == "before/after":
             if domain not in BENEFIT_DOMAINS:
                 continue
@@ -152,13 +265,13 @@ def sign_tests(rows: pd.DataFrame, min_studies: int = 3) -> pd.DataFrame:
             labels = (f"favours {first}", "favours the other")
         other = len(per_study) - plus - minus
         directional = plus + minus
-        row = {"evidence": evidence, "group": group, "domain": domain,
+        row = {"evidence": evidence, "group": group, "domain": words(domain),
                "studies": len(per_study), "positive": plus, "negative": minus,
                "other": other, "positive_means": labels[0], "negative_means": labels[1],
                "pval": None,
                "note": ""}
         if directional < min_studies:
-            row["note"] = (f"not run: {directional} studies report a direction "
+            row["note"] = (f"not run: {_reporting(directional)} a direction "
                            f"(at least {min_studies} needed)")
         else:
             row["pval"] = float(stats.binomtest(plus, directional, 0.5).pvalue)

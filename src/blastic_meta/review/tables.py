@@ -25,6 +25,7 @@ __all__ = [
     "data_quality",
     "study_characteristics",
     "to_markdown",
+    "words",
     "write_table",
 ]
 
@@ -42,6 +43,14 @@ def _get(mapping: Any, *names: str) -> Any:
         if mapping.get(name) is not None:
             return mapping[name]
     return None
+
+
+def words(value: Any) -> str:
+    """A registry code as words for a table: 'quality_of_life' -> 'quality of life' (None and
+    NaN -> '')."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).replace("_", " ")
 
 
 def _g(x: Any) -> str:
@@ -129,13 +138,13 @@ def study_characteristics(records: Sequence[Any], bibliography: Any = None) -> p
                 "study": key,
                 "author": label,
                 "year": str(entry.get("year", "")) if entry else "",
-                "design": str(d.get("design") or "").replace("_", " "),
-                "source_access": str(d.get("source_access") or "").replace("_", " "),
+                "design": words(d.get("design")),
+                "source_access": words(d.get("source_access")),
                 "procedure": PROCEDURE_WORDS.get(str(arm.get("procedure") or d.get("procedure")),
                                                  str(arm.get("procedure") or d.get("procedure")
                                                      or "").replace("_", " ")),
                 "arm": arm.get("label") or arm.get("id"),
-                "lesion_type": str(arm.get("lesion_type") or "").replace("_", " "),
+                "lesion_type": words(arm.get("lesion_type")),
                 "patients": _count(arm.get("patients")),
                 "vertebrae": _count(arm.get("vertebrae")),
                 "cement_volume_ml": _summary(_get(arm, "cement_volume_ml"), "ml"),
@@ -218,12 +227,15 @@ def to_markdown(frame: pd.DataFrame) -> str:
 
 
 def write_table(frame: pd.DataFrame, folder: Path, name: str,
-                title: str | None = None) -> list[Path]:
-    """Write ``name.csv`` and ``name.md``; returns both paths."""
+                title: str | None = None, notes: Sequence[str] = ()) -> list[Path]:
+    """Write ``name.csv`` and ``name.md`` (``notes``: footnote lines under the Markdown
+    table); returns both paths."""
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"{name}.csv"
     md = folder / f"{name}.md"
     frame.to_csv(csv, index=False, lineterminator="\n")
     text = (f"# {title}\n\n" if title else "") + to_markdown(frame)
+    if notes:
+        text += "".join(f"\nNote: {line}\n" for line in notes)
     md.write_text(text, encoding="utf-8", newline="\n")
     return [csv, md]

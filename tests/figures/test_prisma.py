@@ -120,3 +120,15 @@ def test_counts_are_checked_by_name() -> None:
     with pytest.raises(InputError, match="other_sources must be"):
         dataclasses.replace(good, other_sources="citations")
     assert isinstance(good, PrismaCounts)
+
+
+def test_no_database_search_heads_the_one_column_as_other_methods() -> None:
+    counts = dataclasses.replace(prisma_counts(), databases_searched=False)
+    fig = prisma_flow_diagram(counts)
+    found, shown = gids(fig), texts(fig)
+    assert "header-1" in found and "header-0" not in found
+    assert "Identification of studies via other methods" in shown
+    assert any(t.startswith("No database or register was searched") for t in shown)
+    assert [g for g in found if g.startswith("box-")] == MAIN_BOXES
+    with pytest.raises(InputError, match="databases_searched is False"):
+        dataclasses.replace(prisma_counts(other=True), databases_searched=False)

@@ -119,3 +119,44 @@ def test_common_effect_row_is_the_equal_effects_model(protocol):
     assert got["tau2"] == 0.0
     main = res.subgroups["osteoblastic"]
     assert main.tau2 > 0 and got["ci_high"] - got["ci_low"] < main.ci_high - main.ci_low
+
+
+def _patient_leakage(pairs) -> pd.DataFrame:
+    rows = [long_table.leak(study, "all", lesion, events, total, "patient", total, total + 5)
+            for study, lesion, events, total in pairs]
+    return pd.DataFrame(rows, columns=long_table.COLUMNS)
+
+
+def _iv_refit(res, protocol) -> tuple[float, float, float, float]:
+    """exp(lesion coefficient) of pool(mods=) on the scenario's own logits, and its p."""
+    first, second = protocol.subgroups.compared[:2]
+    rows = res.data[res.data["included"] & res.data["group"].isin([first, second])]
+    m = protocol.model
+    fit = pool(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float),
+               mods=pd.DataFrame({"x": (rows["group"] == first).to_numpy(float)}),
+               method=m.method, test=m.test, level=m.level, adhoc=m.adhoc)
+    return (math.exp(fit.beta[1]), math.exp(fit.beta_ci_low[1]), math.exp(fit.beta_ci_high[1]),
+            float(fit.qm_pval))
+
+
+@pytest.mark.parametrize("source", ["synthetic", "shipped"])
+def test_inverse_variance_logit_scenario_refits_the_lesion_type_contrast(protocol, shipped,
+                                                                         source):
+    if source == "shipped":
+        res = shipped[-1]["leak_patient"]
+    else:  # a study with 0 events: the logit carries the 0.5 correction
+        table = _patient_leakage([("ob1", "osteoblastic", 4, 30), ("ob2", "osteoblastic", 0, 25),
+                                  ("ob3", "osteoblastic", 9, 40), ("ol1", "osteolytic", 12, 35),
+                                  ("ol2", "osteolytic", 6, 50), ("ol3", "osteolytic", 15, 38)])
+        res = run_analyses([], table, protocol)["leak_patient"]
+    main = res.comparison.to_dict()
+    got = res.sensitivity["inverse_variance_logit"]["comparison"]
+    assert main["kind"] == got["kind"] == "between"
+    assert main["model"].startswith("binomial-normal GLMM")
+    assert got["model"].startswith("inverse-variance meta-regression of logits")
+    assert not math.isclose(got["estimate"], main["estimate"], rel_tol=1e-6)
+    iv = protocol.with_changes({"proportions": {"model": "inverse_variance"}})
+    expected = _iv_refit(res, iv)
+    for name, want in zip(("estimate", "ci_low", "ci_high", "pval"), expected, strict=True):
+        assert math.isclose(got[name], want, rel_tol=1e-10), name
+    assert got["primary_test"]["statistic"] == ("F" if iv.model.test == "knha" else "QM")

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from blastic_meta import load_protocol
-from blastic_meta.review.analyses import build_input
+from blastic_meta.review.analyses import build_input, run_analysis
+from blastic_meta.review.figure_specs import _footnotes
 from tests.review.data import long_table
 
 
@@ -69,3 +70,28 @@ def test_the_shipped_bounds_are_the_documented_ones(protocol):
     assert {d: _windows_entered(protocol, d) for d in (1, 7, 8, 13, 14, 60, 61, 135, 136)} == {
         1: {"early"}, 7: {"early"}, 8: set(), 13: set(), 14: {"1m"}, 60: {"1m"},
         61: {"3m"}, 135: {"3m"}, 136: {"6m"}}
+
+
+def test_an_arm_whose_follow_up_day_is_not_stated_is_listed_in_every_vas_analysis(protocol):
+    """A median-only series with an undated follow-up ('after PV') enters no window, but
+    every VAS analysis lists it with the reason instead of dropping it."""
+    undated = long_table.vas("median2012", "all", "myeloma", 40, [(0, None, None)])
+    undated[0].update(median=9.0, min=4.0, max=10.0)
+    undated.append(long_table.row("median2012", lesion_type="myeloma", outcome="vas",
+                              instrument="VAS", scale_min=0, scale_max=10, patients=40,
+                              timepoint="after PV (time point not stated)", days=None,
+                              median=1.0, min=0.0, max=9.0))
+    dated = long_table.vas("dated2014", "all", "osteoblastic", 20,
+                           [(0, 7.0, 1.0), (30, 3.0, 1.0)])
+    t = pd.DataFrame([*undated, *dated], columns=long_table.COLUMNS)
+    for window, spec in _vas_analyses(protocol).items():
+        frame = build_input([], t, protocol, spec)
+        row = frame[frame["study"] == "median2012"]
+        assert len(row) == 1, window
+        assert not row["included"].iloc[0]
+        assert row["reason"].iloc[0] == "time point not stated"
+        assert row["timepoint"].iloc[0] == "after PV (time point not stated)"
+        # an arm dated outside the window is still not part of it
+        assert ("dated2014" in set(frame["study"])) == (window == "1m"), window
+        footnotes = _footnotes(run_analysis([], t, protocol, spec, light=True))
+        assert "Not pooled: median2012: time point not stated" in footnotes, window

@@ -5,6 +5,9 @@ The template for new systematic reviews that searched databases and registers an
 on the left, the main column of boxes joined by arrows, the exclusion boxes to their right, and
 the other-methods column joining the "Included" box. Box heights follow their wrapped text. A
 count that is not known reads "n = not recorded" with a numbered footnote giving the reason.
+When no database or register was searched (``databases_searched=False``) the one column is
+headed as the template's other-methods column, and a footnote says the databases-and-registers
+column is left out because it would be empty.
 
 Examples
 --------
@@ -44,6 +47,11 @@ LEVEL_GAP = 0.3  # between levels (room for the vertical arrows)
 HEADER_H = 0.34
 PHASE_FACE = "#D5E3F0"
 HEADER_FACE = ("#F6E3A1", "#E3E3E3")  # databases and registers, other methods
+HEADERS = ("Identification of studies via databases and registers",
+           "Identification of studies via other methods")
+NO_DATABASES = ("No database or register was searched: the template's column "
+                "\u201cIdentification of studies via databases and registers\u201d would be "
+                "empty and is left out; every record came from the other methods shown.")
 SUPERSCRIPTS = "\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
 PHASES = ("Identification", "Screening", "Included")
 NBSP = "\u00a0"
@@ -187,7 +195,8 @@ def prisma_flow_diagram(counts: PrismaCounts) -> Figure:
     width = xs[-1] + w + MARGIN
     text_w = width - 2 * MARGIN
     title = wrap_text(counts.title, text_w, FS_TITLE, "bold") if counts.title else []
-    foot = [t for line in [*notes.lines(), *counts.footnote_lines] if line.strip()
+    extra = [] if counts.databases_searched else [NO_DATABASES]
+    foot = [t for line in [*notes.lines(), *extra, *counts.footnote_lines] if line.strip()
             for t in wrap_text(line, text_w, FS_FOOT, style="italic")]
     heights = [max(boxes[k].height for k in level if k is not None and k in boxes)
                for level in LEVELS]
@@ -201,7 +210,7 @@ def prisma_flow_diagram(counts: PrismaCounts) -> Figure:
         canvas = Canvas(width, height)
         for i, line in enumerate(title):
             canvas.text(MARGIN, MARGIN + (i + 0.5) * 0.24, line, size=FS_TITLE, weight="bold")
-        _headers(canvas, xs, w, top, other)
+        _headers(canvas, xs, w, top, other, counts.databases_searched)
         _phases(canvas, centres, heights)
         for level, yc in zip(LEVELS, centres, strict=True):
             for key, x in zip(level, xs, strict=False):
@@ -215,13 +224,16 @@ def prisma_flow_diagram(counts: PrismaCounts) -> Figure:
     return canvas.fig
 
 
-def _headers(canvas: Canvas, xs: list[float], w: float, top: float, other: bool) -> None:
-    spans = [(xs[0], xs[1] + w, "Identification of studies via databases and registers")]
-    if other:
-        spans.append((xs[2], xs[3] + w, "Identification of studies via other methods"))
-    for i, (x0, x1, text) in enumerate(spans):
-        canvas.box(x0, top, x1 - x0, HEADER_H, face=HEADER_FACE[i], edge="none", rounded=0.05,
-                   gid=f"header-{i}")
+def _headers(canvas: Canvas, xs: list[float], w: float, top: float, other: bool,
+             databases: bool = True) -> None:
+    """The column headers; the main column is the other-methods one when no database or
+    register was searched (its colour and gid then those of the other-methods header)."""
+    kinds = [0 if databases else 1] + ([1] if other else [])
+    spans = [(xs[0], xs[1] + w)] + ([(xs[2], xs[3] + w)] if other else [])
+    for kind, (x0, x1) in zip(kinds, spans, strict=True):
+        text = HEADERS[kind]
+        canvas.box(x0, top, x1 - x0, HEADER_H, face=HEADER_FACE[kind], edge="none",
+                   rounded=0.05, gid=f"header-{kind}")
         lines = wrap_text(text, x1 - x0 - 0.2, FS_SMALL, "bold")
         for j, line in enumerate(lines):
             canvas.text((x0 + x1) / 2, top + HEADER_H / 2 + (j - (len(lines) - 1) / 2) * 0.15,

@@ -5,7 +5,10 @@ and, optionally, other sources (websites, organisations, citation searching). Ev
 a number or explicitly unknown: ``PrismaCount(None, reason)`` is drawn "n = not recorded" with
 the reason in a footnote, so the diagram never shows a made-up number. When the counts that
 the template links are all known, their arithmetic is checked (records screened = identified -
-removed, and so on), so a diagram cannot disagree with itself.
+removed, and so on), so a diagram cannot disagree with itself. A review that searched no
+database or register (only websites, citation searching and the like) says so with
+``databases_searched=False``: its one column is then the template's "other methods" column and
+the empty databases-and-registers column is left out with a footnote saying why.
 """
 
 from __future__ import annotations
@@ -113,7 +116,10 @@ class PrismaCounts:
     e.g. (("Duplicate records removed", 120),); ``excluded``: reports excluded with reasons as
     (reason, n) pairs; ``analyses``: optional (analysis label, k studies) pairs listed in the
     "Included" box. Counts are ints or ``PrismaCount``. With ``check_sums`` the template's
-    arithmetic is checked wherever every count involved is known.
+    arithmetic is checked wherever every count involved is known. ``databases_searched=False``:
+    no database or register was searched, so ``identified`` lists the other methods and the
+    column is headed "Identification of studies via other methods" (Page et al. 2021); there
+    is then no second column (``other_sources`` must be None).
     """
 
     identified: Sequence[tuple[str, Any]]
@@ -132,9 +138,13 @@ class PrismaCounts:
     title: str | None = None
     footnote_lines: Sequence[str] = ()
     check_sums: bool = True
+    databases_searched: bool = True
 
     def __post_init__(self) -> None:
         where = "PrismaCounts"
+        if not self.databases_searched and self.other_sources is not None:
+            raise InputError(f"{where}: databases_searched is False, so the other methods are "
+                             "the main column; give them as identified, not other_sources")
         for name in ("identified", "removed", "excluded", "not_retrieved_reasons"):
             object.__setattr__(self, name, as_lines(f"{where}: {name}", getattr(self, name)))
         if not self.identified:

@@ -263,8 +263,9 @@ def _change_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
     rows = _arm_rows(table, spec)
     for (study, arm), grp in rows.groupby(["study", "arm"], sort=True):
         post = _pick_in_window(grp, window)
-        if post is None:
-            continue  # this arm has nothing in the window: not part of this analysis
+        if post is None:  # nothing dated in the window: listed only when a time is missing
+            out += _unplaced(grp, base[study], arm, protocol)
+            continue
         info = dict(base[study])
         info.update(_arm_info(grp.iloc[0], protocol))
         info.update(arm=arm, timepoint=_text(post.get("timepoint")), days=_num(post["days"]))
@@ -359,6 +360,28 @@ def _proportion_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol
         info.update(events=events, total=total, n=total)
         out.append({**info, "flags": tuple(flags), "reason": reason})
     return out
+
+
+VALUE_COLUMNS = ("mean", "sd", "median", "q1", "q3", "min", "max")
+
+
+def _unplaced(grp: pd.DataFrame, base: dict[str, Any], arm: str, protocol: Protocol
+              ) -> list[dict[str, Any]]:
+    """An arm with a follow-up whose day the source does not state ("after PV", "follow-up")
+    and nothing dated in the window: it cannot be placed in any window, so it is listed in
+    every score analysis of its outcome with the reason, never silently dropped (Cochrane
+    Handbook 6.2: which time point a result belongs to must be known)."""
+    undated = grp[grp["days"].isna()]
+    if undated.empty:
+        return []
+    row = undated.iloc[0]
+    info = dict(base)
+    info.update(_arm_info(row, protocol))
+    reason = info.pop("_reason", None) or "time point not stated"
+    if all(_num(row.get(c)) is None for c in VALUE_COLUMNS if c in row.index):
+        reason += "; no follow-up value printed"
+    info.update(arm=arm, timepoint=_text(row.get("timepoint")), days=None, n=None)
+    return [{**info, "flags": (), "reason": reason}]
 
 
 def _arm_info(row: pd.Series, protocol: Protocol) -> dict[str, Any]:

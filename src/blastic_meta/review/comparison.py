@@ -7,8 +7,12 @@ the series, the procedure first (Cochrane Handbook 10.11.2; ICEMAN, Schandelmaie
 2020). The between-study contrast is one pre-specified model: for scores a meta-regression on
 lesion type (the mean difference, with the protocol's tau² estimator and Hartung-Knapp with
 the ad hoc floor); for proportions the binomial-normal GLMM with lesion type as a moderator
-(the odds ratio, Wald test, with the likelihood-ratio test beside it). The other tau²
-convention (a separate tau² per lesion type) is the sensitivity test.
+(the odds ratio, Wald test, with the likelihood-ratio test beside it; Stijnen et al. 2010).
+When the protocol models proportions by inverse variance on logits (the sensitivity scenario
+``inverse_variance_logit``), the contrast is the mixed-effects meta-regression of those logits
+on lesion type with the protocol's tau² estimator and test (metafor ``rma(yi, vi, mods=)``;
+Viechtbauer 2010), so the scenario changes the comparison as well as the pooled proportions.
+The other tau² convention (a separate tau² per lesion type) is the sensitivity test.
 """
 
 from __future__ import annotations
@@ -207,8 +211,15 @@ def _between_scores(rows: pd.DataFrame, first: str, protocol: Protocol) -> dict[
 
 def _between_proportions(rows: pd.DataFrame, first: str, protocol: Protocol
                          ) -> dict[str, Any]:
-    """Binomial-normal GLMM with lesion type as moderator: exp(coefficient) is the odds ratio
-    of the first lesion type against the second."""
+    """The odds ratio of the first lesion type against the second: exp of the lesion-type
+    coefficient of the protocol's proportion model (GLMM or inverse-variance logit)."""
+    if protocol.proportions.model == "inverse_variance":
+        return _between_logits(rows, first, protocol)
+    return _between_glmm(rows, first, protocol)
+
+
+def _between_glmm(rows: pd.DataFrame, first: str, protocol: Protocol) -> dict[str, Any]:
+    """Binomial-normal GLMM with lesion type as moderator (Stijnen et al. 2010)."""
     from ..stats.glmm import pool_glmm
 
     x = (rows["group"] == first).astype(float).to_numpy()
@@ -225,6 +236,15 @@ def _between_proportions(rows: pd.DataFrame, first: str, protocol: Protocol
                      "lrt_pval": float(g.lrt_pval), "tau2_residual": float(g.tau2)}}
 
 
+def _between_logits(rows: pd.DataFrame, first: str, protocol: Protocol) -> dict[str, Any]:
+    """Inverse-variance meta-regression of the study logits (0.5 added to studies with 0 or
+    all events, as the rows carry them) on lesion type: the same model as for scores, on the
+    log-odds scale (Viechtbauer 2010)."""
+    fit = _between_scores(rows, first, protocol)
+    return {**fit, "measure": "OR", "estimate": math.exp(fit["estimate"]),
+            "ci_low": math.exp(fit["ci_low"]), "ci_high": math.exp(fit["ci_high"])}
+
+
 def _separate_test(rows: pd.DataFrame, groups: Sequence[str], spec: AnalysisSpec,
                    protocol: Protocol) -> dict[str, Any]:
     """Wald test of the groups' own estimates (each with its own tau²; a single study by
@@ -236,7 +256,7 @@ def _separate_test(rows: pd.DataFrame, groups: Sequence[str], spec: AnalysisSpec
         if len(sub) == 1:  # one study: its own estimate (the logit for a proportion)
             est.append(float(sub["yi"].iloc[0]))
             se.append(math.sqrt(float(sub["vi"].iloc[0])))
-        elif spec.kind == "change":
+        elif spec.kind == "change" or protocol.proportions.model == "inverse_variance":
             from ..stats.models import pool
 
             fit = _quiet(pool, sub["yi"].astype(float).to_numpy(),
@@ -306,9 +326,7 @@ def compare_lesion_types(included: pd.DataFrame, spec: AnalysisSpec, protocol: P
                                                              protocol)
         except SOFT_ERRORS as exc:
             between, reason = None, f"The between-study comparison is not estimable ({exc})."
-    model = ("meta-regression on lesion type, " + _model_words(protocol)
-             if spec.kind == "change" else
-             "binomial-normal GLMM with lesion type as moderator (ML; Wald test, LRT beside it)")
+    model = _model_name(spec, protocol)
     has_within = bool(within or numeric)
     if has_within and between is None:
         reason = (reason or "") + " The comparison rests on within-study reports only."
@@ -332,6 +350,16 @@ def _between_view(between: dict[str, Any] | None, model: str) -> dict[str, Any] 
     return {**{k: between[k] for k in ("measure", "estimate", "ci_low", "ci_high", "pval")},
             "model": model, "primary_test": between["test"],
             "sensitivity_test": between.get("sensitivity_test")}
+
+
+def _model_name(spec: AnalysisSpec, protocol: Protocol) -> str:
+    """The between-study model in words, as summary.json and the comparison table name it."""
+    if spec.kind == "change":
+        return "meta-regression on lesion type, " + _model_words(protocol)
+    if protocol.proportions.model == "inverse_variance":
+        return ("inverse-variance meta-regression of logits (0.5 added to studies with 0 or "
+                "all events) on lesion type, " + _model_words(protocol))
+    return "binomial-normal GLMM with lesion type as moderator (ML; Wald test, LRT beside it)"
 
 
 def _model_words(protocol: Protocol) -> str:

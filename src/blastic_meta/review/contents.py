@@ -128,7 +128,7 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         flow = prisma_flow(screening, records)
         summary["prisma"] = flow.to_dict()
         extra["prisma"] = (figures.prisma_flow_diagram,
-                           figure_panels.prisma_counts(flow, analyses))
+                           figure_panels.prisma_counts(flow, analyses, labels))
     years = {k: int(bibliography[k]["year"]) for k in bibliography
              if str(bibliography[k].get("year", "")).isdigit()}
     figure_specs.draw_all(results, protocol, staging / "figures",

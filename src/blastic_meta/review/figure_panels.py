@@ -259,39 +259,83 @@ def _short(report_id: str) -> str:
     return f"{match.group(1).capitalize()} {match.group(2)}"
 
 
-def prisma_counts(flow: Any, analyses: Mapping[str, Mapping[str, Any]]) -> Any:
-    """The PRISMA spec from the screening record's boxes and the report's analyses."""
-    from ..figures import PrismaCount, PrismaCounts
+DATABASE_KINDS = ("database", "register")
+NOT_SPLIT = ("the screening record does not split reports by the kind of source that found "
+             "them")
+
+
+def _with_labels(text: str, labels: Mapping[str, str]) -> str:
+    """Study keys in a screening label ('... the index paper (xu2021)') as the study's label
+    ('Xu et al. 2021'), as the reader knows it."""
+    if not labels:
+        return text
+    keys = sorted(labels, key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(k) for k in keys) + r")\b")
+    return pattern.sub(lambda m: labels[m.group(1)], text)
+
+
+def _sources(flow: Any, kinds: Sequence[str], labels: Mapping[str, str]) -> list[tuple[str, Any]]:
+    """(label, count) of the identification sources of the given kinds."""
+    from ..figures import PrismaCount
+
+    return [(_with_labels(str(d.get("label") or d.get("id") or "source"), labels),
+             d["count"] if d.get("count") is not None else
+             PrismaCount(None, d.get("reason") or "not recorded"))
+            for d in flow.identified if d.get("kind") in kinds]
+
+
+def prisma_counts(flow: Any, analyses: Mapping[str, Mapping[str, Any]],
+                  labels: Mapping[str, str] | None = None) -> Any:
+    """The PRISMA spec from the screening record's boxes and the report's analyses.
+
+    Sources go to the column of their kind (Page et al. 2021): databases and registers on
+    the left, websites, citation searching and other methods on the right. A review that
+    searched no database or register has one column, the other-methods one (the empty
+    column is left out with a footnote). When both kinds were searched, the record does not
+    say which source found which report, so the report counts of each column are shown as
+    not recorded and only the included totals are given. ``labels``: study key -> label, so
+    a key in a source's label reads as the study ('Xu et al. 2021').
+    """
+    from ..figures import PrismaCount, PrismaCounts, PrismaOtherSources
+
+    labels = labels or {}
 
     def count(box: Any, what: str) -> Any:
         if box.count is None:
             return PrismaCount(None, box.reason or f"{what} not recorded")
         return box.count
 
-    identified = [(d.get("label") or d.get("id") or "source",
-                   d["count"] if d.get("count") is not None else
-                   PrismaCount(None, d.get("reason") or "not recorded"))
-                  for d in flow.identified] or [("Records", PrismaCount(None, "not recorded"))]
+    databases = _sources(flow, DATABASE_KINDS, labels)
+    others = _sources(flow, ("other",), labels)
     removed = [("Duplicate records removed", count(flow.duplicates_removed, "duplicates")),
                ("Removed by automation tools", count(flow.automation_removed, "automation")),
                ("Removed for other reasons", count(flow.other_removed, "other removals"))]
-    excluded = [(reason.replace("_", " "), n) for reason, n in
-                sorted(flow.excluded_by_reason.items())]
-    not_retrieved = [(_short(str(d.get("id") or d.get("citation"))), 1)
-                     for d in flow.not_retrieved]
+    reports: dict[str, Any] = {
+        "sought": count(flow.reports_sought, "reports sought"),
+        "not_retrieved": count(flow.reports_not_retrieved, "reports not retrieved"),
+        "assessed": count(flow.reports_assessed, "reports assessed"),
+        "excluded": [(reason.replace("_", " "), n) for reason, n in
+                     sorted(flow.excluded_by_reason.items())] or [("none", 0)],
+        "not_retrieved_reasons": [(_short(str(d.get("id") or d.get("citation"))), 1)
+                                  for d in flow.not_retrieved]}
+    other_column = None
+    if databases and others:
+        unknown = PrismaCount(None, NOT_SPLIT)
+        split = {"sought": unknown, "not_retrieved": unknown, "assessed": unknown,
+                 "excluded": [("Reports excluded", unknown)], "not_retrieved_reasons": []}
+        other_column = PrismaOtherSources(identified=others, **split)
+        reports = split
     k_by = [(a["title"], len(a.get("studies") or [])) for a in analyses.values()
             if a.get("studies")]
     return PrismaCounts(
-        identified=identified, removed=removed,
+        identified=databases or others or [("Records", PrismaCount(None, "not recorded"))],
+        removed=removed,
         screened=count(flow.records_screened, "records screened"),
         screened_excluded=count(flow.records_excluded, "records excluded"),
-        sought=count(flow.reports_sought, "reports sought"),
-        not_retrieved=count(flow.reports_not_retrieved, "reports not retrieved"),
-        assessed=count(flow.reports_assessed, "reports assessed"),
-        excluded=excluded or [("none", 0)],
         included_studies=count(flow.studies_included, "studies included"),
         included_reports=count(flow.reports_of_included_studies, "reports of included studies"),
-        analyses=k_by, not_retrieved_reasons=not_retrieved,
-        title="PRISMA 2020 flow of the review", check_sums=False,
+        analyses=k_by, other_sources=other_column,
+        databases_searched=bool(databases) or not others,
+        title="PRISMA 2020 flow of the review", check_sums=True,
         footnote_lines=["Counts derived from studies/ and evidence/screening.yaml; the number of "
-                        "studies in each meta-analysis is taken from the report."])
+                        "studies in each meta-analysis is taken from the report."], **reports)

@@ -131,35 +131,54 @@ def test_arms_in_one_group_add_up_for_proportions(protocol):
                   arm_label=["PKP arm", None, None], procedure=["PKP", "PVP", "PVP"],
                   events=[3, 5, 1], total=[20, 30, 10], n=[20, 30, 10],
                   patients=[15, 25, 10], vertebrae=[20, 30, 10],
-                  flags=[("a",), ("a", "b"), ()])
+                  flags=[("a",), ("a", "b"), ()], events_observed=[3, 5, 1],
+                  total_observed=[20, 30, 10])
     out = combine_arms(frame, protocol.analysis("leak_patient"), protocol)
     assert len(out) == 2
     t = out[out["study"] == "t2019"].iloc[0]
     assert (t["events"], t["total"], t["n"], t["patients"], t["vertebrae"]) == (8, 50, 50, 40,
                                                                               50)
+    assert (t["events_observed"], t["total_observed"]) == (8, 50)
+    assert out["events"].dtype.kind == "i"  # whole counts stay whole (printed as 8, not 8.0)
+    # counts deflated by a design effect are not whole, and stay as they are
+    deflated = frame.assign(events=[1.5, 2.25, 1.0], total=[10.0, 12.5, 10.0])
+    d = combine_arms(deflated, protocol.analysis("leak_patient"), protocol)
+    assert d[d["study"] == "t2019"].iloc[0]["events"] == pytest.approx(3.75)
     assert t["arm"] == "kp+vp" and t["procedure"] == "PKP+PVP"
     assert t["flags"] == ("a", "b", "arms combined into one study: PKP arm, vp")
 
 
 def test_arms_in_one_group_combine_scores_by_the_handbook(protocol):
-    frame = _rows(study=["w2021", "w2021"], arm=["a", "b"], n=[10, 30],
-                  mean_pre=[7.0, 8.0], sd_pre=[1.0, 2.0], mean_post=[3.0, 2.0],
-                  sd_post=[1.5, 1.0], patients=[10, None])
+    frame = _rows(study=["w2021", "w2021"], arm=["a", "b"], arm_label=["Arm A", "Arm B"],
+                  n=[10, 30], days=[30, 28], mean_pre=[7.0, 8.5], sd_pre=[1.5, 2.0],
+                  mean_post=[3.0, 2.0], sd_post=[1.5, 1.2], patients=[10, None])
     out = combine_arms(frame, protocol.analysis("vas_1m"), protocol)
     row = out.iloc[0]
     assert len(out) == 1 and row["n"] == 40 and row["patients"] is None
-    assert row["mean_pre"] == pytest.approx((10 * 7 + 30 * 8) / 40)
-    var = (9 * 1 + 29 * 4 + 10 * 30 / 40 * 1.0) / 39
-    assert row["sd_pre"] == pytest.approx(math.sqrt(var))
+    assert row["arm"] == "a+b" and row["arm_label"] == "Arm A + Arm B"
+    assert row["days"] == 30  # study-level fields come from the first arm
+
+    def combined(n1, m1, s1, n2, m2, s2):  # Cochrane Handbook Table 6.5.a, written out
+        n = n1 + n2
+        mean = (n1 * m1 + n2 * m2) / n
+        var = ((n1 - 1) * s1**2 + (n2 - 1) * s2**2 + n1 * n2 / n * (m1 - m2) ** 2) / (n - 1)
+        return mean, math.sqrt(var)
+
+    assert (row["mean_pre"], row["sd_pre"]) == pytest.approx(combined(10, 7.0, 1.5,
+                                                                      30, 8.5, 2.0))
+    assert (row["mean_post"], row["sd_post"]) == pytest.approx(combined(10, 3.0, 1.5,
+                                                                        30, 2.0, 1.2))
 
 
 def test_the_largest_arm_rule_keeps_one(protocol):
     largest = protocol.with_changes({"unit_of_analysis": {"multi_arm": "largest"}})
-    frame = _rows(study=["x2022", "x2022"], arm=["a", "b"], events=[1, 2], total=[10, 12],
-                  n=[10, 12])
+    frame = _rows(study=["x2022", "x2022", "y2023", "y2023"], arm=["a", "b", "c", "d"],
+                  events=[1, 2, 3, 4], total=[10, 12, 30, 20], n=[10, 12, 30, None])
     out = combine_arms(frame, largest.analysis("leak_patient"), largest)
-    assert list(out["reason"].isna()) == [False, True]
+    # every study gets the rule; an arm of unknown size never wins
+    assert list(out["reason"].isna()) == [False, True, True, False]
     assert "another arm of the same study kept (b" in out.iloc[0]["reason"]
+    assert "kept (c" in out.iloc[3]["reason"]
 
 
 def test_arms_in_different_groups_or_excluded_stay_apart(protocol):

@@ -37,20 +37,22 @@ ROOT = Path(__file__).parents[2]
 SERIES = TOOLS["jbi_case_series"]
 
 
-def _record(answers: list[str], tool: str = "jbi_case_series", key: str = "s1"):
+def _record(answers: list[str], tool: str = "jbi_case_series", key: str = "s1",
+            read: str = "full_text"):
     items = {}
     for name, answer in zip(TOOLS[tool], answers, strict=True):
-        items[name] = ({"answer": answer, "source": "Abstract"} if answer in ("yes", "no")
+        items[name] = ({"answer": answer, "source": "Methods"} if answer in ("yes", "no")
                        else {"answer": answer, "reason": "not stated"})
-    appraisal = Appraisal.model_validate({"tool": tool, "appraised_from": "abstract",
+    appraisal = Appraisal.model_validate({"tool": tool, "appraised_from": read,
                                           "items": items})
     return SimpleNamespace(key=key, appraisal=appraisal)
 
 
-def _concern(yes: int, no: int, unclear: int, na: int = 0, rule: ConcernRule | None = None):
+def _concern(yes: int, no: int, unclear: int, na: int = 0, rule: ConcernRule | None = None,
+             read: str = "full_text"):
     answers = ["yes"] * yes + ["no"] * no + ["unclear"] * unclear + ["not_applicable"] * na
     assert len(answers) == len(SERIES)
-    return summarise_appraisal(_record(answers), rule).concern
+    return summarise_appraisal(_record(answers, read=read), rule).concern
 
 
 def test_every_applicable_yes_is_low_and_one_unclear_is_not():
@@ -97,6 +99,58 @@ def test_not_appraised():
     summary = summarise_appraisal(SimpleNamespace(key="x", appraisal=None))
     assert summary.concern == "not appraised" and summary.tool is None
     assert summarise_appraisal(_record(["not_applicable"] * 10)).concern == "not appraised"
+
+
+@pytest.mark.parametrize("read", ["abstract", "abstract_truncated", "secondary_only"])
+def test_an_unclear_item_of_an_abstract_counts_as_a_concern(read):
+    # the only full text, with two explicit "no" answers, is of high concern; an abstract
+    # that leaves items unclear must not come out better (no information, ROBINS-I)
+    assert _concern(6, 2, 2) == "high"
+    assert _concern(9, 0, 1, read=read) == "high"
+    assert _concern(0, 0, 10, read=read) == "high"
+    assert _concern(9, 0, 1) == "some"                 # the same answers from a full text
+    assert _concern(10, 0, 0, read=read) == "low"      # an abstract that answers every item
+    assert _concern(7, 0, 0, na=3, read=read) == "low"
+
+
+def test_no_information_follows_the_rule_thresholds():
+    two = ConcernRule(high_no=2)
+    assert _concern(9, 0, 1, rule=two, read="abstract") == "some"
+    assert _concern(8, 0, 2, rule=two, read="abstract") == "high"
+    assert _concern(8, 1, 1, rule=two, read="abstract") == "high"
+    # low_unclear never lets a no-information item through as low
+    assert _concern(9, 0, 1, rule=ConcernRule(high_no=2, low_unclear=1),
+                    read="abstract") == "some"
+    # the protocol can switch the rule off: abstracts' unclear answers as in a full text
+    off = ConcernRule(high_unclear_share=1.0, no_information_from=())
+    assert _concern(0, 0, 10, rule=off, read="abstract") == "some"
+
+
+def test_summary_says_what_the_level_rests_on():
+    s = summarise_appraisal(_record(["yes"] * 3 + ["no"] + ["unclear"] * 6, read="abstract"))
+    assert (s.concern, s.no_information) == ("high", 6)
+    assert s.basis == "1 item answered no; 6 items unclear from the abstract alone (no information)"
+    full = summarise_appraisal(_record(["yes"] * 6 + ["no"] * 2 + ["unclear"] * 2))
+    assert (full.no_information, full.basis) == (0, "2 items answered no; 2 items unclear")
+    low = summarise_appraisal(_record(["yes"] * 10, read="secondary_only"))
+    assert (low.concern, low.basis) == ("low", "every applicable item yes")
+
+
+@given(st.lists(st.sampled_from(ANSWERS), min_size=10, max_size=10),
+       st.sampled_from(["abstract", "abstract_truncated", "secondary_only"]))
+def test_an_abstract_is_rated_as_its_unclear_answers_turned_into_no(answers, read):
+    order = {"not appraised": -1, "low": 0, "some": 1, "high": 2}
+    rule = ConcernRule(high_unclear_share=1.0)
+    abstract = summarise_appraisal(_record(answers, read=read), rule).concern
+    as_no = [("no" if a == "unclear" else a) for a in answers]
+    assert abstract == summarise_appraisal(_record(as_no), rule).concern
+    assert order[abstract] >= order[summarise_appraisal(_record(answers), rule).concern]
+
+
+@pytest.mark.parametrize("bad", [("abstract", "pdf"), "abstract"])
+def test_no_information_from_takes_known_access_values(bad):
+    with pytest.raises(InputError):
+        ConcernRule(no_information_from=bad)
 
 
 def test_summary_counts_and_dict():
@@ -201,3 +255,18 @@ def test_appraisal_round_trips_through_dump():
     text = (DATA / "valid" / "fixture2020.yaml").read_text(encoding="utf-8")
     record = parse_study(text, "f.yaml")
     assert parse_study(dump_study(record), "f.yaml") == record
+
+
+@pytest.mark.skipif(not _SHIPPED, reason="no study files shipped")
+def test_no_shipped_abstract_is_rated_better_than_the_full_text():
+    from blastic_meta.review.appraisal_view import concern_rule
+    from blastic_meta.review.protocol import load_protocol
+
+    records, _ = load_studies(ROOT / "studies", ROOT / "evidence" / "references.bib")
+    rule = concern_rule(load_protocol(ROOT / "evidence" / "protocol.yaml"))
+    level = study_level_table(records, rule).set_index("study")
+    full = level[level["appraised_from"] == "full_text"]
+    partial = level[level["appraised_from"] != "full_text"]
+    worst_full = max(_ORDER[c] for c in full["concern"])
+    assert all(_ORDER[c] >= worst_full for c in partial["concern"])
+    assert level.loc["xu2021", "concern_basis"] == "2 items answered no; 2 items unclear"

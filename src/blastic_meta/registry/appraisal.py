@@ -25,8 +25,10 @@ from ..errors import InputError
 from ._base import Id, Key, Text, _err, _Model
 
 __all__ = [
+    "ACCESS",
     "ANSWERS",
     "CONCERNS",
+    "NOT_FULL_TEXT",
     "TOOLS",
     "Appraisal",
     "AppraisalItem",
@@ -59,6 +61,7 @@ Tool = Literal["jbi_case_series", "jbi_case_report", "nos_cohort"]
 Answer = Literal["yes", "no", "unclear", "not_applicable"]
 Concern = Literal["low", "some", "high", "not appraised"]
 Access = Literal["full_text", "abstract", "abstract_truncated", "secondary_only"]
+ACCESS = ("full_text", "abstract", "abstract_truncated", "secondary_only")
 
 _ITEMS_HELP = "; ".join(f"{tool}: {', '.join(items)}" for tool, items in TOOLS.items())
 
@@ -108,20 +111,34 @@ def expected_tool(design: str, has_within_study: bool) -> str:
     return "jbi_case_series"
 
 
+NOT_FULL_TEXT: tuple[str, ...] = ("abstract", "abstract_truncated", "secondary_only")
+
+
 @dataclass(frozen=True)
 class ConcernRule:
     """The thresholds that turn answers into a level of concern (set by the protocol).
 
-    ``high`` when at least ``high_no`` items are answered ``no``, or when more than
+    ``high`` when at least ``high_no`` items count as a concern, or when more than
     ``high_unclear_share`` of the applicable items (all but ``not_applicable``) are
     ``unclear``; otherwise ``low`` when no item is ``no`` and at most ``low_unclear`` are
-    ``unclear``; otherwise ``some``. The defaults: any ``no`` or more than half unclear is high,
-    every applicable item ``yes`` is low.
+    ``unclear``; otherwise ``some``. The defaults: any concern or more than half unclear is
+    high, every applicable item ``yes`` is low.
+
+    An item counts as a concern when it is answered ``no``, or when it is ``unclear`` in a
+    study appraised from less than its full text (``appraised_from`` in
+    ``no_information_from``: by default an abstract, a truncated abstract or a secondary
+    source). There "unclear" means no information, not a report that leaves the point open,
+    and missing information is not evidence of low risk: ROBINS-I keeps "no information"
+    apart from low and moderate risk (Sterne et al. 2016; Cochrane Handbook ch. 25), RoB 2
+    gives no domain low risk on missing information (Cochrane Handbook ch. 8), and a JBI
+    item is met only when answered "yes" (Munn et al. 2020). Without this, an abstract's
+    unclear answers would rate it better than a full text's explicit "no" (docs/appraisal.md).
     """
 
     high_no: int = 1
     high_unclear_share: float = 0.5
     low_unclear: int = 0
+    no_information_from: tuple[str, ...] = NOT_FULL_TEXT
 
     def __post_init__(self) -> None:
         if isinstance(self.high_no, bool) or not isinstance(self.high_no, int) \
@@ -135,11 +152,18 @@ class ConcernRule:
                 or self.low_unclear < 0:
             raise InputError(f"low_unclear must be a whole number >= 0, got "
                              f"{self.low_unclear!r}")
+        bad = [a for a in self.no_information_from if a not in ACCESS]
+        if isinstance(self.no_information_from, str) or bad:
+            raise InputError(f"no_information_from must list values of {ACCESS}, got "
+                             f"{self.no_information_from!r}")
 
 
 @dataclass(frozen=True)
 class AppraisalSummary:
-    """Counts per answer and the level of concern of one study's appraisal."""
+    """Counts per answer and the level of concern of one study's appraisal.
+
+    ``no_information``: the unclear answers that count as concerns because the study was
+    appraised from less than its full text; ``basis``: what the level rests on, in words."""
 
     study: str
     tool: str | None
@@ -149,6 +173,8 @@ class AppraisalSummary:
     unclear: int
     not_applicable: int
     concern: Concern
+    no_information: int = 0
+    basis: str = ""
 
     @property
     def applicable(self) -> int:
@@ -170,20 +196,39 @@ def summarise_appraisal(record: Any, rule: ConcernRule | None = None) -> Apprais
     rule = rule or ConcernRule()
     appraisal = getattr(record, "appraisal", None)
     if appraisal is None:
-        return AppraisalSummary(record.key, None, None, 0, 0, 0, 0, "not appraised")
+        return AppraisalSummary(record.key, None, None, 0, 0, 0, 0, "not appraised",
+                                basis="no appraisal")
     counts = dict.fromkeys(ANSWERS, 0)
     for item in appraisal.items.values():
         counts[item.answer] += 1
-    applicable = counts["yes"] + counts["no"] + counts["unclear"]
-    concern: Concern
-    if applicable == 0:
-        concern = "not appraised"
-    elif counts["no"] >= rule.high_no or counts["unclear"] > rule.high_unclear_share * applicable:
-        concern = "high"
-    elif counts["no"] == 0 and counts["unclear"] <= rule.low_unclear:
-        concern = "low"
-    else:
-        concern = "some"
+    no_info = counts["unclear"] if appraisal.appraised_from in rule.no_information_from else 0
+    concern, basis = _level(counts, no_info, rule, appraisal.appraised_from)
     return AppraisalSummary(record.key, appraisal.tool, appraisal.appraised_from,
                             counts["yes"], counts["no"], counts["unclear"],
-                            counts["not_applicable"], concern)
+                            counts["not_applicable"], concern, no_info, basis)
+
+
+def _items(n: int) -> str:
+    return f"{n} item{'' if n == 1 else 's'}"
+
+
+def _level(counts: dict[str, int], no_info: int, rule: ConcernRule,
+           appraised_from: str) -> tuple[Concern, str]:
+    """The level of concern and what it rests on (``ConcernRule``): the no-information
+    answers count as ``no``, so the level equals that of the same answers with each of them
+    turned into ``no``."""
+    concerns, unclear = counts["no"] + no_info, counts["unclear"] - no_info
+    applicable = concerns + unclear + counts["yes"]
+    if applicable == 0:
+        return "not appraised", "every item not applicable"
+    read = {"abstract_truncated": "truncated abstract",
+            "secondary_only": "secondary source"}.get(appraised_from, "abstract")
+    why = "; ".join(w for w in (
+        f"{_items(counts['no'])} answered no" if counts["no"] else "",
+        f"{_items(no_info)} unclear from the {read} alone (no information)" if no_info else "",
+        f"{_items(unclear)} unclear" if unclear else "") if w)
+    if concerns >= rule.high_no or unclear > rule.high_unclear_share * applicable:
+        return "high", why
+    if concerns == 0 and unclear <= rule.low_unclear:
+        return "low", why or "every applicable item yes"
+    return "some", why

@@ -157,8 +157,8 @@ def study_table(records: list[StudyRecord]) -> pd.DataFrame:
 
 STUDY_LEVEL_COLUMNS = (
     "study", "design", "source_access", "identity_verified", "identity_reason", "tool",
-    "appraised_from", "yes", "no", "unclear", "not_applicable", "applicable", "concern",
-    "within_study", "narrative",
+    "appraised_from", "yes", "no", "unclear", "not_applicable", "applicable", "no_information",
+    "concern", "concern_basis", "within_study", "narrative",
 )
 APPRAISAL_COLUMNS = ("study", "tool", "appraised_from", "item", "answer", "source", "via",
                      "reason", "note")
@@ -182,12 +182,14 @@ def study_level_table(records: list[StudyRecord],
             "identity_verified": rec.identity_verified,
             "identity_reason": rec.identity.reason if rec.identity is not None else None,
             **{k: summary[k] for k in ("tool", "appraised_from", "yes", "no", "unclear",
-                                       "not_applicable", "applicable", "concern")},
+                                       "not_applicable", "applicable", "no_information",
+                                       "concern")},
+            "concern_basis": summary["basis"],
             "within_study": len(rec.within_study), "narrative": len(rec.narrative),
         })
     table = pd.DataFrame(rows, columns=list(STUDY_LEVEL_COLUMNS))
-    for name in ("yes", "no", "unclear", "not_applicable", "applicable", "within_study",
-                 "narrative"):
+    for name in ("yes", "no", "unclear", "not_applicable", "applicable", "no_information",
+                 "within_study", "narrative"):
         table[name] = table[name].astype("int64")
     table["identity_verified"] = table["identity_verified"].astype(bool)
     return table

@@ -7,10 +7,10 @@ domain (Cochrane Handbook chapter 14; Schünemann et al., GRADE handbook 2013):
 - inconsistency, from I², the prediction interval and the reported directions;
 - indirectness, from device-assisted techniques and lesion types other than the one asked
   about;
-- imprecision, from the CI against the protocol's clinically important difference (VAS: 2
-  points or 30%, Farrar et al. 2001; at least 2 points is a partial response for bone
-  metastases, Chow et al. 2012), or for proportions the width of the CI and the number of
-  patients;
+- imprecision, from the CI against the protocol's clinically important difference (VAS: the
+  larger of 2 points and 30% of the baseline mean, ``review.clinical``: Farrar et al. 2001;
+  Dworkin et al. 2008; at least 2 points is a partial response for bone metastases, Chow et
+  al. 2012), or for proportions the width of the CI and the number of patients;
 - publication bias: not assessable below the protocol's small-study k, which is said.
 
 Each judgement carries the reason the data gave. The protocol may override one judgement only
@@ -20,12 +20,13 @@ informative statements (Santesso et al. 2020).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from .clinical import vas_mcid
 from .comparison import procedures_text
 
 __all__ = ["LEVELS", "Certainty", "rate", "rate_all", "summary_of_findings"]
@@ -55,18 +56,30 @@ def _judge(levels: int, reason: str) -> dict[str, Any]:
     return {"levels": levels, "reason": reason}
 
 
-def _risk_of_bias(studies: Sequence[str], concern: Mapping[str, str]) -> dict[str, Any]:
+def _risk_of_bias(studies: Sequence[str], concern: Mapping[str, str],
+                  no_information: Collection[str] = ()) -> dict[str, Any]:
+    """Rated down two levels when half or more of the studies are of high concern (or not
+    appraised), one when any is of some or high concern. ``no_information``: the studies
+    whose high concern rests on items an abstract leaves unclear (registry ConcernRule),
+    named in the reason so that "high" from missing information is told from "high" from
+    what a report shows."""
     levels = [concern.get(s, "not appraised") for s in studies]
     high = sum(1 for v in levels if v in ("high", "not appraised"))
     some = sum(1 for v in levels if v == "some")
     counts = ", ".join(f"{n} {name}" for name, n in (
         ("high concern or not appraised", high), ("some concerns", some),
         ("low concern", len(levels) - high - some)) if n)
+    unread = sum(1 for s in studies if s in no_information and concern.get(s) == "high")
+    who = "read" if len(levels) == 1 else f"{unread} of them read"
+    why = (f" ({who} only as an abstract or a secondary source, whose unclear items count as "
+           "concerns: no information)" if unread else "")
     if high * 2 >= len(levels) and high:
-        return _judge(2, f"half or more of the studies ({counts}) carry a high concern in "
-                         "the appraisal; single-arm series without a control")
+        head = (f"the one study is {'of high concern' if levels[0] == 'high' else 'not appraised'}"
+                if len(levels) == 1 else f"{high} of {len(levels)} studies of high concern or "
+                                         "not appraised")
+        return _judge(2, f"{head}{why}; single-arm series without a control")
     if high or some:
-        return _judge(1, f"appraisal: {counts}; single-arm series without a control")
+        return _judge(1, f"appraisal: {counts}{why}; single-arm series without a control")
     return _judge(0, "every study appraised with low concern")
 
 
@@ -121,34 +134,60 @@ def _imprecision(fit: Mapping[str, Any], analysis: Mapping[str, Any],
     status, k = fit.get("status"), fit.get("k", 0)
     patients = fit.get("patients")
     if status in ("side by side", "not estimable"):
-        return _judge(2, f"not pooled (k = {k}): no summary estimate")
+        return _judge(2, f"not pooled (k = {k}): no summary estimate"
+                      + _per_study_mcid(fit, analysis, clinical))
     lo, hi = fit.get("ci_low"), fit.get("ci_high")
     if lo is None or hi is None:
         return _judge(2, "no confidence interval")
     if fit.get("scale") == "proportion":
-        width = 100 * (hi - lo)
-        small = patients is not None and patients < 100
-        if width > 20 and small:
-            return _judge(2, f"CI {width:.0f} percentage points wide, {patients} patients")
-        if width > 20 or small or patients is None:
-            why = f"CI {width:.0f} percentage points wide" if width > 20 else (
-                f"{patients} patients" if patients is not None else "patients not reported")
-            return _judge(1, why)
-        return _judge(0, f"CI {width:.0f} percentage points wide, {patients} patients")
+        return _proportion_imprecision(lo, hi, patients)
     if analysis.get("outcome") != "vas":
         return _judge(1, "no clinically important difference is set for this score; "
                          f"{patients} patients")
-    mcid = float(clinical.get("vas_mcid_points", 2.0))
+    mcid = vas_mcid(clinical, fit.get("baseline"))
+    threshold = f"the clinically important change of {mcid.describe()}"
     if lo < 0 < hi:
-        return _judge(2, f"the CI ({lo:.2f} to {hi:.2f}) includes no effect and the "
-                         f"{mcid:g}-point threshold")
-    if lo < mcid <= hi:
-        return _judge(1, f"the CI ({lo:.2f} to {hi:.2f}) crosses the {mcid:g}-point "
-                         "threshold of a clinically important change")
+        also = f" and {threshold}" if hi >= mcid.value else f"; {threshold}"
+        return _judge(2, f"the CI ({lo:.2f} to {hi:.2f}) includes no effect{also}")
+    if lo < mcid.value <= hi:
+        return _judge(1, f"the CI ({lo:.2f} to {hi:.2f}) crosses {threshold}")
     if k == 1 and patients is not None and patients < 100:
-        return _judge(1, f"one study of {patients} patients")
-    side = "above" if lo >= mcid else "below"
-    return _judge(0, f"the whole CI lies {side} the {mcid:g}-point threshold")
+        return _judge(1, f"one study of {patients} patients; the whole CI lies "
+                         f"{_side(lo, mcid.value)} {threshold}")
+    return _judge(0, f"the whole CI lies {_side(lo, mcid.value)} {threshold}")
+
+
+def _side(lo: float, value: float) -> str:
+    return "above" if lo >= value else "below"
+
+
+def _per_study_mcid(fit: Mapping[str, Any], analysis: Mapping[str, Any],
+                    clinical: Mapping[str, Any]) -> str:
+    """Each unpooled study's CI against its own clinically important change (VAS)."""
+    if analysis.get("outcome") != "vas" or fit.get("scale") != "MC":
+        return ""
+    parts = []
+    for r in fit.get("per_study") or []:
+        mcid = vas_mcid(clinical, r.get("baseline"))
+        lo, hi = r["ci_low"], r["ci_high"]
+        where = ("crosses" if lo < mcid.value <= hi else
+                 f"lies {_side(lo, mcid.value)}")
+        parts.append(f"{r.get('label') or r['study']}: CI {lo:.2f} to {hi:.2f} {where} "
+                     f"{mcid.describe()}")
+    return "; each study against its clinically important change: " + "; ".join(parts) \
+        if parts else ""
+
+
+def _proportion_imprecision(lo: float, hi: float, patients: int | None) -> dict[str, Any]:
+    width = 100 * (hi - lo)
+    small = patients is not None and patients < 100
+    if width > 20 and small:
+        return _judge(2, f"CI {width:.0f} percentage points wide, {patients} patients")
+    if width > 20 or small or patients is None:
+        why = f"CI {width:.0f} percentage points wide" if width > 20 else (
+            f"{patients} patients" if patients is not None else "patients not reported")
+        return _judge(1, why)
+    return _judge(0, f"CI {width:.0f} percentage points wide, {patients} patients")
 
 
 def _publication_bias(k: int, min_k: int) -> dict[str, Any]:
@@ -159,13 +198,15 @@ def _publication_bias(k: int, min_k: int) -> dict[str, Any]:
 
 
 def rate(analysis_id: str, group: str, fit: Mapping[str, Any], analysis: Mapping[str, Any],
-         concern: Mapping[str, str], directions: Sequence[str], protocol: Any) -> Certainty:
-    """The GRADE rating of one lesion type's result."""
+         concern: Mapping[str, str], directions: Sequence[str], protocol: Any,
+         no_information: Collection[str] = ()) -> Certainty:
+    """The GRADE rating of one lesion type's result (``no_information``: see
+    ``_risk_of_bias``)."""
     compared = tuple(protocol.subgroups.compared)
     procedures = sorted({p for s in fit.get("arms") or []
                          for p in _arm_procedures(analysis, s)})
     down = {
-        "risk_of_bias": _risk_of_bias(fit.get("studies") or [], concern),
+        "risk_of_bias": _risk_of_bias(fit.get("studies") or [], concern, no_information),
         "inconsistency": _inconsistency(fit, directions),
         "indirectness": _indirectness(group, procedures, compared, analysis.get("outcome")),
         "imprecision": _imprecision(fit, analysis, protocol.clinical.model_dump()),
@@ -188,9 +229,11 @@ def _arm_procedures(analysis: Mapping[str, Any], arm_key: str) -> list[str]:
 
 
 def rate_all(analyses: Mapping[str, Mapping[str, Any]], procedures: Mapping[str, Mapping[str, str]],
-             concern: Mapping[str, str], directions: pd.DataFrame, protocol: Any
-             ) -> dict[str, dict[str, Certainty]]:
-    """Every analysis and lesion type with a result; ``procedures[analysis][study/arm]``."""
+             concern: Mapping[str, str], directions: pd.DataFrame, protocol: Any,
+             no_information: Collection[str] = ()) -> dict[str, dict[str, Certainty]]:
+    """Every analysis and lesion type with a result; ``procedures[analysis][study/arm]``;
+    ``no_information``: the studies whose concern rests on what their abstract leaves
+    unclear."""
     out: dict[str, dict[str, Certainty]] = {}
     for aid, a in analyses.items():
         a = {**a, "_procedures": procedures.get(aid, {})}
@@ -200,7 +243,8 @@ def rate_all(analyses: Mapping[str, Mapping[str, Any]], procedures: Mapping[str,
                               & directions["study"].isin(fit.get("studies") or [])] \
                 if len(directions) else directions
             dirs = list(rows["direction"]) if len(rows) else []
-            out.setdefault(aid, {})[group] = rate(aid, group, fit, a, concern, dirs, protocol)
+            out.setdefault(aid, {})[group] = rate(aid, group, fit, a, concern, dirs, protocol,
+                                                  no_information)
     return out
 
 

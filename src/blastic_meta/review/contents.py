@@ -34,7 +34,7 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
     from ..registry.screening import load_screening, prisma_flow
     from . import certainty, figure_panels, figure_specs, prose, result_tables, synthesis
     from .analyses import run_analyses
-    from .appraisal_view import appraisal_concern
+    from .appraisal_view import appraisal_basis, appraisal_concern, no_information
     from .report import _json_safe, _summary_json
     from .report_page import build_page
     from .tables import data_quality, study_characteristics, write_table
@@ -62,7 +62,8 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
     }
     procedures = {aid: {f"{r.study}/{r.arm}": str(r.procedure) for r in res.included.itertuples()}
                   for aid, res in results.items()}
-    ratings = certainty.rate_all(analyses, procedures, concern, directions, protocol)
+    ratings = certainty.rate_all(analyses, procedures, concern, directions, protocol,
+                                 no_information(records, protocol))
     summary["certainty"] = {aid: {g: c.to_dict() for g, c in groups.items()}
                             for aid, groups in ratings.items()}
     windows = {w.id: w.label for w in protocol.windows}
@@ -80,7 +81,8 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         "sensitivity": result_tables.sensitivity_table(analyses, summary["sensitivity"]),
         "data_quality": data_quality(records, analyses, [
             f for f in findings if getattr(f, "severity", "") != "error"]),
-        "appraisal": figure_panels.appraisal_table(records, labels, concern),
+        "appraisal": figure_panels.appraisal_table(records, labels, concern,
+                                                   appraisal_basis(records, protocol)),
     }
     titles = {
         "summary_of_findings": "Summary of findings (GRADE; non-randomised evidence starts at "

@@ -59,23 +59,27 @@ def appraisal_spec(records: Sequence[Any], labels: Mapping[str, str],
                              list(ITEM_WORDING[t]), rows)
               for t, rows in by_tool.items() if rows]
     return AppraisalSpec("Appraisal of the included studies", blocks, footnote_lines=[
-        "Overall: high concern with any 'no'; some concerns when items are unclear (most "
-        "sources are abstracts); low when every applicable item is 'yes' "
-        "(evidence/protocol.yaml)."])
+        "Overall: high concern with any 'no', or any 'unclear' in a study read only as an "
+        "abstract or a secondary source (no information); some concerns when items of a full "
+        "text are unclear; low when every applicable item is 'yes' (evidence/protocol.yaml)."])
 
 
 def appraisal_table(records: Sequence[Any], labels: Mapping[str, str],
-                    concern: Mapping[str, str]) -> pd.DataFrame:
-    """One row per study and item: the answer and its source or reason."""
+                    concern: Mapping[str, str],
+                    basis: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per study and item: the answer and its source or reason, the study's overall
+    level and (``basis``) what that level rests on."""
     from ..registry.appraisal import TOOLS
 
     rows = []
     for rec in records:
         a = rec.appraisal
+        overall = {"overall": concern.get(rec.key, "not appraised"),
+                   "overall_basis": (basis or {}).get(rec.key, "")}
         if a is None:
             rows.append({"study": rec.key, "label": labels.get(rec.key, rec.key), "tool": "",
                          "item": "", "answer": "not appraised", "source_or_reason": "",
-                         "overall": concern.get(rec.key, "not appraised")})
+                         **overall})
             continue
         for i, item_id in enumerate(TOOLS[a.tool]):
             item = a.items.get(item_id)
@@ -84,7 +88,7 @@ def appraisal_table(records: Sequence[Any], labels: Mapping[str, str],
                 "item": f"Q{i + 1} {ITEM_WORDING[a.tool][i]}",
                 "answer": item.answer.replace("_", " ") if item else "",
                 "source_or_reason": (item.source or item.reason or "") if item else "",
-                "overall": concern.get(rec.key, "not appraised")})
+                **overall})
     return pd.DataFrame(rows)
 
 

@@ -53,7 +53,12 @@ def clean(value: Any) -> Any:
 @dataclass(frozen=True)
 class GroupFit:
     """One group's result. ``status`` is one of ``STATUSES``; ``scale`` "MC" (points),
-    "ROMC" (ratio of follow-up to baseline mean), "MN" (follow-up mean) or "proportion"."""
+    "ROMC" (ratio of follow-up to baseline mean), "MN" (follow-up mean) or "proportion".
+
+    ``baseline`` (scores): the baseline mean a clinically important change is read against
+    (``review.clinical``): the study's own for a single study, the studies' baseline means
+    averaged with the pooling weights for a pooled result; each ``per_study`` row carries its
+    own."""
 
     name: str
     status: str
@@ -83,6 +88,7 @@ class GroupFit:
     total_effective: float | None = None
     crude_ci_low: float = NAN
     crude_ci_high: float = NAN
+    baseline: float = NAN
     per_study: tuple[dict[str, Any], ...] = ()
     bayes: dict[str, Any] | None = None
     fitted: Any = field(default=None, compare=False, repr=False)
@@ -152,6 +158,8 @@ def _per_study(rows: pd.DataFrame, proportion: bool, scale: str = "MC"
                 [r["yi"], r["ci_low"], r["ci_high"]], dtype=float)))
         item = {"study": r["study"], "arm": r["arm"], "label": r["label"], "estimate": est,
                 "ci_low": lo, "ci_high": hi}
+        if not proportion:
+            item["baseline"] = _float(r.get("mean_pre"))
         if proportion:
             observed = r.get("events_observed")
             item["events"] = _count(float(r["events"] if pd.isna(observed) else observed))
@@ -159,6 +167,23 @@ def _per_study(rows: pd.DataFrame, proportion: bool, scale: str = "MC"
             item["total"] = _count(float(r["total"] if pd.isna(total) else total))
         out.append(item)
     return tuple(out)
+
+
+def _float(value: Any) -> float:
+    """A number from an input cell (NaN when empty)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return NAN
+
+
+def _weighted_baseline(rows: pd.DataFrame, weights: Any) -> float:
+    """The baseline means averaged with the pooling ``weights`` (NaN if one is missing)."""
+    base = np.array([_float(v) for v in rows.get("mean_pre", pd.Series(NAN, rows.index))])
+    w = np.asarray(weights, dtype=float)
+    if len(base) != len(w) or not np.isfinite(base).all() or not w.sum() > 0:
+        return NAN
+    return float(np.sum(w * base) / np.sum(w))
 
 
 def _bayes(yi: np.ndarray, vi: np.ndarray, scale: str, protocol: Protocol) -> dict[str, Any] | None:
@@ -206,6 +231,7 @@ def fit_group(name: str, rows: pd.DataFrame, spec: AnalysisSpec, protocol: Proto
                                                   float(rows["ci_high"].iloc[0])]))
         return GroupFit(status="single study", estimate=float(est), ci_low=float(lo),
                         ci_high=float(hi), weights=(100.0,),
+                        baseline=_weighted_baseline(rows, [100.0]),
                         per_study=_per_study(rows, False, scale), **common)
     bayes = _bayes(yi, vi, scale, protocol)
     if bayes is not None and scale == "ROMC":
@@ -228,6 +254,7 @@ def fit_group(name: str, rows: pd.DataFrame, spec: AnalysisSpec, protocol: Proto
                     tau2=float(fit.tau2), i2=float(fit.i2), q=float(fit.q),
                     q_df=float(fit.q_df), q_pval=float(fit.q_pval),
                     weights=tuple(float(w) for w in fit.weights), bayes=bayes, fitted=fit,
+                    baseline=_weighted_baseline(rows, fit.weights),
                     per_study=_per_study(rows, False, scale), **common)
 
 

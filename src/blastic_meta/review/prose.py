@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..formatting import fmt_num, fmt_p
+from .clinical import methods_sentence, reading
 
 __all__ = [
     "ProseStyle",
@@ -206,22 +207,30 @@ def _when(analysis: Mapping[str, Any]) -> str:
 
 
 def _clinical(fit: Mapping[str, Any], analysis: Mapping[str, Any],
-              clinical: Mapping[str, Any]) -> str:
-    """The estimate and its CI read against the clinically important difference."""
+              clinical: Mapping[str, Any], style: ProseStyle | None = None) -> str:
+    """The estimate and its CI read against the clinically important change of this result
+    (``review.clinical``: the larger of 2 points and 30% of its baseline mean)."""
+    text = _reading(fit, analysis, clinical, style)
+    return f"; {text}" if text else ""
+
+
+def _reading(fit: Mapping[str, Any], analysis: Mapping[str, Any],
+             clinical: Mapping[str, Any], style: ProseStyle | None = None) -> str:
     if analysis.get("outcome") != "vas" or fit.get("scale") != "MC":
         return ""
-    mcid = float(clinical.get("vas_mcid_points", 2.0))
-    lo, est, hi = fit.get("ci_low"), fit.get("estimate"), fit.get("ci_high")
-    if lo is None or hi is None or est is None:
-        return ""
-    t = f"{mcid:g}-point threshold of a clinically important change"
-    if lo >= mcid:
-        return f"; the whole CI lies above the {t}"
-    if est >= mcid:
-        return f"; the estimate exceeds the {t}, but the CI includes smaller changes"
-    if hi >= mcid:
-        return f"; the estimate is below the {t}, and the CI includes it"
-    return f"; the whole CI lies below the {t}"
+    return reading(fit, clinical, style.percent if style else "%")
+
+
+def _side_by_side_clinical(per: Sequence[Mapping[str, Any]], analysis: Mapping[str, Any],
+                           clinical: Mapping[str, Any], style: ProseStyle) -> str:
+    """One short sentence per unpooled study: its CI against its own clinically important
+    change (each study has its own baseline, so its own threshold)."""
+    out = []
+    for r in per:
+        reading = _reading({**r, "scale": "MC"}, analysis, clinical, style)
+        if reading:
+            out.append(f" In {style.cite_narrative(r['study'])}, {reading}.")
+    return "".join(out)
 
 
 def _bayes_sentence(fit: Mapping[str, Any], scale: str, style: ProseStyle) -> str:
@@ -256,7 +265,7 @@ def subgroup_sentence(group: str, fit: Mapping[str, Any], analysis: Mapping[str,
             parts.append(_interval(fit["pi_low"], fit["pi_high"], scale, style, "PI"))
         value = _value(fit["estimate"], scale, style) + points
         return (f"{head}, {pooled_phrase.format(v=value)}{crude(fit)} ({'; '.join(parts)}) "
-                f"{style.cite(fit['studies'])}{_clinical(fit, analysis, clinical)}.")
+                f"{style.cite(fit['studies'])}{_clinical(fit, analysis, clinical, style)}.")
     if status in ("no events", "all events"):
         word = "no" if status == "no events" else "every"
         noun = pooled_phrase.split(" per ")[0]
@@ -272,14 +281,15 @@ def subgroup_sentence(group: str, fit: Mapping[str, Any], analysis: Mapping[str,
         return (f"{head}, {style.cite_narrative(r['study'])} reported "
                 f"{single_phrase.format(v=value)}{crude(fit)} "
                 f"({_interval(r['ci_low'], r['ci_high'], scale, style)})"
-                f"{_clinical({**fit, **r, 'scale': scale}, analysis, clinical)}.")
+                f"{_clinical({**fit, **r, 'scale': scale}, analysis, clinical, style)}.")
     items = [f"{_value(r['estimate'], scale, style)}{points} in "
              f"{style.cite_narrative(r['study'])} "
              f"({_interval(r['ci_low'], r['ci_high'], scale, style)})" for r in per]
     joined = " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else \
         (items[0] if items else "")
     why = f"not pooled at k = {fit['k']}" if status == "side by side" else "not estimable"
-    return (f"{head}, {pooled_phrase.format(v=joined)}; {why}."
+    readings = _side_by_side_clinical(per, analysis, clinical, style) if scale == "MC" else ""
+    return (f"{head}, {pooled_phrase.format(v=joined)}; {why}.{readings}"
             + _bayes_sentence(fit, scale, style))
 
 
@@ -416,9 +426,7 @@ def methods_paragraph(protocol: Any, style: ProseStyle) -> str:
         f"within-study comparisons rank above between-study contrasts, which are "
         f"observational and confounded by procedure. Reported directions of effect were "
         f"tabulated and tested with a sign test where at least three studies reported one "
-        f"(Campbell et al. 2020). Sensitivity analyses: {scenarios}. A change in pain of "
-        f"{c.vas_mcid_points:g} points or {c.vas_mcid_percent:g}% was taken as clinically "
-        f"important.")
+        f"(Campbell et al. 2020). Sensitivity analyses: {scenarios}. {methods_sentence(c)}")
     return style.escape(text)
 
 
@@ -439,7 +447,8 @@ def limitations_paragraph(summary: Mapping[str, Any], context: Mapping[str, Any]
         if reason and reason.startswith("No ") and first not in missing:
             missing.append(first)
     parts = [f"Of the {n} studies, {abstract} could be read only as an abstract (or through "
-             f"another paper), so most appraisal answers are 'unclear'."]
+             f"another paper), so most appraisal answers are 'unclear': those items could not "
+             f"be appraised, which is no evidence that the studies are at low risk of bias."]
     if flagged:
         parts.append(f"{len(flagged)} studies entered an analysis with a derived, imputed or "
                      f"adjusted value (an SD from an unlabelled dispersion, an n taken from "

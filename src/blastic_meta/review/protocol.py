@@ -139,10 +139,16 @@ class UnitSettings(_Frozen):
 
 
 class ClinicalSettings(_Frozen):
-    """Thresholds a result is read against (text, summary of findings, imprecision)."""
+    """Thresholds a result is read against (text, summary of findings, imprecision).
+
+    ``vas_mcid_rule`` says how the points and the percent thresholds combine: ``larger``
+    (a clinically important change must meet both: the larger of ``vas_mcid_points`` and
+    ``vas_mcid_percent`` of the baseline mean; Farrar et al. 2001, Dworkin et al. 2008, Chow
+    et al. 2012) or ``smaller`` (either suffices); see ``review.clinical``."""
 
     vas_mcid_points: StrictFloat = Field(2.0, gt=0)
     vas_mcid_percent: StrictFloat = Field(30.0, gt=0, lt=100)
+    vas_mcid_rule: Literal["larger", "smaller"] = "larger"
     reference: str = ""
 
 
@@ -315,11 +321,19 @@ class CertaintyOverride(_Frozen):
 
 
 class AppraisalRule(_Frozen):
-    """How a study's appraisal answers become its level of concern (registry ConcernRule)."""
+    """How a study's appraisal answers become its level of concern (registry ConcernRule).
+
+    ``no_information_from``: what an appraiser read when an ``unclear`` answer means no
+    information and counts as a concern like ``no`` (Sterne et al. 2016, ROBINS-I "no
+    information"; docs/appraisal.md), so that a study read only as an abstract is never rated
+    better than a full text."""
 
     high_no: StrictInt = Field(1, ge=1)
     high_unclear_share: StrictFloat = Field(1.0, ge=0.0, le=1.0)
     low_unclear: StrictInt = Field(0, ge=0)
+    no_information_from: tuple[Literal["full_text", "abstract", "abstract_truncated",
+                                       "secondary_only"], ...] = (
+        "abstract", "abstract_truncated", "secondary_only")
     reason: str = ""
 
 

@@ -23,6 +23,7 @@ from blastic_meta.figures import (
     PrismaCount,
     PrismaCounts,
     PrismaOtherSources,
+    StudyEstimate,
 )
 
 Y, N, U, NA = "yes", "no", "unclear", "not_applicable"
@@ -115,7 +116,10 @@ def comparison_spec() -> ComparisonSpec:
                        g(3.4, 2.6, 4.2, k=5, patients=212, procedures="PVP; PKP")],
                       ComparisonDifference("MD", 0.7, -0.4, 1.8), "between-study"),
         ComparisonRow("VAS reduction, 12 months",
-                      [g(3.8, 2.2, 5.4, k=2, patients=40, procedures="PVP"),
+                      [g(NAN, NAN, NAN, k=2, patients=40, procedures="PVP",
+                         missing_text="not pooled, k = 2",
+                         studies=[StudyEstimate("Alpha et al. 2011", 4.6, 3.9, 5.3),
+                                  StudyEstimate("Bravo 2015", 2.1, 0.8, 3.4)]),
                        g(NAN, NAN, NAN, k=0, missing_text="no osteolytic series reported VAS "
                          "as mean and SD at 12 months")], None, "none"),
     ], null_value=0.0)

@@ -15,6 +15,7 @@ from blastic_meta.figures import (
     ComparisonRow,
     ComparisonSpec,
     GroupEstimate,
+    StudyEstimate,
     comparison_plot,
 )
 from blastic_meta.figures.comparison import difference_text, estimate_text
@@ -38,14 +39,45 @@ def test_one_axes_per_panel_with_its_label() -> None:
 def test_each_group_with_data_has_a_marker_and_the_others_say_why() -> None:
     fig = comparison_plot(comparison_spec())
     found = set(gids(fig))
-    assert {"estimate-0-0-0", "estimate-0-0-1", "estimate-0-1-0", "estimate-1-0-0",
-            "estimate-1-0-1"} <= found
+    assert {"estimate-0-0-0", "estimate-0-0-1", "estimate-1-0-0", "estimate-1-0-1"} <= found
     assert "estimate-0-1-1" not in found and "missing-0-1-1" in found
     shown = " ".join(texts(fig))
     assert "no osteolytic series reported VAS as mean and SD at 12 months" in shown
     marker = next(line for line in fig.axes[0].lines if line.get_gid() == "estimate-0-0-0")
     assert list(marker.get_xdata()) == [4.1]
     assert "null-line-0-0" in found and "null-line-1-0" not in found
+
+
+def test_a_group_not_pooled_shows_each_study_and_no_summary_marker() -> None:
+    """k = 2 (not pooled): "not pooled, k = 2", then each study on its own line with an open
+    marker at its own estimate; no filled summary marker for the group."""
+    fig = comparison_plot(comparison_spec())
+    found = set(gids(fig))
+    assert "estimate-0-1-0" not in found and "missing-0-1-0" in found
+    assert {"study-0-1-0-0", "study-0-1-0-1"} <= found and "study-0-1-0-2" not in found
+    assert not any(g.startswith("study-") and not g.startswith("study-0-1-0-") for g in found)
+    lines = {line.get_gid(): line for line in fig.axes[0].lines if line.get_gid()}
+    for gid, x in (("study-0-1-0-0", 4.6), ("study-0-1-0-1", 2.1)):
+        assert list(lines[gid].get_xdata()) == [x]
+        assert lines[gid].get_markerfacecolor() == "white"  # open: a study, not a summary
+    assert lines["estimate-0-0-0"].get_markerfacecolor() != "white"
+    assert lines["study-0-1-0-0"].get_ydata()[0] < lines["study-0-1-0-1"].get_ydata()[0]
+    shown = texts(fig)
+    for text in ["not pooled, k = 2", "Alpha et al. 2011", "4.6 [3.9, 5.3]", "Bravo 2015",
+                 "2.1 [0.8, 3.4]", "k = 2, n = 40"]:
+        assert text in shown, text
+    assert "3.8 [2.2, 5.4]" not in shown
+
+
+def test_studies_alone_set_the_axis_and_keep_a_row() -> None:
+    side = GroupEstimate(NAN, NAN, NAN, k=2, missing_text="not pooled, k = 2",
+                         studies=[StudyEstimate("A 2001", 7.5, 6.0, 9.0),
+                                  StudyEstimate("B 2002", 1.0, 0.2, 1.8)])
+    none = GroupEstimate(NAN, NAN, NAN, k=0, missing_text="not reported")
+    spec = ComparisonSpec(None, ["A", "B"], [ComparisonPanel(
+        "P", "x", [ComparisonRow("VAS", [side, none], None, "none")], null_value=0.0)])
+    low, high = comparison_plot(spec).axes[0].get_xlim()
+    assert low <= 0.0 and high >= 9.0
 
 
 def test_text_columns() -> None:
@@ -107,6 +139,14 @@ def test_inputs_are_checked_by_name() -> None:
         ComparisonSpec(None, ["A", "B", "C"], [ComparisonPanel("P", "x", [row])])
     with pytest.raises(InputError, match="groups must be distinct"):
         ComparisonSpec(None, ["A", "A"], [ComparisonPanel("P", "x", [row])])
+    with pytest.raises(InputError, match="a pooled estimate is given, so studies must be "
+                       "empty"):
+        GroupEstimate(1.0, 0.5, 1.5, studies=[StudyEstimate("A 2001", 1.0, 0.5, 1.5)])
+    with pytest.raises(InputError, match=r"studies\[0\] must be a StudyEstimate"):
+        GroupEstimate(NAN, NAN, NAN, missing_text="not pooled, k = 2", studies=[(1.0, 0.5, 1.5)])
+    with pytest.raises(InputError, match="StudyEstimate 'A 2001': estimate, ci_low and "
+                       "ci_high must all be numbers"):
+        StudyEstimate("A 2001", NAN, NAN, NAN)
     empty = GroupEstimate(math.nan, math.nan, math.nan, missing_text="not reported")
     with pytest.raises(InputError, match="no row has an estimate; give xlim"):
         ComparisonPanel("P", "x", [ComparisonRow("VAS", [empty, empty], None, "none")])

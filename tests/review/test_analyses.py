@@ -128,6 +128,35 @@ def test_no_prediction_interval_below_pi_min_k(protocol, table):
     fit = run_analysis([], table, strict, strict.analysis("vas_1m")).subgroups["osteoblastic"]
     assert fit.status == "pooled" and fit.k == 3
     assert math.isnan(fit.pi_low) and math.isnan(fit.pi_high)
+    # the Bayesian fit beside it follows the same rule: its credible interval only
+    assert fit.bayes["pi_low"] is None and fit.bayes["pi_high"] is None
+    assert fit.bayes["pi_reason"] == "no prediction interval below k = 4 (protocol pi_min_k)"
+    assert fit.bayes["ci_low"] < fit.bayes["estimate"] < fit.bayes["ci_high"]
+
+
+def test_the_bayesian_fit_has_no_prediction_interval_at_k2(results, protocol):
+    """At k = 2 neither fit gives a PI (protocol pi_min_k: 3), for the mean change and for
+    both secondary measures; from k = 3 the Bayesian PI is pool_bayes's own (ROMC as a
+    ratio). The credible interval for mu stays at every k."""
+    res = results["vas_1m"]
+    fits = [res.subgroups["osteolytic"], *(res.secondary[m]["osteolytic"] for m in
+                                           ("ROMC", "MN"))]
+    for fit in fits:
+        assert fit.k == 2 and fit.status == "side by side" and fit.bayes["k"] == 2
+        assert fit.bayes["pi_low"] is None and fit.bayes["pi_high"] is None, fit.scale
+        assert fit.bayes["pi_reason"] == "no prediction interval below k = 3 (protocol pi_min_k)"
+        assert fit.bayes["ci_low"] < fit.bayes["estimate"] < fit.bayes["ci_high"]
+        assert fit.to_dict()["bayes"]["pi_low"] is None
+    inc = res.included[res.included["group"] == "osteoblastic"]
+    pooled = res.subgroups["osteoblastic"]
+    ref = pool_bayes(inc["yi"].astype(float).to_numpy(), inc["vi"].astype(float).to_numpy(),
+                     tau_prior="halfnormal", tau_scale=protocol.bayes.tau_scale["MC"])
+    assert pooled.k == 3 and pooled.bayes["pi_reason"] is None
+    assert pooled.bayes["pi_low"] == pytest.approx(ref.pi_low, rel=1e-12)
+    assert pooled.bayes["pi_high"] == pytest.approx(ref.pi_high, rel=1e-12)
+    romc = res.secondary["ROMC"]["osteoblastic"]
+    assert romc.k == 3 and 0 < romc.bayes["pi_low"] < romc.bayes["estimate"] < \
+        romc.bayes["pi_high"]
 
 
 def test_single_study_keeps_its_own_estimate(results):

@@ -191,3 +191,27 @@ def test_generated_registries_read_back_exactly(protocol, ob, ol, latex):
     text, summary, labels = _document(table, protocol, style)
     checked = check_document(text, summary, labels)
     assert checked == sum(len(a["subgroups"]) for a in summary["analyses"].values())
+
+
+def test_methods_name_exactly_the_analyses_with_a_bayesian_fit(repo_root):
+    """The Bayesian fit is made for scores only (fitting: a prior scale per score measure,
+    none for proportions), so Methods names the scores and says proportions get none; it is
+    written from the protocol, so a measure without a prior scale drops out of the sentence."""
+    shipped = load_protocol(repo_root / "evidence" / "protocol.yaml")
+    text = prose.methods_paragraph(shipped, prose.markdown_style())
+    assert "Beside each frequentist fit" not in text
+    assert ("For the pain and quality-of-life scores (mean change; pain also as the ratio of "
+            "the follow-up to the baseline mean and as the follow-up mean), a Bayesian "
+            "random-effects model") in text
+    assert ("is reported beside the frequentist fit and, below k = 3, beside the studies shown "
+            "side by side (from k = 2;") in text
+    assert "its prediction interval is not given below k = 3." in text
+    assert "Proportions, which get no Bayesian fit, were pooled with a binomial-normal" in text
+    mc_only = shipped.model_copy(update={"bayes": shipped.bayes.model_copy(
+        update={"tau_scale": {"MC": 1.0}, "max_k": 5})})
+    sentence = prose.bayes_methods_sentence(mc_only)
+    assert sentence.startswith("For the pain and quality-of-life scores (mean change), ")
+    assert "(from k = 2 to k = 5;" in sentence and "ratio" not in sentence
+    none = shipped.model_copy(update={"bayes": shipped.bayes.model_copy(
+        update={"tau_scale": {}})})
+    assert prose.bayes_methods_sentence(none) == "No Bayesian fit was made."

@@ -144,13 +144,66 @@ def test_glmm_i2_is_its_own(built, summary):
     assert checked >= 1
 
 
+def _intervals(node, path=()):
+    """Every result in ``node`` that carries a prediction interval (a frequentist fit or the
+    Bayesian fit beside it), with its path: main, secondary-measure and scenario fits."""
+    if isinstance(node, dict):
+        if "pi_low" in node or "pi_high" in node:
+            yield path, node
+        for key, value in node.items():
+            yield from _intervals(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _intervals(value, (*path, i))
+
+
 def test_small_k_rules_hold_in_the_shipped_report(summary):
     for aid, a in summary["analyses"].items():
         for group, fit in a["subgroups"].items():
             if fit["k"] < 3:
-                assert fit["pi_low"] is None and fit["pi_high"] is None, (aid, group)
                 assert fit["status"] != "pooled", (aid, group)
             assert fit["k"] == len(fit["studies"]), (aid, group)  # k counts studies
+    # no prediction interval below k = 3 anywhere in summary.json (protocol pi_min_k): main,
+    # secondary and sensitivity results, frequentist and Bayesian
+    found = list(_intervals({"analyses": summary["analyses"],
+                             "sensitivity": summary["sensitivity"]}))
+    small = [(path, r) for path, r in found if r["k"] < 3]
+    bayes = [path for path, _ in small if path[-1] == "bayes"]
+    assert {p[0] for p in bayes} == {"analyses", "sensitivity"}
+    assert any("secondary_measures" in p for p in bayes)
+    for path, result in small:
+        assert result["pi_low"] is None and result["pi_high"] is None, path
+        if path[-1] == "bayes":
+            assert result["pi_reason"] == "no prediction interval below k = 3 (protocol " \
+                                          "pi_min_k)", path
+            assert result["ci_low"] < result["estimate"] < result["ci_high"], path
+    pooled = [r for _, r in found if r.get("status") == "pooled"]
+    assert pooled and all(r["pi_low"] is not None for r in pooled)  # k >= 3 keeps its PI
+
+
+STUDIES_OF = re.compile(r"\((\d+) stud(?:y|ies)")
+
+
+def test_no_table_or_text_prints_a_prediction_interval_below_k3(built, summary):
+    """Every printed PI belongs to a result of k >= 3: the pooled-estimates table (its pi
+    column; the Bayesian column prints the credible interval only), the summary of findings,
+    and every sentence of estimates.md, estimates.tex and report.html."""
+    _, _, out, _ = built
+    pooled = pd.read_csv(out / "tables" / "pooled_estimates.csv", keep_default_na=False)
+    printed = pooled[pooled["pi"] != ""]
+    assert len(printed) >= 1 and (printed["k"] >= 3).all()
+    assert pooled["bayes"].str.fullmatch(r"|\S+ \[\S+, \S+\]").all()  # estimate [CrI]
+    sof = pd.read_csv(out / "tables" / "summary_of_findings.csv", keep_default_na=False)
+    assert (sof[sof["reasons"].str.contains("prediction interval")]["studies"] >= 3).all()
+    sentences = 0
+    for name in ("estimates.md", "estimates.tex", "report.html"):
+        text = (out / name).read_text(encoding="utf-8")
+        for line in re.split(r"\n|</p>|</li>", text):
+            if re.search(r"95(?:%|\\%) PI ", line):
+                ks = [int(k) for k in STUDIES_OF.findall(line)]
+                assert ks and min(ks) >= 3, (name, line)
+                sentences += 1
+    assert sentences >= 3
 
 
 def _sections(text: str, pattern: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from .comparison_spec import (
     ComparisonRow,
     ComparisonSpec,
     GroupEstimate,
+    StudyEstimate,
 )
 from .diagnostics import cumulative_forest_plot, funnel_plot, leave_one_out_plot, sensitivity_plot
 from .direction import effect_direction_plot
@@ -47,6 +48,7 @@ __all__ = [
     "PrismaCount",
     "PrismaCounts",
     "PrismaOtherSources",
+    "StudyEstimate",
     "appraisal_shares",
     "appraisal_summary_plot",
     "baujat_plot",

@@ -2,7 +2,9 @@
 
 Each row (an outcome and time window) shows, on its panel's scale, every group's estimate and
 CI as a coloured marker of its own shape (so the groups differ in greyscale too), with the
-estimate, k and patients as text, or the reason a group has no data. To the right: the
+estimate, k and patients as text, or the reason a group has no data; a group too small to
+pool says so and shows each of its studies on its own line, with an open marker (never a
+pooled marker). To the right: the
 difference between the groups with its CI, the kind of evidence behind it (within-study,
 between-study, none) and each group's procedures. Panels group rows by scale, each with its own
 x axis and label. Layout is measured from the texts, long texts wrap, NaN means "no data".
@@ -35,6 +37,7 @@ from .comparison_spec import (
     ComparisonRow,
     ComparisonSpec,
     GroupEstimate,
+    StudyEstimate,
 )
 from .io import PALETTE, nice_limits, style_context, text_width, tick_label, wrap_text
 
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["ComparisonDifference", "ComparisonPanel", "ComparisonRow", "ComparisonSpec",
-           "GroupEstimate", "comparison_plot"]
+           "GroupEstimate", "StudyEstimate", "comparison_plot"]
 
 MINUS = "\u2212"
 COLORS = (PALETTE[0], PALETTE[1], PALETTE[3], PALETTE[2])
@@ -51,6 +54,8 @@ MARKERS = ("o", "s", "D", "^")
 MARKER_SIZE = 6.0  # points
 PLOT_W = 2.2
 SLOT = 0.2  # inches per group line (at least)
+STUDY_SLOT = 0.17  # inches per study line of a group that is not pooled
+STUDY_INDENT = 0.16  # study labels start under the group name
 LINE_S = 0.14  # inches per wrapped small line
 TITLE_LINE = 0.2
 ROW_PAD = 0.1
@@ -67,9 +72,9 @@ def _num(value: float, digits: int) -> str:
     return MINUS + text[1:] if text.startswith("-") else text
 
 
-def estimate_text(side: GroupEstimate, digits: int, unit: str = "") -> str:
+def estimate_text(side: GroupEstimate | StudyEstimate, digits: int, unit: str = "") -> str:
     """"3.9 [3.1, 4.7]" (with ``unit`` after the estimate), "—" without data."""
-    if not side.has_data:
+    if math.isnan(side.estimate):
         return "\u2014"
     return (f"{_num(side.estimate, digits)}{unit} [{_num(side.ci_low, digits)}, "
             f"{_num(side.ci_high, digits)}]")
@@ -101,7 +106,8 @@ def difference_text(diff: ComparisonDifference | str | None, digits: int) -> str
 class _Row:
     row: ComparisonRow
     title: list[str]
-    slots: list[float]  # height of each group's line
+    heads: list[float]  # height of each group's own line
+    slots: list[float]  # height of each group's lines (its own and its studies')
     missing: list[list[str]]
     procs: list[list[str]]
     diff: list[str]
@@ -134,9 +140,14 @@ class _Cols:
 def _columns(spec: ComparisonSpec) -> _Cols:
     rows = [(p, r) for p in spec.panels for r in p.rows]
     sides = [(p, s) for p, r in rows for s in r.sides]
-    group_w = 0.16 + max(text_width(g, FS_SMALL) for g in spec.groups)
+    studies = [(p, t) for p, s in sides for t in s.studies]
+    group_w = 0.16 + max([text_width(g, FS_SMALL) for g in spec.groups]
+                         + [STUDY_INDENT - 0.16 + text_width(t.label, FS_FOOT)
+                            for _, t in studies])
     est_w = max([text_width("Estimate [95% CI]", FS_SMALL, "bold") - 0.9]
-                + [text_width(estimate_text(s, p.digits, p.unit), FS_SMALL) for p, s in sides])
+                + [text_width(estimate_text(s, p.digits, p.unit), FS_SMALL) for p, s in sides]
+                + [text_width(estimate_text(t, p.digits, p.unit), FS_FOOT)
+                   for p, t in studies])
     count_w = max([text_width("Studies, patients", FS_SMALL, "bold")]
                   + [text_width(count_text(s), FS_FOOT) for _, s in sides])
     diff_w = min(DIFF_MAX, max([text_width(spec.difference_header, FS_SMALL, "bold")]
@@ -163,11 +174,12 @@ def _measure(spec: ComparisonSpec, panel: ComparisonPanel, row: ComparisonRow,
                                                 style="italic") for s in row.sides]
     procs = [wrap_text(s.procedures, cols.proc_w, FS_FOOT) if s.procedures else []
              for s in row.sides]
-    slots = [max(SLOT, len(m) * LINE_S + 0.06, len(p) * LINE_S + 0.06)
+    heads = [max(SLOT, len(m) * LINE_S + 0.06, len(p) * LINE_S + 0.06)
              for m, p in zip(missing, procs, strict=True)]
+    slots = [h + len(s.studies) * STUDY_SLOT for h, s in zip(heads, row.sides, strict=True)]
     diff = wrap_text(difference_text(row.difference, panel.digits), cols.diff_w, FS_SMALL)
     evidence = wrap_text(row.evidence, cols.evidence - cols.diff, FS_SMALL)
-    return _Row(row, title, slots, missing, procs, diff, evidence)
+    return _Row(row, title, heads, slots, missing, procs, diff, evidence)
 
 
 def comparison_plot(spec: ComparisonSpec) -> Figure:
@@ -218,8 +230,7 @@ def _limits(panel: ComparisonPanel) -> tuple[tuple[float, float], list[float]]:
         ticks = [t for t in nice_limits(*panel.xlim, log=False)[1]
                  if panel.xlim[0] <= t <= panel.xlim[1]]
         return panel.xlim, ticks
-    values = [v for r in panel.rows for s in r.sides if s.has_data
-              for v in (s.ci_low, s.ci_high)]
+    values = [v for r in panel.rows for s in r.sides for ci in s.intervals for v in ci]
     if panel.null_value is not None:
         values.append(panel.null_value)
     return nice_limits(min(values), max(values), log=False)
@@ -282,8 +293,8 @@ def _draw_row(canvas: Canvas, ax: Axes, groups: tuple[str, ...], panel: Comparis
     body_top = y
     slots_top = body_top + (m.body - sum(m.slots)) / 2
     xlim = ax.get_xlim()
-    for g, (side, slot) in enumerate(zip(m.row.sides, m.slots, strict=True)):
-        yc = slots_top + slot / 2
+    for g, (side, head, slot) in enumerate(zip(m.row.sides, m.heads, m.slots, strict=True)):
+        yc = slots_top + head / 2
         color, marker = COLORS[g], MARKERS[g]
         canvas.marker(cols.group + 0.05, y0 + yc, marker, MARKER_SIZE - 1, face=color,
                       edge=color)
@@ -301,6 +312,12 @@ def _draw_row(canvas: Canvas, ax: Axes, groups: tuple[str, ...], panel: Comparis
                 put(cols.plot + 0.05, y0 + yc + (k - (len(m.missing[g]) - 1) / 2) * LINE_S,
                     line, size=FS_FOOT, style="italic", color="#555555",
                     gid=f"missing-{p}-{r}-{g}" if k == 0 else None)
+        for j, study in enumerate(side.studies):
+            ys = slots_top + head + (j + 0.5) * STUDY_SLOT
+            put(cols.group + STUDY_INDENT, y0 + ys, study.label, size=FS_FOOT, color="#444444")
+            put(cols.est, y0 + ys, estimate_text(study, panel.digits, panel.unit), ha="right",
+                size=FS_FOOT)
+            _mark(ax, study, ys, xlim, color, marker, f"study-{p}-{r}-{g}-{j}", hollow=True)
         slots_top += slot
     if panel.null_value is not None and xlim[0] <= panel.null_value <= xlim[1]:
         ax.vlines([panel.null_value], [body_top], [body_top + m.body], colors=INK,
@@ -313,16 +330,20 @@ def _draw_row(canvas: Canvas, ax: Axes, groups: tuple[str, ...], panel: Comparis
                 gid=f"{gid}-{p}-{r}" if k == 0 else None)
 
 
-def _mark(ax: Axes, side: GroupEstimate, y: float, xlim: tuple[float, float], color: str,
-          marker: str, gid: str) -> None:
-    """CI line (arrow where it runs beyond the axis) and the marker, unless off the axis."""
+def _mark(ax: Axes, side: GroupEstimate | StudyEstimate, y: float, xlim: tuple[float, float],
+          color: str, marker: str, gid: str, hollow: bool = False) -> None:
+    """CI line (arrow where it runs beyond the axis) and the marker, unless off the axis; a
+    study of a group that is not pooled gets a thinner line and an open, smaller marker."""
     lo, hi = max(side.ci_low, xlim[0]), min(side.ci_high, xlim[1])
     if lo < hi:
-        ax.plot([lo, hi], [y, y], color=color, linewidth=1.3, solid_capstyle="butt", zorder=2)
+        ax.plot([lo, hi], [y, y], color=color, linewidth=0.9 if hollow else 1.3,
+                solid_capstyle="butt", zorder=2)
     for end, limit, m in ((side.ci_low, xlim[0], "<"), (side.ci_high, xlim[1], ">")):
         if (end < limit) if m == "<" else (end > limit):
             ax.plot([limit], [y], marker=m, markersize=4, color=color, clip_on=False, zorder=2)
     if xlim[0] <= side.estimate <= xlim[1]:
-        ax.plot([side.estimate], [y], marker=marker, markersize=MARKER_SIZE, color=color,
-                markeredgecolor="white", markeredgewidth=0.6, linestyle="none", zorder=3,
-                gid=gid)
+        look = ({"markersize": MARKER_SIZE - 1.5, "markerfacecolor": "white",
+                 "markeredgecolor": color, "markeredgewidth": 1.0} if hollow else
+                {"markersize": MARKER_SIZE, "markeredgecolor": "white", "markeredgewidth": 0.6})
+        ax.plot([side.estimate], [y], marker=marker, color=color, linestyle="none", zorder=3,
+                gid=gid, **look)

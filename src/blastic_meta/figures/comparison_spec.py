@@ -1,7 +1,8 @@
 """What the lesion-type comparison figure shows, as frozen data filled from plain numbers.
 
 One ``ComparisonRow`` per outcome and time window: the estimate of each lesion type (group)
-with its CI, k and patients, or the reason it is missing; the difference between the groups;
+with its CI, k and patients, or the reason it is missing (with, for a group too small to
+pool, each of its studies on its own line); the difference between the groups;
 the kind of evidence behind it; the procedures of each group. Rows on one scale share a
 ``ComparisonPanel`` (and its x axis). Checks name the row and field at fault.
 """
@@ -16,7 +17,7 @@ from ..errors import InputError
 from ._common import check_interval, check_number
 
 __all__ = ["ComparisonDifference", "ComparisonPanel", "ComparisonRow", "ComparisonSpec",
-           "GroupEstimate"]
+           "GroupEstimate", "StudyEstimate"]
 
 EVIDENCE = ("within-study", "between-study", "none")
 RATIO_MEASURES = ("OR", "RR", "HR", "IRR", "ROM")
@@ -37,10 +38,33 @@ def _optional_text(where: str, value: object) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class StudyEstimate:
+    """One study of a group that is not pooled: its label, estimate and CI."""
+
+    label: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+
+    def __post_init__(self) -> None:
+        where = f"StudyEstimate {self.label!r}"
+        if not isinstance(self.label, str) or not self.label.strip():
+            raise InputError(f"{where}: label must be a non-empty str")
+        est, lo, hi = check_interval(where, self.estimate, self.ci_low, self.ci_high,
+                                     allow_nan=False)
+        object.__setattr__(self, "estimate", est)
+        object.__setattr__(self, "ci_low", lo)
+        object.__setattr__(self, "ci_high", hi)
+
+
+@dataclass(frozen=True, slots=True)
 class GroupEstimate:
     """One lesion type's estimate in one row. All of estimate, ci_low, ci_high NaN means no
-    data; ``missing_text`` then says why (e.g. "no osteolytic series reported VAS as mean and
-    SD"). ``k`` studies and ``patients`` are shown as small text; ``procedures`` in its column.
+    summary estimate; ``missing_text`` then says why (e.g. "no osteolytic series reported VAS
+    as mean and SD", or "not pooled, k = 2"), and ``studies`` may list the group's studies,
+    each drawn on its own line (side by side, never pooled: a group with a summary estimate
+    takes no studies). ``k`` studies and ``patients`` are shown as small text; ``procedures``
+    in its column.
     """
 
     estimate: float
@@ -50,6 +74,7 @@ class GroupEstimate:
     patients: int | None = None
     missing_text: str | None = None
     procedures: str | None = None
+    studies: Sequence[StudyEstimate] = ()
 
     def __post_init__(self) -> None:
         where = "GroupEstimate"
@@ -66,10 +91,28 @@ class GroupEstimate:
             raise InputError(f"{where}: estimate is NaN (no data), so missing_text must say why")
         if self.has_data and self.missing_text is not None:
             raise InputError(f"{where}: an estimate is given, so missing_text must be None")
+        if isinstance(self.studies, StudyEstimate):
+            raise InputError(f"{where}: studies must be a sequence of StudyEstimate")
+        studies = tuple(self.studies)
+        for i, study in enumerate(studies):
+            if not isinstance(study, StudyEstimate):
+                raise InputError(f"{where}: studies[{i}] must be a StudyEstimate")
+        if studies and self.has_data:
+            raise InputError(f"{where}: a pooled estimate is given, so studies must be empty "
+                             "(studies are shown only where the group is not pooled)")
+        object.__setattr__(self, "studies", studies)
 
     @property
     def has_data(self) -> bool:
+        """Whether the group has a summary estimate (pooled, or its single study)."""
         return not math.isnan(self.estimate)
+
+    @property
+    def intervals(self) -> list[tuple[float, float]]:
+        """Every CI drawn for the group: its estimate's, or each study's."""
+        if self.has_data:
+            return [(self.ci_low, self.ci_high)]
+        return [(s.ci_low, s.ci_high) for s in self.studies]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +209,7 @@ class ComparisonPanel:
             object.__setattr__(self, "xlim", (lo, hi))
         if not isinstance(self.digits, int) or not 0 <= self.digits <= 6:
             raise InputError(f"{where}: digits must be an int in 0..6, got {self.digits!r}")
-        if not any(s.has_data for r in rows for s in r.sides) and self.xlim is None:
+        if not any(s.intervals for r in rows for s in r.sides) and self.xlim is None:
             raise InputError(f"{where}: no row has an estimate; give xlim to draw the axis")
 
 

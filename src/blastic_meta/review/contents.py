@@ -119,7 +119,7 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         extra["appraisal"] = (figures.traffic_light_plot, appraisal)
         extra["appraisal_summary"] = (figures.appraisal_summary_plot, appraisal)
     comparison = figure_panels.comparison_spec(analyses, protocol.subgroups.compared[:2],
-                                               windows)
+                                               windows, protocol.model.min_k)
     if comparison is not None:
         extra["comparison"] = (figures.comparison_plot, comparison)
     direction = figure_panels.direction_spec(directions, concern, signs,

@@ -1,6 +1,13 @@
 """Specs of the review-level figures, from the registry and the summary dictionaries: the
 osteoblastic-vs-osteolytic comparison (the headline figure), the effect-direction plot, the
-risk-of-bias traffic-light and summary plots, and the PRISMA 2020 flow diagram."""
+risk-of-bias traffic-light and summary plots, and the PRISMA 2020 flow diagram.
+
+The comparison figure follows the tables and the text: a group below the protocol's ``min_k``
+is not pooled, so it shows "not pooled, k = 2" and each study on its own line, never a
+summary marker (not even the Bayesian fit, which the forest plot and the pooled-estimates
+table report beside the studies); so does a group without events (or with only events),
+which is not pooled at any k.
+"""
 
 from __future__ import annotations
 
@@ -92,9 +99,14 @@ def appraisal_table(records: Sequence[Any], labels: Mapping[str, str],
     return pd.DataFrame(rows)
 
 
+def _counts(fit: Mapping[str, Any]) -> str:
+    """"0/78": the group's observed events of its total."""
+    return f"{fit.get('events'):g}/{fit.get('total'):g}"
+
+
 def _side(fit: Mapping[str, Any] | None, group: str, what: str, scale: float,
           procedures: str) -> Any:
-    from ..figures import GroupEstimate
+    from ..figures import GroupEstimate, StudyEstimate
 
     nan = math.nan
     if not fit:
@@ -105,23 +117,32 @@ def _side(fit: Mapping[str, Any] | None, group: str, what: str, scale: float,
         return GroupEstimate(fit["estimate"] * scale, fit["ci_low"] * scale,
                              fit["ci_high"] * scale, k=fit["k"], patients=fit.get("patients"),
                              procedures=procedures)
+    # side by side (k below min_k), no events (or all) or not estimable: not pooled, so the
+    # studies, each on its own line (as the text says "not pooled")
+    studies = [StudyEstimate(r.get("label") or r["study"], r["estimate"] * scale,
+                             r["ci_low"] * scale, r["ci_high"] * scale)
+               for r in fit.get("per_study") or []
+               if None not in (r.get("estimate"), r.get("ci_low"), r.get("ci_high"))]
     if status in ("no events", "all events"):
-        return GroupEstimate(fit["estimate"] * scale, fit["crude_ci_low"] * scale,
-                             fit["crude_ci_high"] * scale, k=fit["k"],
-                             patients=fit.get("patients"), procedures=procedures)
-    b = fit.get("bayes")
-    if b:
-        return GroupEstimate(b["estimate"] * scale, b["ci_low"] * scale, b["ci_high"] * scale,
-                             k=fit["k"], patients=fit.get("patients"), procedures=procedures)
-    per = fit.get("per_study") or []
-    text = "not pooled: " + "; ".join(f"{r['estimate'] * scale:.0f}" for r in per)
+        text = f"{status} ({_counts(fit)}), not pooled"
+    else:
+        text = f"{'not pooled' if status == 'side by side' else 'not estimable'}, k = {fit['k']}"
     return GroupEstimate(nan, nan, nan, k=fit["k"], patients=fit.get("patients"),
-                         missing_text=text, procedures=procedures)
+                         missing_text=text, procedures=procedures, studies=studies)
+
+
+def _pooling_note(min_k: int) -> str:
+    """The footnote naming what each k shows (pooled, each study, or the study itself)."""
+    small = {2: "", 3: "k = 2 or "}.get(min_k, f"k = 2 to {min_k - 1} or ")
+    return (f"Pooled where k >= {min_k} (REML, Hartung-Knapp with the ad hoc floor; "
+            f"proportions: binomial-normal GLMM); {small}no events (or only events): not "
+            f"pooled, each study on its own line (open markers); k = 1: the study itself.")
 
 
 def comparison_spec(analyses: Mapping[str, Mapping[str, Any]], groups: Sequence[str],
-                    windows: Mapping[str, str]) -> Any | None:
-    """The headline figure: one row per analysis, panels by scale."""
+                    windows: Mapping[str, str], min_k: int = 3) -> Any | None:
+    """The headline figure: one row per analysis, panels by scale; ``min_k`` the protocol's
+    fewest studies pooled (named in the footnote)."""
     from ..figures import ComparisonDifference, ComparisonPanel, ComparisonRow, ComparisonSpec
 
     panels: dict[str, list[Any]] = {"points": [], "percent": []}
@@ -138,7 +159,7 @@ def comparison_spec(analyses: Mapping[str, Mapping[str, Any]], groups: Sequence[
         sides = [_side(subs.get(g), g, what, scale,
                        procedures_text((c.get("procedures") or {}).get(g) or []))
                  for g in groups]
-        if not any(s.has_data for s in sides):
+        if not any(s.has_data or s.studies for s in sides):
             continue
         b = c.get("between")
         diff: Any = None
@@ -163,8 +184,7 @@ def comparison_spec(analyses: Mapping[str, Mapping[str, Any]], groups: Sequence[
     return ComparisonSpec(
         "Osteoblastic vs osteolytic metastases", [g.capitalize() for g in groups], out,
         footnote_lines=[
-            "Pooled where k >= 3 (REML, Hartung-Knapp with the ad hoc floor; proportions: "
-            "binomial-normal GLMM); k = 2: the Bayesian fit; k = 1: the study itself.",
+            _pooling_note(min_k),
             "Differences: meta-regression on lesion type (MD) or the GLMM with lesion type as "
             "moderator (OR, osteoblastic vs osteolytic). Between-study contrasts are "
             "observational and confounded by procedure; within-study comparisons rank above "

@@ -4,11 +4,12 @@ Scores (``MC``, ``ROMC``, ``MN``): inverse-variance random effects with the prot
 estimator and Hartung-Knapp with the ad hoc floor (Knapp & Hartung 2003), a prediction
 interval from ``pi_min_k`` studies on (Higgins et al. 2009; Partlett & Riley 2017), and the
 Bayesian fit with a weakly informative half-normal prior on tau beside it (Friede et al.
-2017; Röver et al. 2021). Proportions: the binomial-normal GLMM (Stijnen et al. 2010; metafor
-``rma.glmm``) with its own tau², I² and heterogeneity tests and no inverse-variance weights
-(as R meta reports a GLMM); the inverse-variance logit model only when a sensitivity scenario
-asks for it. Fewer than ``min_k`` studies are shown side by side, not pooled; a group in which
-no study has an event is reported as 0/N with its exact interval.
+2017; Röver et al. 2021), its prediction interval also only from ``pi_min_k`` on.
+Proportions: the binomial-normal GLMM (Stijnen et al. 2010; metafor ``rma.glmm``) with its
+own tau², I² and heterogeneity tests and no inverse-variance weights (as R meta reports a
+GLMM); the inverse-variance logit model only when a sensitivity scenario asks for it. Fewer
+than ``min_k`` studies are shown side by side, not pooled; a group in which no study has an
+event is reported as 0/N with its exact interval.
 """
 
 from __future__ import annotations
@@ -187,6 +188,14 @@ def _weighted_baseline(rows: pd.DataFrame, weights: Any) -> float:
 
 
 def _bayes(yi: np.ndarray, vi: np.ndarray, scale: str, protocol: Protocol) -> dict[str, Any] | None:
+    """The Bayesian random-effects fit on the reporting scale, or None where the protocol asks
+    for none (proportions, or k outside ``bayes.min_k``..``bayes.max_k``).
+
+    The credible interval for mu is kept at every k; the prediction interval only from the
+    protocol's ``pi_min_k`` on, as for the frequentist fit (Higgins et al. 2009; Partlett &
+    Riley 2017): at k = 2 the predictive spread rests largely on the prior on tau. ``pi_reason``
+    says why a prediction interval is missing.
+    """
     b = protocol.bayes
     if scale not in b.tau_scale or len(yi) < b.min_k or (b.max_k is not None
                                                           and len(yi) > b.max_k):
@@ -197,9 +206,16 @@ def _bayes(yi: np.ndarray, vi: np.ndarray, scale: str, protocol: Protocol) -> di
         return None
     fit = pool_bayes(yi, vi, tau_prior=b.tau_prior, tau_scale=b.tau_scale[scale],
                      level=protocol.model.level)
-    return clean({"estimate": fit.estimate, "mean": fit.mean, "ci_low": fit.ci_low,
-                  "ci_high": fit.ci_high, "pi_low": fit.pi_low, "pi_high": fit.pi_high,
-                  "tau_median": fit.tau_median, "tau_ci_low": fit.tau_ci_low,
+    keys = ("estimate", "mean", "ci_low", "ci_high", "pi_low", "pi_high")
+    out: dict[str, Any] = {key: float(getattr(fit, key)) for key in keys}
+    if scale == "ROMC":  # the ratio follow-up / baseline, as the frequentist fit reports it
+        out = {key: math.exp(v) for key, v in out.items()}
+    out["pi_reason"] = None
+    pi_min_k = protocol.model.pi_min_k
+    if len(yi) < pi_min_k:
+        out.update(pi_low=None, pi_high=None,
+                   pi_reason=f"no prediction interval below k = {pi_min_k} (protocol pi_min_k)")
+    return clean({**out, "tau_median": fit.tau_median, "tau_ci_low": fit.tau_ci_low,
                   "tau_ci_high": fit.tau_ci_high, "tau_prior": b.tau_prior,
                   "tau_scale": b.tau_scale[scale], "k": len(yi)})
 
@@ -234,9 +250,6 @@ def fit_group(name: str, rows: pd.DataFrame, spec: AnalysisSpec, protocol: Proto
                         baseline=_weighted_baseline(rows, [100.0]),
                         per_study=_per_study(rows, False, scale), **common)
     bayes = _bayes(yi, vi, scale, protocol)
-    if bayes is not None and scale == "ROMC":
-        bayes = {**bayes, **{key: math.exp(bayes[key]) for key in
-                             ("estimate", "mean", "ci_low", "ci_high", "pi_low", "pi_high")}}
     if k < protocol.model.min_k:
         return GroupFit(status="side by side", per_study=_per_study(rows, False, scale),
                         bayes=bayes, **common)

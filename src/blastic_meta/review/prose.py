@@ -389,9 +389,41 @@ def analysis_text(analysis_id: str, analysis: Mapping[str, Any], labels: Mapping
     return f"{style.heading(analysis['title'], analysis_id)}\n\n{body}\n"
 
 
+_MEASURE_WORDS = {"ROMC": "the ratio of the follow-up to the baseline mean",
+                  "MN": "the follow-up mean"}
+
+
+def bayes_methods_sentence(protocol: Any) -> str:
+    """Which analyses get the Bayesian random-effects fit, at which k, and what of it is
+    given, from the protocol: only the scores (mean change of pain and quality of life, and
+    the pain's secondary measures whose prior scale the protocol sets), never proportions,
+    whose binomial-normal GLMM needs no normal approximation (Friede et al. 2017; Röver et
+    al. 2021)."""
+    m, b = protocol.model, protocol.bayes
+    secondary = [_MEASURE_WORDS.get(x, x) for x in protocol.vas.secondary_measures
+                 if x in b.tau_scale]
+    if "MC" in b.tau_scale:
+        what = "the pain and quality-of-life scores (mean change" + (
+            f"; pain also as {' and as '.join(secondary)}" if secondary else "") + ")"
+    elif secondary:
+        what = f"pain as {' and as '.join(secondary)}"
+    else:
+        return "No Bayesian fit was made."
+    low = max(2, b.min_k)
+    ks = f"from k = {low}" + (f" to k = {b.max_k}" if b.max_k is not None else "")
+    where = ("beside the frequentist fit" + (f" and, below k = {m.min_k}, beside the studies "
+                                              f"shown side by side" if low < m.min_k else ""))
+    scales = ", ".join(f"{k} {v:g}" for k, v in b.tau_scale.items())
+    return (f"For {what}, a Bayesian random-effects model with a flat prior on the mean and "
+            f"a {b.tau_prior.replace('half', 'half-')} prior on τ (scales: {scales}) is "
+            f"reported {where} ({ks}; Friede et al. 2017; Röver et al. 2021), with a credible "
+            f"interval for the mean; like the frequentist one, its prediction interval is not "
+            f"given below k = {m.pi_min_k}.")
+
+
 def methods_paragraph(protocol: Any, style: ProseStyle) -> str:
     """The analysis methods of the whole review, from the protocol (one paragraph)."""
-    m, b, u, c = protocol.model, protocol.bayes, protocol.unit_of_analysis, protocol.clinical
+    m, u, c = protocol.model, protocol.unit_of_analysis, protocol.clinical
     windows = "; ".join(
         w.label if "day" in w.label else
         f"{w.label} ({w.min_days}–{w.max_days} days)" if w.max_days else
@@ -399,7 +431,6 @@ def methods_paragraph(protocol: Any, style: ProseStyle) -> str:
     test = ("Hartung-Knapp confidence intervals" + (" with the ad hoc floor, so that no "
             "interval is narrower than the Wald interval (Knapp & Hartung 2003)" if m.adhoc
             else "")) if m.test == "knha" else "Wald-type confidence intervals"
-    scales = ", ".join(f"{k} {v:g}" for k, v in b.tau_scale.items())
     scenarios = ", ".join(s.id.replace("_", " ") for s in protocol.sensitivity)
     text = (
         f"Reported time points were mapped onto analysis windows ({windows}). Pain was "
@@ -410,10 +441,9 @@ def methods_paragraph(protocol: Any, style: ProseStyle) -> str:
         f"follow-up to the baseline mean and as the follow-up mean. Scores were pooled with "
         f"random-effects models ({m.method} τ², {test}); studies were pooled from k = "
         f"{m.min_k}, with two studies shown side by side; prediction intervals are given from "
-        f"k = {m.pi_min_k}. Beside each frequentist fit, a Bayesian random-effects model with "
-        f"a flat prior on the mean and a {b.tau_prior.replace('half', 'half-')} prior on τ "
-        f"(scales: {scales}) is reported for small k (Friede et al. 2017; Röver et al. 2021). "
-        f"Proportions were pooled with a binomial-normal generalised linear mixed model "
+        f"k = {m.pi_min_k}. {bayes_methods_sentence(protocol)} "
+        f"Proportions, which get no Bayesian fit, were pooled with a binomial-normal "
+        f"generalised linear mixed model "
         f"(maximum likelihood, logit link), whose own τ², I² and heterogeneity tests are "
         f"reported, without inverse-variance weights. Per-patient leakage is the primary "
         f"leakage outcome; per-vertebra counts were deflated by a design effect of 1 + (m − 1) "

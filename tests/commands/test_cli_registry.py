@@ -16,6 +16,7 @@ from blastic_meta.commands.new_study import template_text
 from blastic_meta.registry.load import parse_study
 
 DATA = Path(__file__).parents[1] / "registry" / "data"
+PROTOCOL = Path(__file__).parents[2] / "evidence" / "protocol.yaml"
 LINE = re.compile(r"^[^:]+\.(yaml|bib):\d+: [^:]+: (warning: )?.+ \[[a-z0-9-]+\]$")
 
 
@@ -25,6 +26,7 @@ def _setup(tmp_path: Path, *files: str) -> tuple[Path, Path]:
     evidence.mkdir()
     shutil.copy(DATA / "references.bib", evidence / "references.bib")
     shutil.copy(DATA / "screening.yaml", evidence / "screening.yaml")
+    shutil.copy(PROTOCOL, evidence / "protocol.yaml")  # validate checks it as report does
     for name in files:
         shutil.copy(DATA / name, studies / Path(name).name)
     return studies, evidence

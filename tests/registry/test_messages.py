@@ -41,6 +41,7 @@ def test_accepted_warning_leaves_the_console_and_is_counted(tmp_path, capsys):
     (tmp_path / "evidence").mkdir()
     shutil.copy(BIB, tmp_path / "evidence" / "references.bib")
     shutil.copy(BIB.parent / "screening.yaml", tmp_path / "evidence" / "screening.yaml")
+    shutil.copy(ROOT / "evidence" / "protocol.yaml", tmp_path / "evidence" / "protocol.yaml")
     code = cli.main(["validate", "--studies", str(studies), "--evidence",
                      str(tmp_path / "evidence")])
     assert code == 0
@@ -53,6 +54,7 @@ def test_without_the_acceptance_the_warning_is_printed(tmp_path, capsys):
     (tmp_path / "evidence").mkdir()
     shutil.copy(BIB, tmp_path / "evidence" / "references.bib")
     shutil.copy(BIB.parent / "screening.yaml", tmp_path / "evidence" / "screening.yaml")
+    shutil.copy(ROOT / "evidence" / "protocol.yaml", tmp_path / "evidence" / "protocol.yaml")
     cli.main(["validate", "--studies", str(studies), "--evidence", str(tmp_path / "evidence")])
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "1 study file(s) checked: 0 error(s), 1 warning(s)"

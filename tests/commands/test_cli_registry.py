@@ -69,6 +69,32 @@ def test_validate_warnings_alone_pass(tmp_path, capsys):
     assert capsys.readouterr().out == "2 study file(s) checked: 0 error(s), 1 warning(s)\n"
 
 
+@pytest.mark.parametrize("damage", ["bogus_field: 1\n", "model:\n  level: 7\n",
+                                    "# " + "x" * 3_000_000 + "\n", None])
+def test_validate_checks_the_protocol_as_report_does(tmp_path, capsys, damage):
+    """A 3 MB protocol or one with an unknown field once passed validate ("0 error(s)")."""
+    studies, evidence = _setup(tmp_path, "valid/fixture2020.yaml")
+    protocol = evidence / "protocol.yaml"
+    if damage is None:
+        protocol.unlink()
+    elif damage.startswith("model:"):  # a second 'model:' block would be a YAML error
+        text = protocol.read_text(encoding="utf-8")
+        protocol.write_text(re.sub(r"(?m)^  level: .*$", "  level: 7", text, count=1),
+                            encoding="utf-8")
+    else:
+        protocol.write_text(protocol.read_text(encoding="utf-8") + damage, encoding="utf-8")
+    argv = ["--studies", str(studies), "--evidence", str(evidence)]
+    assert cli.main(["validate", *argv]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "1 study file(s) checked: 1 error(s), 0 warning(s)"
+    (problem,) = out[:-1]
+    assert LINE.match(problem) and problem.endswith(" [protocol]"), problem
+    assert cli.main(["report", "--quiet", *argv, "--out", str(tmp_path / "outputs")]) == 1
+    from_report = capsys.readouterr().err.strip().removeprefix("blastic-meta report: error: ")
+    where, message = from_report.split(": ", 1)  # the same loader, the same words
+    assert problem.startswith(where) and problem.endswith(f"{message} [protocol]"), problem
+
+
 def test_validate_console_script_has_no_traceback(tmp_path):
     studies, evidence = _setup(tmp_path)
     (studies / "bad.yaml").write_bytes(b"\xff\xfe garbage: [")

@@ -16,6 +16,7 @@ from blastic_meta.commands.new_study import template_text
 from blastic_meta.registry.load import parse_study
 
 DATA = Path(__file__).parents[1] / "registry" / "data"
+PROTOCOL = Path(__file__).parents[2] / "evidence" / "protocol.yaml"
 LINE = re.compile(r"^[^:]+\.(yaml|bib):\d+: [^:]+: (warning: )?.+ \[[a-z0-9-]+\]$")
 
 
@@ -25,6 +26,7 @@ def _setup(tmp_path: Path, *files: str) -> tuple[Path, Path]:
     evidence.mkdir()
     shutil.copy(DATA / "references.bib", evidence / "references.bib")
     shutil.copy(DATA / "screening.yaml", evidence / "screening.yaml")
+    shutil.copy(PROTOCOL, evidence / "protocol.yaml")  # validate checks it as report does
     for name in files:
         shutil.copy(DATA / name, studies / Path(name).name)
     return studies, evidence
@@ -65,6 +67,32 @@ def test_validate_warnings_alone_pass(tmp_path, capsys):
     assert cli.main(["validate", "--studies", str(studies), "--evidence", str(evidence),
                      "--errors-only"]) == 0
     assert capsys.readouterr().out == "2 study file(s) checked: 0 error(s), 1 warning(s)\n"
+
+
+@pytest.mark.parametrize("damage", ["bogus_field: 1\n", "model:\n  level: 7\n",
+                                    "# " + "x" * 3_000_000 + "\n", None])
+def test_validate_checks_the_protocol_as_report_does(tmp_path, capsys, damage):
+    """A 3 MB protocol or one with an unknown field once passed validate ("0 error(s)")."""
+    studies, evidence = _setup(tmp_path, "valid/fixture2020.yaml")
+    protocol = evidence / "protocol.yaml"
+    if damage is None:
+        protocol.unlink()
+    elif damage.startswith("model:"):  # a second 'model:' block would be a YAML error
+        text = protocol.read_text(encoding="utf-8")
+        protocol.write_text(re.sub(r"(?m)^  level: .*$", "  level: 7", text, count=1),
+                            encoding="utf-8")
+    else:
+        protocol.write_text(protocol.read_text(encoding="utf-8") + damage, encoding="utf-8")
+    argv = ["--studies", str(studies), "--evidence", str(evidence)]
+    assert cli.main(["validate", *argv]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "1 study file(s) checked: 1 error(s), 0 warning(s)"
+    (problem,) = out[:-1]
+    assert LINE.match(problem) and problem.endswith(" [protocol]"), problem
+    assert cli.main(["report", "--quiet", *argv, "--out", str(tmp_path / "outputs")]) == 1
+    from_report = capsys.readouterr().err.strip().removeprefix("blastic-meta report: error: ")
+    where, message = from_report.split(": ", 1)  # the same loader, the same words
+    assert problem.startswith(where) and problem.endswith(f"{message} [protocol]"), problem
 
 
 def test_validate_console_script_has_no_traceback(tmp_path):

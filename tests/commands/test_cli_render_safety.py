@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +158,59 @@ def test_the_filters_of_the_issue_through_the_command_line(draft, capsys, summar
     draft.write_text("x\n{{ vas_1m.osteoblastic }}", encoding="utf-8")
     err = one_line_error(capsys, "draft.md")
     assert "draft.md:2:" in err and "estimate_ci" in err
+
+
+@pytest.mark.parametrize(("out", "which"), [
+    ("evidence/references.bib", "the bibliography"),
+    ("evidence/protocol.yaml", "the protocol"),
+    ("evidence/screening.yaml", "the screening record"),
+    ("studies/alpha2010.yaml", "a study file"),
+])
+def test_no_input_is_ever_written_over_even_with_force(draft, capsys, out, which):
+    """`render --fresh --force -o evidence/references.bib` once replaced what it had read."""
+    (draft.parent / "studies").mkdir()
+    target = draft.parent / out
+    if not target.exists():
+        target.write_text("% the researcher's own file\n", encoding="utf-8")
+    before = target.read_bytes()
+    for extra in ([], ["--force"], ["--force", "--fresh"]):
+        err = one_line_error(capsys, "draft.md", "-o", out, *extra)
+        assert which in err and "even with --force" in err, err
+        assert target.read_bytes() == before
+
+
+def test_inputs_of_other_folders_are_protected_too(draft, capsys):
+    evidence = draft.parent / "elsewhere"
+    evidence.mkdir()
+    (evidence / "protocol.yaml").write_bytes(
+        (draft.parent / "evidence" / "protocol.yaml").read_bytes())
+    bib = evidence / "references.bib"
+    bib.write_text("@article{x, title={X}}\n", encoding="utf-8")
+    err = one_line_error(capsys, "draft.md", "--evidence", "elsewhere", "-o", str(bib),
+                         "--force")
+    assert "the bibliography" in err
+    assert bib.read_text(encoding="utf-8") == "@article{x, title={X}}\n"
+
+
+@pytest.mark.parametrize("closing", ["none", "closed file"])
+def test_a_closed_standard_output_is_a_one_line_user_error(draft, capsys, monkeypatch, closing):
+    if closing == "none":  # how Python starts with `>&-`
+        monkeypatch.setattr(sys, "stdout", None)
+    else:
+        gone = io.StringIO()
+        gone.close()
+        monkeypatch.setattr(sys, "stdout", gone)
+    code = main(["render", "draft.md"])
+    err = capsys.readouterr().err
+    assert code == 1 and "internal error" not in err and "Traceback" not in err
+    assert err.strip() == ("blastic-meta render: error: standard output is closed; nothing "
+                           "printed; write to a file with -o OUT")
+
+
+def test_a_closed_standard_output_through_the_shell(draft):
+    src = Path(__file__).parents[2] / "src"
+    done = subprocess.run(f"'{sys.executable}' -m blastic_meta render draft.md >&-", shell=True,
+                          cwd=draft.parent, capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(src)})
+    assert done.returncode == 1 and "standard output is closed" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr

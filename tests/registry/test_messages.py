@@ -41,6 +41,7 @@ def test_accepted_warning_leaves_the_console_and_is_counted(tmp_path, capsys):
     (tmp_path / "evidence").mkdir()
     shutil.copy(BIB, tmp_path / "evidence" / "references.bib")
     shutil.copy(BIB.parent / "screening.yaml", tmp_path / "evidence" / "screening.yaml")
+    shutil.copy(ROOT / "evidence" / "protocol.yaml", tmp_path / "evidence" / "protocol.yaml")
     code = cli.main(["validate", "--studies", str(studies), "--evidence",
                      str(tmp_path / "evidence")])
     assert code == 0
@@ -53,10 +54,23 @@ def test_without_the_acceptance_the_warning_is_printed(tmp_path, capsys):
     (tmp_path / "evidence").mkdir()
     shutil.copy(BIB, tmp_path / "evidence" / "references.bib")
     shutil.copy(BIB.parent / "screening.yaml", tmp_path / "evidence" / "screening.yaml")
+    shutil.copy(ROOT / "evidence" / "protocol.yaml", tmp_path / "evidence" / "protocol.yaml")
     cli.main(["validate", "--studies", str(studies), "--evidence", str(tmp_path / "evidence")])
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "1 study file(s) checked: 0 error(s), 1 warning(s)"
     assert out[0].endswith("[sd-looks-like-se]") and "warning: " in out[0]
+
+
+@pytest.mark.parametrize("written", ["accept: [sd-looks-like-se]", "accept: sd-looks-like-se",
+                                     "accept: [{check: sd-looks-like-se}]"])
+def test_a_wrong_accept_shows_the_required_form(tmp_path, written):
+    entry = ACCEPTED.replace('accept: [{check: sd-looks-like-se, reason: "Table 2 labels it SD; '
+                             'kept as printed"}]', written)
+    folder = _write(tmp_path, (BASELINE, entry))
+    (problem,) = [f for f in validate_studies(folder, BIB) if f.severity == "error"]
+    assert ".accept" in problem.field
+    assert problem.message.endswith(
+        'accept: [{check: sd-looks-like-se, reason: "..."}]'), problem.message
 
 
 def test_accepted_warning_is_in_the_data_quality_table_with_its_reason(tmp_path):

@@ -223,6 +223,7 @@ def test_cli_validate_reads_the_screening_record(tmp_path, capsys):
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     shutil.copy(BIB, evidence / "references.bib")
+    shutil.copy(ROOT / "evidence" / "protocol.yaml", evidence / "protocol.yaml")
     assert cli.main(["validate", "--studies", str(studies), "--evidence", str(evidence)]) == 0
     out = capsys.readouterr().out
     assert "[screening-missing]" in out and out.endswith("0 error(s), 1 warning(s)\n")

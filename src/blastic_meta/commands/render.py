@@ -2,8 +2,9 @@
 
 The template runs in a sandbox with a time and a size limit (``--timeout``, ``--max-bytes``,
 else ``render:`` in protocol.yaml, else 10 s and 10 MB). ``-o OUT`` never overwrites the
-template, and replaces an existing file only if render wrote it (its first line says so) or
-with ``--force``.
+template nor an input (the summary, the bibliography, the protocol, the screening record, a
+study file), even with ``--force``, and replaces any other existing file only if render wrote
+it (its first line says so) or with ``--force``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="write the result here (default: standard output); an existing "
                              "file is replaced only if render wrote it")
     parser.add_argument("--force", action="store_true",
-                        help="replace OUT even if render did not write it (never the template)")
+                        help="replace OUT even if render did not write it (never the template "
+                             "or an input such as references.bib)")
     parser.add_argument("--summary", metavar="JSON", default=None,
                         help="summary.json to read (default: <out>/summary.json)")
     parser.add_argument("--fresh", action="store_true",
@@ -75,13 +77,26 @@ def _limits(args: argparse.Namespace):
                         max_bytes=args.max_bytes if args.max_bytes is not None else max_bytes)
 
 
+def _inputs(args: argparse.Namespace, summary_path: Path | None) -> list[tuple[Path, str]]:
+    """The files render or the report reads, each with what it is: never written over."""
+    evidence, studies = Path(args.evidence), Path(args.studies)
+    out = [(evidence / "references.bib", "the bibliography"),
+           (evidence / "protocol.yaml", "the protocol"),
+           (evidence / "screening.yaml", "the screening record")]
+    if summary_path is not None:
+        out.insert(0, (summary_path, "the summary it reads"))
+    if studies.is_dir():
+        out += [(path, "a study file") for path in sorted(studies.glob("*.yaml"))]
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from ..review.render import fresh_summary, load_summary, render_template
     from ..review.render_files import check_output, read_template, write_output
 
     template = Path(args.template)
     summary_path = None if args.fresh else Path(args.summary or Path(args.out) / "summary.json")
-    inputs = () if summary_path is None else (summary_path,)
+    inputs = _inputs(args, summary_path)
     source = read_template(template)
     if args.output is not None:  # refuse early, before any work
         check_output(args.output, template, force=args.force, inputs=inputs)

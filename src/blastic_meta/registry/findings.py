@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ._base import Acceptance, _Provenanced
+from ._base import CHECK_CODE_PATTERN, Acceptance, _Provenanced
 from .records import StudyRecord
 from .yamlio import YamlDocument, dotted, line_for
 
@@ -146,7 +146,25 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
+_ACCEPT_FORM = 'accept: [{{check: {code}, reason: "..."}}]'
+
+
+def _accept_hint(where: Where, value: Any) -> str:
+    """The required form of an ``accept`` entry, when ``where`` is one (or the list)."""
+    if "accept" not in where[-3:]:
+        return ""
+    named = value.get("check") if isinstance(value, dict) else value
+    code = named if isinstance(named, str) and re.fullmatch(CHECK_CODE_PATTERN, named) \
+        else "sd-looks-like-se"
+    return (f"; each accepted warning is a mapping with the check and why it was kept: "
+            f"{_ACCEPT_FORM.format(code=code)}")
+
+
 def _message(err: dict[str, Any], where: Where, doc: YamlDocument) -> str:
+    return _plain_message(err, where, doc) + _accept_hint(where, err.get("input"))
+
+
+def _plain_message(err: dict[str, Any], where: Where, doc: YamlDocument) -> str:
     kind, value, msg = err["type"], err.get("input"), err["msg"]
     msg = msg.removeprefix("Value error, ")
     raw = doc.raw.get(where)

@@ -20,7 +20,7 @@ than printed as "NA". This module knows nothing of Jinja2 (``render`` wires it i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any
 
 from ..errors import ReportError
@@ -67,8 +67,8 @@ class View(dict):  # type: ignore[type-arg]
 def describe(value: Any) -> str:
     """A short description of a template value for error messages."""
     if isinstance(value, View):
-        return (f"the whole analysis {value.name} (pick a lesion type, e.g. "
-                f"{value.name}.osteoblastic)")
+        group = next((k for k, v in value.items() if isinstance(v, Fit)), "osteoblastic")
+        return f"the whole analysis {value.name} (pick a lesion type, e.g. {value.name}.{group})"
     if isinstance(value, Fit):
         return f"the result {value._where}"
     if isinstance(value, Contrast):
@@ -77,6 +77,16 @@ def describe(value: Any) -> str:
         return "an object with " + ", ".join(sorted(map(str, value))[:8])
     if isinstance(value, (list, tuple)):
         return f"a list of {len(value)}"
+    if isinstance(value, KeysView):
+        return "the names of .keys()"
+    if isinstance(value, ValuesView):
+        return "the values of .values()"
+    if isinstance(value, ItemsView):
+        return "the pairs of .items()"
+    if isinstance(value, Iterator):
+        return "a sequence computed on demand (e.g. the result of map, select or reverse)"
+    if callable(value) and isinstance(getattr(value, "__name__", None), str):
+        return f"the method or function {value.__name__}"  # its repr holds an address
     text_ = repr(value)
     return text_ if len(text_) <= 40 else text_[:37] + "..."
 

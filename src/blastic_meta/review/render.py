@@ -14,9 +14,18 @@ A template may come from someone else, so it runs in Jinja2's immutable sandbox 
 still: no attribute starting with ``_``, no method that changes data, only the filters listed
 in ``SAFE_FILTERS``, no ``{% include %}``/``{% import %}`` of other files, ``range`` of at most
 ``MAX_RANGE`` items, and bounded sizes for every string, list and integer a template builds
-(so that ``'x' * 10**12`` or ``10**10**10`` is refused before it is computed). Rendering stops
-past a time limit (``signal.setitimer`` in the main thread; the clock is also checked between
-output chunks) and past a size limit of its output.
+(so that ``'x' * 10**12`` or ``10**10**10`` is refused before it is computed). The filters that
+build a list (``list``, ``sort``, ``map``, ``unique``, ``select``, ...) are held to the same
+``MAX_ITEMS`` on what they read and what they give, and one rendering builds at most
+``MAX_BUILT_ITEMS`` list items and ``MAX_BUILT_CHARS`` characters in all, so that memory stays
+bounded however often a template repeats them. These are counts, not an address-space limit
+(``RLIMIT_AS``): rendering may share its process with numpy and matplotlib (``--fresh``), whose
+own allocations such a limit would break. Rendering stops past a time limit
+(``signal.setitimer`` in the main thread; the clock is also checked between output chunks) and
+past a size limit of its output.
+
+Only text and numbers are printed: a bare result, list, ``range``, ``dict.keys()``, generator
+or method is an error saying what to write instead (``_finalize``).
 """
 
 from __future__ import annotations
@@ -27,9 +36,9 @@ import signal
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, wraps
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +50,19 @@ __all__ = ["RenderError", "RenderLimits", "fresh_summary", "load_summary", "rend
 MAX_RANGE = 10_000  # items of one range(); a loop over more is refused
 MAX_ITEMS = 100_000  # items of one list a template builds
 MAX_INT_BITS = 100_000  # about 30,000 digits
+MAX_BUILT_ITEMS = 2_000_000  # list items built in one rendering, all lists together
+MAX_BUILT_CHARS = 100_000_000  # characters built in one rendering (at least 2 x the output)
 MAX_SUMMARY_BYTES = 50_000_000
 #: Jinja2 filters a template may use besides ours (pure, and bounded in what they build)
 SAFE_FILTERS = ("abs", "capitalize", "count", "d", "default", "first", "float", "int", "items",
                 "last", "length", "list", "lower", "map", "max", "min", "reject",
                 "rejectattr", "reverse", "round", "select", "selectattr", "sort", "title",
                 "trim", "unique", "upper")
+#: filters that build a collection from their input: it may hold at most MAX_ITEMS items
+#: (batch, slice, groupby and dictsort are not in SAFE_FILTERS; listed should they be added)
+BUILDING_FILTERS = frozenset({"batch", "dictsort", "groupby", "items", "join", "list", "map",
+                              "reject", "rejectattr", "reverse", "select", "selectattr",
+                              "slice", "sort", "sum", "unique"})
 # the only methods of built-in values a template may call: none builds much more than its
 # input (replace is checked first); str.ljust(10**9), int.to_bytes(10**9), ... are refused
 _SAFE_METHODS: dict[type, frozenset[str]] = {
@@ -99,21 +115,76 @@ _FILTER_LIST = ", ".join(FILTER_NAMES)
 
 
 def _finalize(value: Any) -> Any:
-    """Refuse to print a missing number ('None', 'nan') or a raw Python object (a dict)."""
+    """Print text and numbers only: refuse a missing number ('None', 'nan') and any raw
+    Python object (a result, list, range, dict view, generator, method), saying what to
+    write instead."""
+    from jinja2 import Undefined
+
+    if isinstance(value, Undefined):
+        return value  # StrictUndefined raises its own error (naming the name) when printed
     if value is None or (isinstance(value, float) and value != value):
         raise RenderError("a value used in the template is not available (null in "
                           "summary.json, e.g. a prediction interval of a single study)")
+    if isinstance(value, (str, int, float)):  # bool is an int, Markup a str
+        return value
     if isinstance(value, View):
         raise RenderError(f"{value.name} is a whole analysis; print one subgroup through a "
-                          f"filter, e.g. {{{{ {value.name}.osteoblastic | estimate_ci }}}}")
+                          f"filter, e.g. {{{{ {_hint(value)} }}}}")
     if isinstance(value, Mapping):
-        example = f"{value._where} | estimate_ci" if isinstance(value, Fit) else "x | k"
-        raise RenderError(f"{describe(value)} would print as a raw Python dict; use a filter, "
-                          f"e.g. {{{{ {example} }}}} (filters: {_FILTER_LIST})")
+        raise RenderError(f"{describe(value)} would print as a raw Python dict; write e.g. "
+                          f"{{{{ {_hint(value)} }}}} (filters: {_FILTER_LIST})")
     if isinstance(value, (list, tuple, set, frozenset)):
         raise RenderError(f"{describe(value)} would print as a raw Python list; use "
                           f"| join(', ') or a filter such as cite")
-    return value
+    raise RenderError(f"{describe(value)} is not text or a number and would print as raw "
+                      f"Python; {_instead(value)}")
+
+
+def _instead(value: Any) -> str:
+    """What to write instead of printing ``value`` (a non-printable object)."""
+    if isinstance(value, KeysView):
+        return "print the names with | join(', '), e.g. {{ vas_3m.keys() | join(', ') }}"
+    if isinstance(value, ValuesView):
+        return "pick one by name (e.g. vas_3m.osteoblastic) and print it through a filter"
+    if isinstance(value, (range, Iterator, ItemsView)):
+        return ("loop over it ({% for x in ... %}) or print it with | join(', '); count it "
+                "with | list | length")
+    if callable(value):
+        return "call it with (), e.g. x.get('k') or f(), or use a filter"
+    return f"print one of its values through a filter ({_FILTER_LIST})"
+
+
+@cache
+def _probe_filters() -> dict[str, Callable[..., str]]:
+    from . import text
+
+    return filters_for(text.MARKDOWN)
+
+
+def _works(value: Any, filter_name: str) -> bool:
+    try:
+        _probe_filters()[filter_name](value)
+    except (RenderError, LookupError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _hint(value: Mapping[str, Any]) -> str:
+    """A template expression that prints something of ``value`` without an error: the
+    estimate with its interval of a pooled result, else its number of studies, ..."""
+    if isinstance(value, Fit):
+        return f"{value._where} | " + ("estimate_ci" if _works(value, "estimate_ci") else "k")
+    if isinstance(value, Contrast):
+        if _works(value, "contrast"):
+            return f"{value._where} | contrast"
+        return f"{value._where}.reason" if isinstance(value.get("reason"), str) \
+            else f"{value._where}.kind"
+    if isinstance(value, View):
+        fits = [v for v in value.values() if isinstance(v, Fit)]
+        best = next((f for f in fits if _works(f, "estimate_ci")), fits[0] if fits else None)
+        return _hint(best) if best is not None else f"{value.name}.title"
+    keys = sorted(map(str, value))
+    return f"x.{keys[0]} (one of its fields)" if keys else "x | length"
 
 
 # --- the sandbox ---------------------------------------------------------------------------
@@ -189,17 +260,80 @@ def _sandbox_class() -> type:
         def __init__(self, max_chars: int, **kwargs: Any) -> None:
             super().__init__(undefined=Undefined, **kwargs)
             self.max_chars = max_chars
+            self.built_items = 0  # what this rendering has built so far (one env per render)
+            self.built_chars = 0
+            self.max_built_chars = max(MAX_BUILT_CHARS, 2 * max_chars)
 
         def _check(self, value: Any) -> Any:
-            if isinstance(value, str) and len(value) > self.max_chars:
-                raise RenderError(f"the template builds a text of {len(value):,} characters "
-                                  f"(limit {self.max_chars:,})")
-            if isinstance(value, (list, tuple)) and len(value) > MAX_ITEMS:
-                raise RenderError(f"the template builds a list of {len(value):,} items "
-                                  f"(limit {MAX_ITEMS:,})")
+            if isinstance(value, str):
+                if len(value) > self.max_chars:
+                    raise RenderError(f"the template builds a text of {len(value):,} "
+                                      f"characters (limit {self.max_chars:,})")
+                self._charge(0, len(value))
+            if isinstance(value, (list, tuple)):
+                if len(value) > MAX_ITEMS:
+                    raise RenderError(f"the template builds a list of {len(value):,} items "
+                                      f"(limit {MAX_ITEMS:,})")
+                self._charge(len(value), 0)
             if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
                 raise RenderError("the template builds a number of more than 30,000 digits")
             return value
+
+        def _charge(self, items: int, chars: int) -> None:
+            """Count what the template builds; refuse past the totals of one rendering."""
+            self.built_items += items
+            self.built_chars += chars
+            if self.built_items > MAX_BUILT_ITEMS:
+                raise RenderError(f"the template builds more than {MAX_BUILT_ITEMS:,} list "
+                                  f"items in all (the memory limit of one rendering)")
+            if self.built_chars > self.max_built_chars:
+                raise RenderError(f"the template builds more than {self.max_built_chars:,} "
+                                  f"characters of text in all (the memory limit of one "
+                                  f"rendering)")
+
+        def _bounded_items(self, items: Iterable[Any], what: str) -> Iterator[Any]:
+            """``items`` one by one, counted; refused past MAX_ITEMS (never all in memory)."""
+            for n, item in enumerate(items, 1):
+                if n > MAX_ITEMS:
+                    raise RenderError(f"{what} gives more than {MAX_ITEMS:,} items (limit "
+                                      f"{MAX_ITEMS:,})")
+                self._charge(1, 0)
+                yield item
+
+        def bounded_filter(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+            """``fn`` with its input (if it builds a collection) and its result bounded."""
+            offset = 1 if hasattr(fn, "jinja_pass_arg") else 0  # context/environment first
+
+            @wraps(fn)  # keeps jinja_pass_arg
+            def bounded(*args: Any, **kwargs: Any) -> Any:
+                if name in BUILDING_FILTERS and len(args) > offset:
+                    value = self._bounded_input(name, args[offset])
+                    args = (*args[:offset], value, *args[offset + 1:])
+                result = fn(*args, **kwargs)
+                if isinstance(result, Iterator):  # map, select, items, reverse, ...
+                    return self._bounded_items(result, f"filter {name!r}")
+                return self._check(result)
+
+            return bounded
+
+        def _bounded_input(self, name: str, value: Any) -> Any:
+            from jinja2 import Undefined
+
+            if isinstance(value, Undefined) or (name == "reverse" and isinstance(value, str)):
+                return value  # the filter raises the undefined name; a reversed text is text
+            try:
+                size = len(value)
+            except TypeError:  # an iterator (e.g. the result of map): count as it goes
+                return self._bounded_items(value, f"the input of filter {name!r}") \
+                    if isinstance(value, Iterable) else value
+            if size > MAX_ITEMS:
+                raise RenderError(f"filter {name!r} would build a list of {size:,} items "
+                                  f"(limit {MAX_ITEMS:,})")
+            return value
+
+        def getitem(self, obj: Any, argument: Any) -> Any:
+            value = super().getitem(obj, argument)
+            return self._check(value) if isinstance(argument, slice) else value
 
         def bounded_concat(self, parts: tuple[Any, ...]) -> str:
             strings = [str(_finalize(p)) for p in parts]  # '~' pastes no dict or None
@@ -207,7 +341,7 @@ def _sandbox_class() -> type:
             if total > self.max_chars:
                 raise RenderError(f"~ would build a text of {total:,} characters (limit "
                                   f"{self.max_chars:,})")
-            return "".join(strings)
+            return self._check("".join(strings))
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
             ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (left, right))
@@ -273,10 +407,9 @@ def _environment(latex: bool, max_chars: int) -> Any:
     env = _sandbox_class()(max_chars, autoescape=False, keep_trailing_newline=True,
                            finalize=_finalize,
                            loader=jinja2.FunctionLoader(lambda name: None))
-    builtin = env.filters
-    env.filters = {name: builtin[name] for name in SAFE_FILTERS}
-    env.filters["join"] = _bounded_join(max_chars)
-    env.filters["sum"] = _numbers_sum
+    builtin = {**env.filters, "join": _bounded_join(max_chars), "sum": _numbers_sum}
+    env.filters = {name: env.bounded_filter(name, builtin[name])
+                   for name in (*SAFE_FILTERS, "join", "sum")}
 
     def defined(value: Any) -> Any:
         if isinstance(value, jinja2.Undefined):

@@ -2,8 +2,9 @@
 
 ``render`` writes a file only where it cannot destroy the researcher's work:
 
-- never over its own template (the same file, however reached: a relative path, a symlink or
-  a hard link), nor over the summary it reads;
+- never over its own template nor over any file it reads or the report reads (the summary,
+  the bibliography, the protocol, the screening record, a study file), even with ``force``:
+  the same file however reached (a relative path, a symlink or a hard link);
 - over an existing file only if render wrote it before, which its first line says
   (``MARKER_PREFIXES``: an HTML comment for Markdown, a ``%`` comment for ``.tex``), or with
   ``force``;
@@ -91,15 +92,27 @@ def _same(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
+#: an input file, or (file, what it is) for the error message
+Input = str | Path | tuple[str | Path, str]
+
+
+def _described(inputs: Iterable[Input]) -> list[tuple[Path, str]]:
+    return [(Path(i[0]), i[1]) if isinstance(i, tuple) else (Path(i), "an input it reads")
+            for i in inputs]
+
+
 def check_output(out: str | Path, template: str | Path, *, force: bool = False,
-                 inputs: Iterable[str | Path] = ()) -> None:
-    """Raise RenderError unless render may write ``out`` (see the module's rules)."""
+                 inputs: Iterable[Input] = ()) -> None:
+    """Raise RenderError unless render may write ``out`` (see the module's rules).
+
+    ``inputs`` are the files render or the report reads; ``out`` is never one of them, with
+    or without ``force`` (overwriting the bibliography just read loses it).
+    """
     out, template = Path(out), Path(template)
-    for source in (template, *map(Path, inputs)):
+    for source, which in [(template, "its own template"), *_described(inputs)]:
         if os.path.lexists(out) and _same(out, source):
-            which = "its own template" if source == template else "the summary it reads"
-            raise RenderError(f"{out}: is {which} ({source}); not overwritten; write to "
-                              f"another file with -o")
+            raise RenderError(f"{out}: is {which} ({source}), an input; not overwritten, "
+                              f"even with --force; write to another file with -o")
     if not out.parent.is_dir():
         raise RenderError(f"{out}: folder {out.parent} does not exist")
     if not os.path.lexists(out):
@@ -114,10 +127,10 @@ def check_output(out: str | Path, template: str | Path, *, force: bool = False,
 
 
 def write_output(text_out: str, out: str | Path | None, template: str | Path = "<template>",
-                 *, force: bool = False, inputs: Iterable[str | Path] = ()) -> None:
+                 *, force: bool = False, inputs: Iterable[Input] = ()) -> None:
     """Print ``text_out``, or write it to ``out`` with the marker line, whole or not at all."""
     if out is None:
-        sys.stdout.write(text_out)
+        _print(text_out)
         return
     out = Path(out)
     inputs = tuple(inputs)
@@ -130,3 +143,18 @@ def write_output(text_out: str, out: str | Path | None, template: str | Path = "
     except OSError as exc:
         raise RenderError(f"{out}: cannot write ({exc.strerror or exc}); the file is left as "
                           f"it was") from None
+
+
+def _print(text_out: str) -> None:
+    """Write to standard output; a closed one is a user error, not a crash."""
+    closed = RenderError("standard output is closed; nothing printed; write to a file with "
+                         "-o OUT")
+    if sys.stdout is None:  # the program was started with its output closed (>&-)
+        raise closed
+    try:
+        sys.stdout.write(text_out)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader stopped (| head): the command line ends quietly
+    except (OSError, ValueError) as exc:  # EBADF; ValueError: I/O on a closed file
+        raise closed from exc

@@ -9,6 +9,12 @@ output folder and swapped in by two renames once complete (the previous folder i
 the new one is in place and restored on any failure). A folder holding files the report did
 not write (no manifest, or files not in it) is never replaced. Reruns on the same inputs give
 byte-identical files: sorted JSON, no dates, figures saved with a fixed SVG hash salt.
+
+The staging and backup folders are named ``.<out>-staging-<pid>@<host>-<random>`` and
+``.<out>-previous-<pid>@<host>-<random>``. A run killed outright (SIGKILL, power loss) leaves
+them behind; the next run removes those whose process is gone (``clean_stale``), and puts a
+backup back in place when the kill came between the two renames. Nothing else is touched: not
+a folder of another name, not one of a process that still runs or of another machine.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +34,7 @@ from typing import Any
 
 from ..errors import ReportError
 
-__all__ = ["MANIFEST", "ReportSummary", "build_report", "inputs_sha256"]
+__all__ = ["MANIFEST", "ReportSummary", "build_report", "clean_stale", "inputs_sha256"]
 
 MANIFEST = "MANIFEST.txt"
 _VERSION_OF = ("blastic-meta", "numpy", "scipy", "pandas", "pymare", "matplotlib")
@@ -170,10 +178,58 @@ def _check_replaceable(out_dir: Path) -> None:
                           f"{', '.join(foreign[:5])}; move them or choose another --out")
 
 
+# --- staging folders -----------------------------------------------------------------------
+
+def _host() -> str:
+    return hashlib.sha256(socket.gethostname().encode("utf-8")).hexdigest()[:8]
+
+
+def _work_folder(out_dir: Path, kind: str) -> Path:
+    """A new empty folder next to ``out_dir`` named after this process (see the module)."""
+    prefix = f".{out_dir.name}-{kind}-{os.getpid()}@{_host()}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, under another user
+        return True
+    return True
+
+
+def clean_stale(out_dir: str | Path) -> list[Path]:
+    """Remove the staging and backup folders of ``out_dir`` left by killed runs; returns them.
+
+    Only folders named by this module (``.<out>-staging-<pid>@<host>-...``) on this machine
+    whose process no longer runs. A backup is the previous output folder: it is put back
+    when ``out_dir`` is missing (the run died between the two renames), else removed.
+    """
+    out_dir = Path(out_dir).absolute()
+    if os.name != "posix" or not out_dir.parent.is_dir():
+        return []  # os.kill(pid, 0) asks nothing elsewhere (on Windows it ends the process)
+    pattern = re.compile(rf"\.{re.escape(out_dir.name)}-(staging|previous)-(\d+)@"
+                         rf"{_host()}-[A-Za-z0-9_]+")
+    removed = []
+    for entry in sorted(out_dir.parent.iterdir()):
+        match = pattern.fullmatch(entry.name)
+        if match is None or entry.is_symlink() or not entry.is_dir() \
+                or _running(int(match.group(2))):
+            continue
+        if match.group(1) == "previous" and not os.path.lexists(out_dir):
+            os.replace(entry, out_dir)
+        else:
+            shutil.rmtree(entry)
+        removed.append(entry)
+    return removed
+
+
 def _swap(staging: Path, out_dir: Path) -> None:
     backup = None
     if out_dir.exists():
-        backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-previous-", dir=out_dir.parent))
+        backup = _work_folder(out_dir, "previous")
         backup.rmdir()
         os.replace(out_dir, backup)
     try:
@@ -198,9 +254,10 @@ def build_report(studies_dir: str | Path, evidence_dir: str | Path,
         if not folder.is_dir():
             raise ReportError(f"{folder}: {name} folder not found")
     out_dir = out_dir.absolute()
+    clean_stale(out_dir)  # first: it may put back the outputs a killed run moved away
     _check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-staging-", dir=out_dir.parent))
+    staging = _work_folder(out_dir, "staging")
     try:
         previous = out_dir if (out_dir / MANIFEST).is_file() else None
         summary = _build_into(staging, studies_dir, evidence_dir, previous)

@@ -7,7 +7,9 @@ on the lesion-type comparison; footnotes for derived values, exclusions and test
 not be run; a Limitations paragraph. Every number is formatted from the summary dictionaries
 written to ``summary.json``, so the prose cannot disagree with a table or a figure. Citations
 name authors once: ``@key`` in running text (pandoc narrative) or ``[@key]`` in parentheses
-(``\\citet`` / ``\\citep`` in LaTeX).
+(``\\citet`` / ``\\citep`` in LaTeX); a study without authors is named in the text beside a
+year-only citation (``Acta Radiol [-@key]``, see ``text.cite_narrative``), so that no
+sentence reads '(2007) reported' after citeproc.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..formatting import fmt_num, fmt_p
+from ..formatting import MINUS, fmt_p, fmt_signed, words
+from . import text as _text
 
 __all__ = [
     "ProseStyle",
@@ -32,7 +35,6 @@ __all__ = [
     "number",
 ]
 
-MINUS = "\u2212"
 _WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven",
           8: "eight", 9: "nine"}
 
@@ -41,11 +43,14 @@ _WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "se
 class ProseStyle:
     """Markup of one output format; collects the footnotes of the document being written.
 
-    ``html`` cites by label ('Tian et al. 2016') linked to the reference list (``labels``)."""
+    ``html`` cites by label ('Tian et al. 2016') linked to the reference list (``labels``);
+    Markdown and LaTeX cite a study without authors under its name (``names``, key -> name,
+    as ``Bibliography.citation_names`` gives it)."""
 
     name: str
     notes: list[str] = field(default_factory=list)
     labels: Mapping[str, str] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def html(self) -> bool:
@@ -61,18 +66,14 @@ class ProseStyle:
 
     def cite(self, keys: Sequence[str]) -> str:
         keys = list(dict.fromkeys(keys))
-        if not keys:
-            return ""
-        if self.latex:
-            return "\\citep{" + ",".join(keys) + "}"
         if self.html:
-            return "(" + "; ".join(self._link(k) for k in keys) + ")"
-        return "[" + "; ".join(f"@{k}" for k in keys) + "]"
+            return "(" + "; ".join(self._link(k) for k in keys) + ")" if keys else ""
+        return _text.cite_parenthetical(keys, latex=self.latex, names=self.names)
 
     def cite_narrative(self, key: str) -> str:
         if self.html:
             return self._link(key)
-        return f"\\citet{{{key}}}" if self.latex else f"@{key}"
+        return _text.cite_narrative(key, latex=self.latex, names=self.names)
 
     def _link(self, key: str) -> str:
         from html import escape
@@ -110,14 +111,16 @@ class ProseStyle:
         return f"## {title} ({anchor})"
 
 
-def markdown_style() -> ProseStyle:
-    """A fresh Markdown (pandoc) style: each document collects its own footnotes."""
-    return ProseStyle("markdown")
+def markdown_style(names: Mapping[str, str] | None = None) -> ProseStyle:
+    """A fresh Markdown (pandoc) style: each document collects its own footnotes.
+
+    ``names``: key -> name of each study without authors (``Bibliography.citation_names``)."""
+    return ProseStyle("markdown", names=dict(names or {}))
 
 
-def latex_style() -> ProseStyle:
-    """A fresh LaTeX (natbib) style."""
-    return ProseStyle("latex")
+def latex_style(names: Mapping[str, str] | None = None) -> ProseStyle:
+    """A fresh LaTeX (natbib) style; ``names`` as for ``markdown_style``."""
+    return ProseStyle("latex", names=dict(names or {}))
 
 
 def html_style(labels: Mapping[str, str]) -> ProseStyle:
@@ -126,13 +129,10 @@ def html_style(labels: Mapping[str, str]) -> ProseStyle:
 
 
 def number(value: Any, digits: int, style: ProseStyle) -> str:
-    """A signed number with a true minus sign (``$-$`` in LaTeX)."""
+    """A signed number with a true minus sign (``$-$`` in LaTeX), as ``fmt_signed``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "NA"
-    text = fmt_num(float(value), digits)
-    if text.startswith("-"):
-        text = ("$-$" if style.latex else MINUS) + text[1:]
-    return text
+    return fmt_signed(float(value), digits, latex=style.latex)
 
 
 def _value(value: Any, scale: str, style: ProseStyle) -> str:
@@ -390,7 +390,7 @@ def methods_paragraph(protocol: Any, style: ProseStyle) -> str:
             "interval is narrower than the Wald interval (Knapp & Hartung 2003)" if m.adhoc
             else "")) if m.test == "knha" else "Wald-type confidence intervals"
     scales = ", ".join(f"{k} {v:g}" for k, v in b.tau_scale.items())
-    scenarios = ", ".join(s.id.replace("_", " ") for s in protocol.sensitivity)
+    scenarios = ", ".join(words(s.id) for s in protocol.sensitivity)
     text = (
         f"Reported time points were mapped onto analysis windows ({windows}). Pain was "
         f"analysed as the mean change from baseline on a 0–10 scale (baseline minus follow-up) "
@@ -444,7 +444,7 @@ def limitations_paragraph(summary: Mapping[str, Any], context: Mapping[str, Any]
         parts.append(f"{len(flagged)} studies entered an analysis with a derived, imputed or "
                      f"adjusted value (an SD from an unlabelled dispersion, an n taken from "
                      f"the arm, a design effect); each is named in the footnotes and left out "
-                     f"in the sensitivity analysis exclude derived.")
+                     f"in the sensitivity analysis without derived values.")
     if confounded:
         parts.append("Every lesion-type contrast between studies is confounded by procedure ("
                      + "; ".join(t[0].lower() + t[1:] for t in confounded) + ").")

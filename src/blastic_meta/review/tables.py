@@ -19,10 +19,14 @@ from typing import Any
 
 import pandas as pd
 
+from ..formatting import words as _words
 from .comparison import PROCEDURE_WORDS
 
 __all__ = [
+    "INPUT_WORDS",
+    "TABLE_WORDS",
     "data_quality",
+    "in_words",
     "study_characteristics",
     "to_markdown",
     "write_table",
@@ -217,13 +221,33 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join([head, rule, *body]) + "\n"
 
 
-def write_table(frame: pd.DataFrame, folder: Path, name: str,
-                title: str | None = None) -> list[Path]:
-    """Write ``name.csv`` and ``name.md``; returns both paths."""
+#: the enum columns of the study-level input tables, in words in their Markdown
+INPUT_WORDS: dict[str, Mapping[str, str]] = {"design": {}, "procedure": PROCEDURE_WORDS,
+                                             "lesion_type": {}, "group": {}}
+#: report table -> its columns of enum values or ids, in words where people read them
+TABLE_WORDS: dict[str, dict[str, Mapping[str, str]]] = {"sensitivity": {"scenario": {}}}
+
+
+def in_words(frame: pd.DataFrame, columns: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
+    """``frame`` with the enum values of ``columns`` (column -> vocabulary) as words
+    (``formatting.words``); other columns, and columns it lacks, as they were."""
+    out = frame.copy()
+    for column, vocabulary in columns.items():
+        if column in out.columns:
+            out[column] = out[column].map(lambda v, voc=vocabulary: _words(v, voc))
+    return out
+
+
+def write_table(frame: pd.DataFrame, folder: Path, name: str, title: str | None = None,
+                words: Mapping[str, Mapping[str, str]] | None = None) -> list[Path]:
+    """Write ``name.csv`` and ``name.md``; returns both paths.
+
+    ``words`` (column -> vocabulary): columns whose enum values the Markdown, which people
+    read, writes as words; the CSV keeps the ids, which scripts match on."""
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"{name}.csv"
     md = folder / f"{name}.md"
     frame.to_csv(csv, index=False, lineterminator="\n")
-    text = (f"# {title}\n\n" if title else "") + to_markdown(frame)
+    text = (f"# {title}\n\n" if title else "") + to_markdown(in_words(frame, words or {}))
     md.write_text(text, encoding="utf-8", newline="\n")
     return [csv, md]

@@ -8,6 +8,7 @@ metafor's print methods (4 decimals, I^2 and H^2 with 2, p-values below 1e-4 as 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 DIGITS: dict[str, int] = {
     "est": 4,  # estimates and confidence bounds
@@ -30,6 +31,23 @@ def fmt_num(value: float | None, digits: int) -> str:
     if out.startswith("-") and float(out) == 0.0:
         out = out[1:]  # R prints -0.0000 as 0.0000
     return out
+
+
+#: the minus sign of running text (U+2212); a hyphen-minus reads as a dash in print
+MINUS = "\u2212"
+
+
+def fmt_signed(value: float | None, digits: int, *, latex: bool = False) -> str:
+    """``fmt_num`` with a true minus sign for text a reader sees: U+2212 in Markdown and
+    HTML, ``$-$`` in LaTeX (where a bare ``-`` sets a hyphen). Tables and CSV keep
+    ``fmt_num``'s ASCII hyphen-minus, which spreadsheets read as a number.
+
+    The prose (``review.prose.number``) and the ``render`` filters both call this one
+    function, so a negative estimate reads the same in estimates.md and in a template."""
+    text = fmt_num(None if value is None else float(value), digits)
+    if text.startswith("-"):
+        text = ("$-$" if latex else MINUS) + text[1:]
+    return text
 
 
 def fmt_est(value: float | None, digits: int | None = None) -> str:
@@ -72,3 +90,26 @@ def signif_stars(p: float) -> str:
         if p < cut:
             return star
     return ""
+
+
+#: parts of an id that are abbreviations, written as a reader expects them
+_ABBREVIATIONS = {"pvp": "PVP", "pkp": "PKP", "bkp": "BKP", "vp": "VP", "kp": "KP",
+                  "rfa": "RFA", "vas": "VAS", "icc": "ICC", "sd": "SD", "glmm": "GLMM"}
+
+
+def words(value: object, vocabulary: Mapping[str, str] | None = None) -> str:
+    """An enum value or id as words for a reader: ``'retrospective_case_series'`` ->
+    'retrospective case series', ``'pvp_only'`` -> 'PVP only'.
+
+    ``vocabulary`` maps values that need more than that (e.g. a procedure code to its
+    name); anything else has its underscores read as spaces, abbreviations in capitals. A
+    missing value (None, NaN) is empty. Tables for people (Markdown, figures, text) use
+    this; CSV keeps the ids, which scripts match on."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = str(value)
+    if vocabulary and text in vocabulary:
+        return vocabulary[text]
+    if "_" not in text:
+        return text
+    return " ".join(_ABBREVIATIONS.get(part, part) for part in text.split("_") if part)

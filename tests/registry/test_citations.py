@@ -126,3 +126,43 @@ def test_shipped_bibliography_loads(repo_root):
         pytest.skip("no shipped bibliography yet")
     bib = load_bibliography(path)
     assert len(bib) > 0
+
+
+AUTHORLESS = (
+    "@article{acta2007, title = {Balloon kyphoplasty for pathological fractures}, "
+    "journal = {Acta Radiol}, year = {2007}}\n"
+    "@article{series2019, shortlabel = {PVP series with posterior-wall defect, 2019}, "
+    "year = {2019}}\n"
+    "@article{keyed2010, journal = {Radiology}, year = {2010}, key = {Saliou}}\n"
+    "@article{untitled, title = {Kyphoplasty in the treatment of osteolytic fractures}}\n"
+    "@article{tian2016, author = {Tian, Q. and Sun, X. and Lu, Y.}, year = {2016}}\n")
+
+
+def test_an_entry_without_authors_is_named_by_its_label_without_the_year():
+    """The name stands in the text where citeproc and natbib would print the authors."""
+    bib = parse_bibliography(AUTHORLESS)
+    assert bib.citation_name("acta2007") == "Acta Radiol"
+    assert bib.citation_name("series2019") == "PVP series with posterior-wall defect"
+    assert bib.citation_name("untitled") == "Kyphoplasty in the treatment of …"
+    assert bib.citation_name("tian2016") is None  # authors: citeproc names them
+    assert bib.citation_names() == {
+        "acta2007": "Acta Radiol", "keyed2010": "Radiology",
+        "series2019": "PVP series with posterior-wall defect",
+        "untitled": "Kyphoplasty in the treatment of …"}
+    assert bib.citation_names(["tian2016", "acta2007", "nosuch"]) == {"acta2007": "Acta Radiol"}
+
+
+def test_to_bibtex_gives_an_entry_without_authors_a_key_and_a_shorttitle():
+    """natbib prints ``key`` for a missing author; CSL styles cite ``shorttitle``."""
+    bib = parse_bibliography(AUTHORLESS)
+    back = parse_bibliography(bib.to_bibtex(list(bib)))
+    assert back["acta2007"]["key"] == "Acta Radiol" and "shorttitle" not in back["acta2007"]
+    assert back["series2019"]["key"] == back["series2019"]["shorttitle"] == \
+        "PVP series with posterior-wall defect"
+    assert back["keyed2010"]["key"] == "Saliou"  # the researcher's own key is kept
+    assert back["untitled"]["key"] == "Kyphoplasty in the treatment of \\ldots{}"
+    assert back["tian2016"] == bib["tian2016"]  # an entry with authors is copied as it is
+    added = ("key", "shorttitle")
+    for key in bib:
+        assert {k: v for k, v in back[key].items() if k not in added} \
+            == {k: v for k, v in bib[key].items() if k not in added}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from blastic_meta import load_protocol
-from blastic_meta.review import certainty, prose
+from blastic_meta.review import certainty, methods_text, prose
 from blastic_meta.review.analyses import run_analyses
 from blastic_meta.review.clinical import vas_mcid
 from tests.review.data import long_table
@@ -37,7 +37,7 @@ def test_the_threshold_is_the_larger_of_2_points_and_30_percent_of_the_baseline(
 
 def test_shipped_protocol_states_the_rule(protocol):
     assert protocol.clinical.vas_mcid_rule == "larger"
-    text = prose.methods_paragraph(protocol, prose.markdown_style())
+    text = methods_text.methods_paragraph(protocol, prose.markdown_style())
     assert "clinically important when it reached the larger of 2 points and 30% of the " \
            "baseline mean" in text
 

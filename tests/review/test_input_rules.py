@@ -198,6 +198,9 @@ def test_rules_exclude_with_the_first_reason_only(protocol):
                   procedure=["PVP", "PVP", "PKP"])
     out = apply_study_rules(frame, strict, info, [])
     assert out.iloc[0]["reason"].startswith("identity unverified")
+    # the reason reaches footnotes and figures: the scenario in words, never its id
+    assert "_" not in out.iloc[0]["reason"] and "puts unverified studies back" in \
+        out.iloc[0]["reason"]
     assert pd.isna(out.iloc[1]["reason"])
     assert out.iloc[2]["reason"] == "procedure not PVP"
     relaxed = apply_study_rules(frame, protocol, info, [])

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blastic_meta import load_protocol
-from blastic_meta.review import prose
+from blastic_meta.review import methods_text, prose
 from blastic_meta.review.analyses import run_analyses
 from tests.review.data import long_table
 
@@ -33,12 +33,15 @@ POOLED = re.compile(HEAD + r"pain fell(?: at [^b]+?)? by (?P<est>" + NUM + r") p
                     r"\(95(?:%|\\%) CI (?P<lo>" + NUM + r") to (?P<hi>" + NUM + r")"
                     r"(?:; 95(?:%|\\%) PI (?P<plo>" + NUM + r") to (?P<phi>" + NUM + r"))?\) "
                     r"(?P<cite>\[[^\]]+\]|\\citep\{[^}]+\})")
-SINGLE = re.compile(HEAD + r"(?P<who>@\w+|\\citet\{\w+\}) reported a fall in pain of "
+# a study is named by its citation, or (without authors) by its name beside a year citation
+WHO = (r"(?P<who>@\w+|\\citet\{\w+\}|[^()\[\]]+? \[-@\w+\]"
+       r"|[^()\\]+? \\citeyearpar\{\w+\})")
+SINGLE = re.compile(HEAD + WHO + r" reported a fall in pain of "
                     r"(?P<est>" + NUM + r") points(?: at [^(]+?)? \(95(?:%|\\%) CI "
                     r"(?P<lo>" + NUM + r") to (?P<hi>" + NUM + r")\)")
 SIDE = re.compile(HEAD + r"pain fell(?: at [^b]+?)? by (?P<items>.+); not pooled at k = "
                   r"(?P<kk>\d+)\.")
-ITEM = re.compile(r"(?P<est>" + NUM + r") points in (?P<who>@\w+|\\citet\{\w+\}) "
+ITEM = re.compile(r"(?P<est>" + NUM + r") points in " + WHO + r" "
                   r"\(95(?:%|\\%) CI (?P<lo>" + NUM + r") to (?P<hi>" + NUM + r")\)")
 
 
@@ -49,11 +52,12 @@ def _num(text: str) -> float:
 def _keys(cite: str) -> list[str]:
     if cite.startswith("\\citep{"):
         return cite[len("\\citep{"):-1].split(",")
-    return [k.strip().lstrip("@") for k in cite.strip("[]").split(";")]
+    return [re.findall(r"-?@(\w+)", k)[0] for k in cite.strip("[]").split(";")]
 
 
 def _who(text: str) -> str:
-    return text[len("\\citet{"):-1] if text.startswith("\\citet{") else text.lstrip("@")
+    return re.findall(r"@(\w+)|\{(\w+)\}", text)[-1][0] or \
+        re.findall(r"@(\w+)|\{(\w+)\}", text)[-1][1]
 
 
 def _r2(x: float) -> float:
@@ -120,21 +124,47 @@ def protocol(repo_root):
         {"vas": {"secondary_measures": ()}})
 
 
-def _document(table, protocol, style):
+def _document(table, protocol, style, named=0):
     vas = tuple(a for a in protocol.analyses if a.outcome == "vas")
     narrow = protocol.model_copy(update={"analyses": vas})
     results = run_analyses([], table, narrow, scenarios=False)
     summary = {"analyses": {aid: r.to_dict() for aid, r in results.items()}}
     labels = {s: s for r in results.values() for s in r.data["study"]}
+    # the first ``named`` studies have no authors: the text names them (Acta Radiol ...)
+    style.names = {s: f"Journal {i}" for i, s in enumerate(sorted(labels)[:named])}
     context = {"n_studies": len(labels), "n_abstract_only": 0, "unverified": []}
-    return prose.estimates_document(summary, labels, narrow, context, style), summary, labels
+    return methods_text.estimates_document(summary, labels, narrow, context, style), summary, labels
 
 
+@pytest.mark.parametrize("named", [0, 99])
 @pytest.mark.parametrize("style", [prose.markdown_style, prose.latex_style])
-def test_shipped_style_sentences_match_the_numbers(protocol, style):
-    text, summary, labels = _document(long_table.table(), protocol, style())
+def test_shipped_style_sentences_match_the_numbers(protocol, style, named):
+    text, summary, labels = _document(long_table.table(), protocol, style(), named)
     n = sum(len(a["subgroups"]) for a in summary["analyses"].values())
     assert n >= 5 and check_document(text, summary, labels) == n
+    if named:  # every study without authors: never a bare citation as a sentence's subject
+        assert not re.search(r"(?:in|\), ) (?:@\w|\\citet)", text)
+        assert re.search(r"Journal \d+ (?:\[-@\w+\]|\\citeyearpar\{\w+\})", text)
+
+
+def test_a_study_without_authors_is_named_beside_a_year_citation():
+    """citeproc prints '(2019)' or the whole title for an entry without authors; the text
+    names it and cites the year only, in both formats (Acta Radiol (2007))."""
+    names = {"acta": "Acta Radiol", "odd": "A [b]; c@d", "cl": "Clinical evaluation …"}
+    md, tex = prose.markdown_style(names), prose.latex_style(names)
+    assert md.cite_narrative("acta") == "Acta Radiol [-@acta]"
+    assert md.cite_narrative("tian") == "@tian"
+    assert md.cite(["tian", "acta"]) == "[@tian; Acta Radiol -@acta]"
+    assert md.cite_narrative("odd") == "A b c d [-@odd]"  # nothing that ends a citation
+    assert tex.cite_narrative("acta") == "Acta Radiol \\citeyearpar{acta}"
+    assert tex.cite_narrative("cl") == "Clinical evaluation \\ldots{} \\citeyearpar{cl}"
+    assert tex.cite(["tian", "acta"]) == "\\citep{tian,acta}"  # natbib reads the bib's key
+    fit = {"k": 1, "patients": 106, "status": "single study", "scale": "proportion",
+           "studies": ["acta"], "events": 0, "total": 106,
+           "per_study": [{"study": "acta", "estimate": 0.0, "ci_low": 0.0, "ci_high": 0.034}]}
+    analysis = {"outcome": "leakage_symptomatic", "unit": "patient"}
+    sentence = prose.subgroup_sentence("unspecified", fit, analysis, md, {})
+    assert ", Acta Radiol [-@acta] reported symptomatic cement leakage" in sentence
 
 
 def test_a_swapped_subgroup_name_is_caught(protocol):
@@ -198,7 +228,7 @@ def test_methods_name_exactly_the_analyses_with_a_bayesian_fit(repo_root):
     none for proportions), so Methods names the scores and says proportions get none; it is
     written from the protocol, so a measure without a prior scale drops out of the sentence."""
     shipped = load_protocol(repo_root / "evidence" / "protocol.yaml")
-    text = prose.methods_paragraph(shipped, prose.markdown_style())
+    text = methods_text.methods_paragraph(shipped, prose.markdown_style())
     assert "Beside each frequentist fit" not in text
     assert ("For the pain and quality-of-life scores (mean change; pain also as the ratio of "
             "the follow-up to the baseline mean and as the follow-up mean), a Bayesian "
@@ -209,9 +239,9 @@ def test_methods_name_exactly_the_analyses_with_a_bayesian_fit(repo_root):
     assert "Proportions, which get no Bayesian fit, were pooled with a binomial-normal" in text
     mc_only = shipped.model_copy(update={"bayes": shipped.bayes.model_copy(
         update={"tau_scale": {"MC": 1.0}, "max_k": 5})})
-    sentence = prose.bayes_methods_sentence(mc_only)
+    sentence = methods_text.bayes_methods_sentence(mc_only)
     assert sentence.startswith("For the pain and quality-of-life scores (mean change), ")
     assert "(from k = 2 to k = 5;" in sentence and "ratio" not in sentence
     none = shipped.model_copy(update={"bayes": shipped.bayes.model_copy(
         update={"tau_scale": {}})})
-    assert prose.bayes_methods_sentence(none) == "No Bayesian fit was made."
+    assert methods_text.bayes_methods_sentence(none) == "No Bayesian fit was made."

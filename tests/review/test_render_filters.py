@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blastic_meta import load_protocol
-from blastic_meta.formatting import fmt_num
-from blastic_meta.review import text
+from blastic_meta.formatting import fmt_signed
+from blastic_meta.review import prose, text
 from blastic_meta.review.analyses import run_analyses
 from blastic_meta.review.filters import FILTER_NAMES
 from blastic_meta.review.render import RenderError, render_template
@@ -159,10 +159,11 @@ def test_every_pooled_fit_prints_its_own_numbers(summary, data, digits, level, w
     out = one(summary, f"{aid}.{name} | estimate_ci(digits={digits}, level={str(level).lower()}"
                        f", ci_word='{word}')")
     factor, unit = (100.0, "%") if fit.get("scale") == "proportion" else (1.0, "")
-    nums = [fmt_num(factor * fit[k], digits) + unit for k in ("estimate", "ci_low", "ci_high")]
+    nums = [fmt_signed(factor * fit[k], digits) + unit
+            for k in ("estimate", "ci_low", "ci_high")]
     label = f"95% {word}" if level else word
     assert out == f"{nums[0]} ({label} {nums[1]} to {nums[2]})"
-    numbers = re.findall(r"-?\d+(?:\.\d+)?", out.replace(f"({label} ", "("))
+    numbers = re.findall(r"−?\d+(?:\.\d+)?", out.replace(f"({label} ", "("))
     assert len(numbers) == 3
     assert all(len(n.split(".")[1]) == digits if "." in n else digits == 0 for n in numbers)
 
@@ -220,6 +221,7 @@ README_EXAMPLES = [
     "leak_vertebra.unspecified | tau2_labelled", "leak_vertebra.unspecified | i2",
     "leak_vertebra.unspecified | i2_labelled", "vas_6m.osteoblastic | patients",
     "leak_vertebra.unspecified | cite", "leak_vertebra.unspecified | citep",
+    "leak_vertebra.unspecified | pandoc",
     "leak_patient.comparison | contrast",
 ]
 
@@ -232,3 +234,50 @@ def test_the_readme_examples_are_what_the_shipped_registry_prints(built):
     table = table[:table.index("\n\n")]
     for expr in README_EXAMPLES:
         assert f"`{one(shipped, expr)}`" in table, expr
+
+
+def _negative(summary):
+    """A copy of the summary whose vas_1m osteoblastic fit lies below zero."""
+    data = json.loads(json.dumps(summary))
+    fit = data["analyses"]["vas_1m"]["subgroups"]["osteoblastic"]
+    fit.update(estimate=-1.5, ci_low=-2.5, ci_high=-0.5, pi_low=-3.25, pi_high=0.25)
+    return data, fit
+
+
+@pytest.mark.parametrize(("latex", "minus", "percent"), [(False, "−", "%"),
+                                                         (True, "$-$", "\\%")])
+def test_a_negative_number_has_a_true_minus_sign(summary, latex, minus, percent):
+    """The filters print negatives as estimates.md does (prose.number): U+2212 in Markdown,
+    $-$ in LaTeX, never a hyphen-minus."""
+    data, fit = _negative(summary)
+    ref = "vas_1m.osteoblastic"
+    assert one(data, f"{ref} | estimate_ci", latex) == (
+        f"{minus}1.50 (95{percent} CI {minus}2.50 to {minus}0.50)")
+    assert one(data, f"{ref} | estimate(digits=1)", latex) == f"{minus}1.5"
+    assert one(data, f"{ref} | pi", latex) == f"{minus}3.25 to 0.25"
+    style = prose.latex_style() if latex else prose.markdown_style()
+    assert one(data, f"{ref} | estimate", latex) == prose.number(fit["estimate"], 2, style)
+    contrast = _with_contrast(data, measure="MD", estimate=-0.8, ci_low=-1.6, ci_high=0.04)
+    assert one(contrast, "leak_patient.comparison | contrast", latex) == (
+        f"MD {minus}0.80 (95{percent} CI {minus}1.60 to 0.04)")
+    for expr in (f"{ref} | estimate_ci", f"{ref} | ci", f"{ref} | pi_labelled",
+                 "leak_patient.comparison | contrast"):
+        source = contrast if "comparison" in expr else data
+        assert not re.search(r"(?<![$\w])-\d", one(source, expr, latex)), expr
+
+
+def test_cite_names_a_study_without_authors_as_estimates_md_does(summary):
+    """summary.json's citation_names reach the cite filters; without them, plain keys."""
+    data = json.loads(json.dumps(summary))
+    fit = data["analyses"]["vas_1m"]["subgroups"]["osteoblastic"]
+    first = fit["studies"][0]
+    plain = one(data, "vas_1m.osteoblastic | cite")
+    assert plain == "[" + "; ".join(f"@{k}" for k in fit["studies"]) + "]"
+    data["citation_names"] = {first: "Acta Radiol"}
+    named = one(data, "vas_1m.osteoblastic | cite")
+    assert named == prose.markdown_style({first: "Acta Radiol"}).cite(fit["studies"])
+    assert f"Acta Radiol -@{first}" in named
+    assert one(data, "vas_1m.osteoblastic | pandoc", latex=True) == named
+    assert one(data, "vas_1m.osteoblastic | citep") == "\\citep{" + ",".join(fit["studies"]) + "}"
+    data["citation_names"] = {first: 3, 4: "x"}  # malformed: ignored, not an error
+    assert one(data, "vas_1m.osteoblastic | cite") == plain

@@ -225,7 +225,8 @@ def test_citations_resolve_and_are_contributing(built, summary):
         allowed = set(analysis["studies"]) | within
         body = md[aid].split("\n[^")[0]
         md_keys = set(re.findall(r"@([A-Za-z0-9_:-]+)", body))
-        tex_keys = {k for group in re.findall(r"\\cite[pt]\{([^}]*)\}", tex[aid.replace("_", "-")])
+        tex_keys = {k for group in re.findall(r"\\cite(?:[pt]|yearpar)\{([^}]*)\}",
+                                                   tex[aid.replace("_", "-")])
                     for k in group.split(",")}
         assert md_keys == tex_keys, aid
         assert md_keys <= allowed, aid
@@ -454,3 +455,30 @@ def test_direction_tables_of_the_shipped_registry(built):
     signs = (out / "sign_tests.md").read_text(encoding="utf-8")
     assert " 1 studies " not in signs and "quality_of_life" not in signs
     assert "| osteoblastic | function | 2 |" in signs  # 3 with the unverified obPKP31_unk
+
+
+def test_people_read_words_where_the_csv_keeps_ids(built):
+    """Enum values and scenario ids are words in the Markdown tables, the text and the
+    figures; the CSV keeps them for scripts."""
+    _, evidence, out, _ = built
+    protocol = load_protocol(evidence / "protocol.yaml")
+    ids = [s.id for s in protocol.sensitivity]
+    sens_md = (out / "tables" / "sensitivity.md").read_text(encoding="utf-8")
+    sens_csv = (out / "tables" / "sensitivity.csv").read_text(encoding="utf-8")
+    assert not any(f"| {i} |" in sens_md for i in ids)
+    assert all(i in sens_csv for i in ids) and "| mixed as osteoblastic |" in sens_md
+    designs = ("retrospective_case_series", "prospective_case_series", "comparative_cohort")
+    inputs = sorted((out / "tables" / "inputs").glob("*.md"))
+    assert inputs
+    for path in inputs:
+        text = path.read_text(encoding="utf-8")
+        assert not any(d in text for d in designs), path.name
+        assert "mesh_container" not in text and "cement_augmentation" not in text, path.name
+    assert any("retrospective_case_series" in p.read_text(encoding="utf-8")
+               for p in (out / "tables" / "inputs").glob("*.csv"))
+    prose_texts = [out / "estimates.md", out / "estimates.tex", out / "report.html",
+                   *sorted((out / "figures").glob("*.svg"))]
+    for path in prose_texts:
+        text = path.read_text(encoding="utf-8")
+        assert not any(f"sensitivity analysis {i}" in text for i in ids), path.name
+        assert not any(i in text or i.replace("_", "\\_") in text for i in ids), path.name

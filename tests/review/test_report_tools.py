@@ -108,3 +108,79 @@ def test_an_unresolved_citation_is_seen(built, tmp_path):
     md.write_text(md.read_text("utf-8") + "\nSee [@nosuchkey2099].\n", encoding="utf-8")
     run = _pandoc(copy, "html", tmp_path / "x.html")
     assert "nosuchkey2099" in run.stderr
+
+
+# an author slot citeproc left empty: "34.8% in (2015)", "(2019) reported", "2003; 2019;"
+EMPTY_AUTHOR = re.compile(r"\bin \(\d{4}[a-z]?\)|(?:^|, )\(\d{4}[a-z]?\) reported"
+                          r"|; (?:\d{4}[a-z]?|n\.d\.)[;)]|\((?:\d{4}[a-z]?|n\.d\.)[;]",
+                          re.MULTILINE)
+
+
+def _plain(md: Path, bib: Path) -> str:
+    """The text citeproc makes of ``md`` (author-date, no reference list), one line a
+    paragraph."""
+    run = subprocess.run(
+        [_program("pandoc"), "--citeproc", "--bibliography", str(bib), "--metadata",
+         "suppress-bibliography=true", "--from", "markdown", "--to", "plain", "--wrap=none",
+         str(md)], capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0 and "WARNING" not in run.stderr, run.stderr
+    return run.stdout
+
+
+AUTHORLESS_BIB = (
+    "@article{acta2007, title = {Balloon kyphoplasty for the treatment of pathological "
+    "fractures in the thoracic and lumbar spine caused by metastasis}, journal = {Acta "
+    "Radiol}, year = {2007}}\n"
+    "@article{series2019, shortlabel = {PVP series with posterior-wall defect, 2019}, "
+    "year = {2019}}\n"
+    "@article{fourney2003, author = {Fourney, D. R. and Schomer, D. F. and Nader, R.}, "
+    "title = {Percutaneous vertebroplasty}, year = {2003}}\n")
+
+
+def _authorless_text(names: dict[str, str]) -> str:
+    from blastic_meta.review import prose
+
+    style = prose.markdown_style(names)
+    leak = {"outcome": "leakage", "unit": "patient"}
+    single = {"k": 1, "patients": 106, "status": "single study", "scale": "proportion",
+              "studies": ["series2019"], "events": 0, "total": 106,
+              "per_study": [{"study": "series2019", "estimate": 0.0, "ci_low": 0.0,
+                             "ci_high": 0.034}]}
+    side = {"k": 2, "patients": 80, "status": "side by side", "scale": "proportion",
+            "studies": ["acta2007", "fourney2003"],
+            "per_study": [{"study": "acta2007", "estimate": 0.125, "ci_low": 0.05,
+                           "ci_high": 0.24},
+                          {"study": "fourney2003", "estimate": 0.2, "ci_low": 0.1,
+                           "ci_high": 0.3}]}
+    return "\n\n".join([
+        prose.subgroup_sentence("unspecified", single, leak, style, {}),
+        prose.subgroup_sentence("osteolytic", side, leak, style, {}),
+        "Pooled " + style.cite(["fourney2003", "series2019", "acta2007"]) + "."]) + "\n"
+
+
+def test_a_study_without_authors_keeps_its_name_through_citeproc(tmp_path):
+    """The name in the text and a year citation: 'Acta Radiol (2007)', never '(2019)
+    reported', 'in (2007)', '2003; 2019;' or the whole title."""
+    from blastic_meta.registry.citations import parse_bibliography
+
+    bib = parse_bibliography(AUTHORLESS_BIB)
+    (tmp_path / "refs.bib").write_text(bib.to_bibtex(list(bib)), encoding="utf-8")
+    for named in (True, False):
+        md = tmp_path / f"t{named}.md"
+        md.write_text(_authorless_text(bib.citation_names() if named else {}), "utf-8")
+        plain = _plain(md, tmp_path / "refs.bib")
+        if not named:  # the check sees what the names prevent
+            assert EMPTY_AUTHOR.search(plain) and "“Balloon" in plain, plain
+            continue
+        assert not EMPTY_AUTHOR.search(plain), plain
+        assert "“" not in plain, plain
+        assert "PVP series with posterior-wall defect (2019) reported" in plain
+        assert "12.5% in Acta Radiol (2007)" in plain
+        assert ("(Fourney, Schomer, and Nader 2003; PVP series with posterior-wall defect "
+                "2019; Acta Radiol 2007)") in plain
+
+
+def test_the_shipped_estimates_have_no_empty_author_slot(built):
+    plain = _plain(built[2] / "estimates.md", built[2] / "references.bib")
+    assert not EMPTY_AUTHOR.search(plain), EMPTY_AUTHOR.findall(plain)
+    assert "“" not in plain  # no title stands in for an author

@@ -22,6 +22,8 @@ __all__ = ["Bibliography", "BibliographyError", "load_bibliography", "parse_bibl
 
 _ACCENT = re.compile(r"\\(?:[`'^\"~=.]|[uvHcdbtk](?=[\s{]))\s*")
 _COMMAND = re.compile(r"\\[A-Za-z]+\s*")
+#: the year at the end of a label ('Acta Radiol 2007', '…, year not reported', '2020b')
+_LABEL_YEAR = re.compile(r",?\s*(?:\d{4}[a-z]?|year not reported)$")
 #: a bibliography larger than this is refused before reading (2 MB)
 MAX_FILE_BYTES = MAX_INPUT_BYTES
 
@@ -168,8 +170,34 @@ class Bibliography(Mapping[str, dict[str, str]]):
         object.__setattr__(self, "_labels", out)
         return out
 
+    def citation_name(self, key: str) -> str | None:
+        """What stands in the text for the authors of an entry that has none: its label
+        without the year ('Acta Radiol' of 'Acta Radiol 2007'; the ``shortlabel`` when set);
+        None when the entry has authors, which citeproc and natbib print themselves.
+
+        Without it, citeproc's author-date styles print '(2019) reported' for an entry with
+        neither author nor title, and the whole title for one with a title (CSL 1.0.2,
+        ``cs:substitute``)."""
+        if self.surnames(key):
+            return None
+        name = _LABEL_YEAR.sub("", self.label(key)).strip()
+        return name or None
+
+    def citation_names(self, keys: Iterable[str] | None = None) -> dict[str, str]:
+        """``citation_name`` of every entry without authors (of ``keys``, default all), by
+        key in sorted order."""
+        wanted = sorted(self.entries if keys is None else set(keys) & set(self.entries))
+        names = {key: self.citation_name(key) for key in wanted}
+        return {key: name for key, name in names.items() if name}
+
     def to_bibtex(self, keys: Iterable[str]) -> str:
-        """The entries of ``keys`` (in that order, each once) as BibTeX text."""
+        """The entries of ``keys`` (in that order, each once) as BibTeX text.
+
+        An entry without authors also gets ``key`` (natbib's author-year styles print it
+        in place of the authors, and sort by it; without it plainnat prints the first
+        three letters of the citation key) and, from its ``shortlabel``, a ``shorttitle``
+        (what CSL styles such as APA cite for an entry without authors), unless it has
+        them already."""
         out: list[str] = []
         seen: set[str] = set()
         for key in keys:
@@ -178,8 +206,29 @@ class Bibliography(Mapping[str, dict[str, str]]):
             if key not in self.raw:
                 raise StudyRecordError(f"{self.path}: no bibliography entry {key!r}")
             seen.add(key)
-            out.append(self.raw[key].strip() + "\n")
+            out.append(self._with_name_fields(key) + "\n")
         return "\n".join(out)
+
+    def _with_name_fields(self, key: str) -> str:
+        raw = self.raw[key].strip()
+        entry, name = self.entries[key], self.citation_name(key)
+        if name is None:
+            return raw
+        extra = [("key", name)]
+        if entry.get("shortlabel"):
+            extra.append(("shorttitle", name))
+        fields = [f"  {field_} = {{{_bib_text(value)}}}" for field_, value in extra
+                  if field_ not in entry]
+        if not fields or not raw.endswith("}"):
+            return raw
+        body = raw[:-1].rstrip()
+        return body + ("" if body.endswith(",") else ",") + "\n" + ",\n".join(fields) + "\n}"
+
+
+def _bib_text(text: str) -> str:
+    """Plain text as a braced BibTeX value: braces dropped, LaTeX specials escaped."""
+    text = text.replace("{", "").replace("}", "").replace("\\", "")
+    return re.sub(r"([%&#_$])", r"\\\1", text).replace("…", "\\ldots{}")
 
 
 def parse_bibliography(text: str, path: str = "<string>") -> Bibliography:

@@ -32,18 +32,26 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                    ) -> dict[str, Any]:
     """Write every output into ``staging``; returns the summary dictionary."""
     from ..registry.screening import load_screening, prisma_flow
-    from . import certainty, figure_panels, figure_specs, prose, result_tables, synthesis
+    from . import (
+        certainty,
+        figure_panels,
+        figure_specs,
+        methods_text,
+        prose,
+        result_tables,
+        synthesis,
+    )
     from .analyses import run_analyses
     from .appraisal_view import appraisal_basis, appraisal_concern, no_information
     from .report import _json_safe, _summary_json
     from .report_page import build_page
-    from .tables import data_quality, study_characteristics, write_table
+    from .tables import INPUT_WORDS, TABLE_WORDS, data_quality, study_characteristics, write_table
 
     bibliography, protocol, records, table, findings = loaded
     screening = (load_screening(screening_path, records)
                  if screening_path is not None and screening_path.is_file() else None)
     results = run_analyses(records, table, protocol, bibliography, findings)
-    summary = _summary_json(results, sha)
+    summary = _summary_json(results, sha, bibliography)
     analyses = summary["analyses"]
     labels = {key: bibliography.label(key) for key in bibliography}
     group_of = protocol.subgroups.group_of
@@ -106,10 +114,11 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
     notes = {"effect_direction": synthesis.direction_notes(left_out, labels),
              "sign_tests": [synthesis.CELL_RULE]}
     for name, frame in frames.items():
-        write_table(frame, tables, name, titles[name], notes.get(name, ()))
+        write_table(frame, tables, name, titles[name], notes.get(name, ()),
+                    words=TABLE_WORDS.get(name))
     for aid, res in results.items():
         write_table(_input_table(res.data), tables / "inputs", f"{aid}",
-                    f"Study-level input: {res.spec.title}")
+                    f"Study-level input: {res.spec.title}", words=INPUT_WORDS)
 
     from .. import figures
 
@@ -142,10 +151,10 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                "unverified": sorted(r.key for r in records
                                     if getattr(getattr(r, "identity", None), "verified", True)
                                     is False)}
-    _write_text(staging / "estimates.md", prose.estimates_document(
-        summary, labels, protocol, context, prose.markdown_style()))
-    _write_text(staging / "estimates.tex", prose.estimates_document(
-        summary, labels, protocol, context, prose.latex_style()))
+    _write_text(staging / "estimates.md", methods_text.estimates_document(
+        summary, labels, protocol, context, prose.markdown_style(summary["citation_names"])))
+    _write_text(staging / "estimates.tex", methods_text.estimates_document(
+        summary, labels, protocol, context, prose.latex_style(summary["citation_names"])))
     cited = sorted({k for r in results.values() for k in r.contributing}
                    | {w["study"] for a in analyses.values()
                       for w in (a.get("comparison") or {}).get("within") or []})

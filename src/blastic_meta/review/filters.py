@@ -13,6 +13,10 @@ arguments only, each checked (an unknown name, a wrong type or a value out of ra
 ``contrast`` prints an analysis's osteoblastic-vs-osteolytic comparison (``vas_3m.comparison``):
 the mean difference or odds ratio with its interval, or an error saying why there is none.
 
+A negative number carries a true minus sign (U+2212 in Markdown, ``$-$`` in LaTeX), from
+the same ``formatting.fmt_signed`` that writes estimates.md. ``cite`` names a study without
+authors as estimates.md does ('Acta Radiol -@key'; the summary's ``citation_names``).
+
 Bare values (``pi``, ``tau2``, ``i2``) carry no label, so a sentence can give its own; the
 ``*_labelled`` forms include it. Heterogeneity of a single study (k = 1) is refused rather
 than printed as "NA". This module knows nothing of Jinja2 (``render`` wires it in).
@@ -20,11 +24,12 @@ than printed as "NA". This module knows nothing of Jinja2 (``render`` wires it i
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any
 
 from ..errors import ReportError
-from ..formatting import fmt_num
+from ..formatting import fmt_num, fmt_signed
 from . import text
 
 __all__ = ["FILTER_NAMES", "Contrast", "Fit", "RenderError", "View", "describe", "filters_for",
@@ -166,8 +171,8 @@ def _value(value: Any, scale: str, style: text.Style, digits: int | None) -> str
     if digits is None:
         return text.value_text(value, scale, style)
     if scale == "proportion":
-        return fmt_num(100.0 * float(value), digits) + style.percent
-    return fmt_num(float(value), digits)
+        return fmt_signed(100.0 * float(value), digits, latex=style.latex) + style.percent
+    return fmt_signed(float(value), digits, latex=style.latex)
 
 
 def _level_word(fit: Mapping[str, Any], style: text.Style, level: bool, word: str) -> str:
@@ -280,7 +285,8 @@ def _contrast(comp: Mapping[str, Any], style: text.Style, digits: int | None, le
             if comp.get("kind") == "within" else "no contrast was estimated")
         raise RenderError(f"filter 'contrast': {where} has no between-study estimate: {why}")
     n = 2 if digits is None else digits
-    values = [fmt_num(float(comp[key]), n) for key in ("estimate", "ci_low", "ci_high")]
+    values = [fmt_signed(float(comp[key]), n, latex=style.latex)
+              for key in ("estimate", "ci_low", "ci_high")]
     lvl = f"{100 * float(comp.get('level', 0.95)):g}{style.percent} " if level else ""
     return f"{comp.get('measure')} {values[0]} ({lvl}{ci_word} {values[1]} to {values[2]})"
 
@@ -300,8 +306,10 @@ _FILTERS: dict[str, tuple[Callable[..., str], tuple[str, ...]]] = {
     "patients": (_patients, ()),
     # cite follows the template's flavour; citep and pandoc force one
     "cite": (lambda fit, style: style.cite(fit["studies"]), ()),
-    "citep": (lambda fit, style: text.LATEX.cite(fit["studies"]), ()),
-    "pandoc": (lambda fit, style: text.MARKDOWN.cite(fit["studies"]), ()),
+    "citep": (lambda fit, style: text.cite_parenthetical(fit["studies"], latex=True,
+                                                        names=style.names), ()),
+    "pandoc": (lambda fit, style: text.cite_parenthetical(fit["studies"], names=style.names),
+               ()),
     "contrast": (_contrast, ("digits", "level", "ci_word")),
 }
 _ON_COMPARISON = {"contrast"}
@@ -311,12 +319,15 @@ FILTER_NAMES: tuple[str, ...] = tuple(_FILTERS)
 
 
 def filters_for(style: text.Style, defined: Callable[[Any], Any] = lambda v: v,
-                ) -> dict[str, Callable[..., str]]:
+                names: Mapping[str, str] | None = None) -> dict[str, Callable[..., str]]:
     """The filter functions for one template flavour (Markdown or LaTeX markup).
 
     ``defined`` is applied to each filter's input first (``render`` passes a check that
-    raises the template engine's own error for an undefined name).
+    raises the template engine's own error for an undefined name). ``names``: key -> name
+    of each study without authors (summary.json's ``citation_names``).
     """
+    if names:
+        style = dataclasses.replace(style, names=dict(names))
     def make(name: str, fn: Callable[..., str], accepted: tuple[str, ...]) -> Callable[..., str]:
         def apply(value: Any, *args: Any, **kwargs: Any) -> str:
             value = defined(value)  # an unknown name is reported before a bad argument

@@ -99,8 +99,8 @@ def apply_study_rules(frame: pd.DataFrame, protocol: Protocol, info: Mapping[str
 
     unverified = frame["study"].map(lambda s: not info[s].verified if s in info else False)
     if rules.unverified_studies == "exclude":
-        exclude(unverified, "identity unverified (enters only the sensitivity analysis "
-                            "exclude_unverified)")
+        exclude(unverified, "identity unverified (enters only the sensitivity analysis that "
+                            "puts unverified studies back)")
     if rules.exclude_abstract_only:
         abstract = frame["study"].map(
             lambda s: info[s].source_access != "full_text" if s in info else True)

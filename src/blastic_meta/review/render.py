@@ -109,6 +109,16 @@ def template_context(summary: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def citation_names(summary: Mapping[str, Any]) -> dict[str, str]:
+    """summary.json's ``citation_names`` (key -> name of a study without authors); a summary
+    written before they were recorded, or a malformed entry, gives none."""
+    names = summary.get("citation_names")
+    if not isinstance(names, Mapping):
+        return {}
+    return {k: v for k, v in names.items() if isinstance(k, str) and isinstance(v, str)
+            and v.strip()}
+
+
 # --- what a template may print -------------------------------------------------------------
 
 _FILTER_LIST = ", ".join(FILTER_NAMES)
@@ -399,7 +409,7 @@ def _sandbox_class() -> type:
     return Sandbox
 
 
-def _environment(latex: bool, max_chars: int) -> Any:
+def _environment(latex: bool, max_chars: int, names: Mapping[str, str] | None = None) -> Any:
     import jinja2
 
     from . import text
@@ -416,7 +426,7 @@ def _environment(latex: bool, max_chars: int) -> Any:
             value._fail_with_undefined_error()  # raises naming the missing name
         return value
 
-    env.filters.update(filters_for(text.LATEX if latex else text.MARKDOWN, defined))
+    env.filters.update(filters_for(text.LATEX if latex else text.MARKDOWN, defined, names))
     env.globals.clear()
     env.globals["range"] = _bounded_range
     return env
@@ -502,7 +512,7 @@ def render_template(source: str, summary: Mapping[str, Any], *, name: str = "<te
     import jinja2
 
     limits = limits or RenderLimits()
-    env = _environment(latex, limits.max_bytes)
+    env = _environment(latex, limits.max_bytes, citation_names(summary))
     context = template_context(summary)
     try:
         with _Alarm(limits.timeout) as alarm:
@@ -584,5 +594,5 @@ def fresh_summary(studies_dir: str | Path, evidence_dir: str | Path) -> dict[str
     studies_dir, evidence_dir = Path(studies_dir), Path(evidence_dir)
     bibliography, protocol, records, table, _ = _load(studies_dir, evidence_dir)
     results = run_analyses(records, table, protocol, bibliography)
-    summary = _summary_json(results, inputs_sha256(studies_dir, evidence_dir))
+    summary = _summary_json(results, inputs_sha256(studies_dir, evidence_dir), bibliography)
     return json.loads(json.dumps(_json_safe(summary)))

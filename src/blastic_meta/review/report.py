@@ -50,7 +50,7 @@ class ReportSummary:
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(analysis, subgroup, k, 'estimate [CI]') for the printed summary table."""
-        from .text import value_text
+        from .result_tables import value_text  # the tables' ASCII digits, for a terminal
 
         out = []
         for aid, a in self.summary["analyses"].items():
@@ -113,12 +113,18 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _summary_json(analyses: Mapping[str, Any], sha: str) -> dict[str, Any]:
+def _summary_json(analyses: Mapping[str, Any], sha: str,
+                  bibliography: Any = None) -> dict[str, Any]:
     """The analyses, their sensitivity scenarios (``sensitivity[analysis][scenario]``), the
-    inputs' hash and the versions of the code that made them."""
-    return {"analyses": {aid: r.to_dict() for aid, r in analyses.items()},
-            "sensitivity": {aid: dict(r.sensitivity) for aid, r in analyses.items()},
-            "inputs_sha256": sha, "versions": _versions()}
+    inputs' hash, the versions of the code that made them and, with a ``bibliography``,
+    ``citation_names``: what the text prints for each study without authors (see
+    ``Bibliography.citation_name``), so that ``render`` cites them as estimates.md does."""
+    out = {"analyses": {aid: r.to_dict() for aid, r in analyses.items()},
+           "sensitivity": {aid: dict(r.sensitivity) for aid, r in analyses.items()},
+           "inputs_sha256": sha, "versions": _versions()}
+    if bibliography is not None:
+        out["citation_names"] = bibliography.citation_names()
+    return out
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from . import prose
+from . import methods_text, prose
 from .html import Section, format_reference, report_html
+from .tables import TABLE_WORDS, in_words
 
 __all__ = ["build_page"]
 
@@ -34,10 +35,13 @@ def build_page(out: Path, summary: Mapping[str, Any], tables: Mapping[str, pd.Da
                                          figs / f"forest_{aid}.svg")]))
 
     def t(name: str, caption: str) -> tuple[str, pd.DataFrame]:
-        return caption, tables.get(name)  # type: ignore[return-value]
+        frame = tables.get(name)
+        if frame is not None:
+            frame = in_words(frame, TABLE_WORDS.get(name, {}))
+        return caption, frame  # type: ignore[return-value]
 
     sections = [
-        Section("methods", "Methods", paragraphs=[prose.methods_paragraph(protocol, style)]),
+        Section("methods", "Methods", paragraphs=[methods_text.methods_paragraph(protocol, style)]),
         Section("summary-of-findings", "Summary of findings",
                 tables=[("GRADE certainty per outcome and lesion type (non-randomised evidence "
                          "starts at low; the reasons for each judgement are in "

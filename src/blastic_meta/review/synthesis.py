@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from .tables import words
+from ..formatting import words
 
 __all__ = ["BENEFIT_DOMAINS", "CELL_RULE", "cell_directions", "direction_notes",
            "direction_rows", "direction_table", "sign_tests", "unverified_left_out",

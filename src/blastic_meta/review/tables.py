@@ -19,13 +19,16 @@ from typing import Any
 
 import pandas as pd
 
+from ..formatting import words as _words
 from .comparison import PROCEDURE_WORDS
 
 __all__ = [
+    "INPUT_WORDS",
+    "TABLE_WORDS",
     "data_quality",
+    "in_words",
     "study_characteristics",
     "to_markdown",
-    "words",
     "write_table",
 ]
 
@@ -43,14 +46,6 @@ def _get(mapping: Any, *names: str) -> Any:
         if mapping.get(name) is not None:
             return mapping[name]
     return None
-
-
-def words(value: Any) -> str:
-    """A registry code as words for a table: 'quality_of_life' -> 'quality of life' (None and
-    NaN -> '')."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).replace("_", " ")
 
 
 def _g(x: Any) -> str:
@@ -138,13 +133,13 @@ def study_characteristics(records: Sequence[Any], bibliography: Any = None) -> p
                 "study": key,
                 "author": label,
                 "year": str(entry.get("year", "")) if entry else "",
-                "design": words(d.get("design")),
-                "source_access": words(d.get("source_access")),
+                "design": _words(d.get("design")),
+                "source_access": _words(d.get("source_access")),
                 "procedure": PROCEDURE_WORDS.get(str(arm.get("procedure") or d.get("procedure")),
                                                  str(arm.get("procedure") or d.get("procedure")
                                                      or "").replace("_", " ")),
                 "arm": arm.get("label") or arm.get("id"),
-                "lesion_type": words(arm.get("lesion_type")),
+                "lesion_type": _words(arm.get("lesion_type")),
                 "patients": _count(arm.get("patients")),
                 "vertebrae": _count(arm.get("vertebrae")),
                 "cement_volume_ml": _summary(_get(arm, "cement_volume_ml"), "ml"),
@@ -226,15 +221,36 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join([head, rule, *body]) + "\n"
 
 
-def write_table(frame: pd.DataFrame, folder: Path, name: str,
-                title: str | None = None, notes: Sequence[str] = ()) -> list[Path]:
-    """Write ``name.csv`` and ``name.md`` (``notes``: footnote lines under the Markdown
-    table); returns both paths."""
+#: the enum columns of the study-level input tables, in words in their Markdown
+INPUT_WORDS: dict[str, Mapping[str, str]] = {"design": {}, "procedure": PROCEDURE_WORDS,
+                                             "lesion_type": {}, "group": {}}
+#: report table -> its columns of enum values or ids, in words where people read them
+TABLE_WORDS: dict[str, dict[str, Mapping[str, str]]] = {"sensitivity": {"scenario": {}}}
+
+
+def in_words(frame: pd.DataFrame, columns: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
+    """``frame`` with the enum values of ``columns`` (column -> vocabulary) as words
+    (``formatting.words``); other columns, and columns it lacks, as they were."""
+    out = frame.copy()
+    for column, vocabulary in columns.items():
+        if column in out.columns:
+            out[column] = out[column].map(lambda v, voc=vocabulary: _words(v, voc))
+    return out
+
+
+def write_table(frame: pd.DataFrame, folder: Path, name: str, title: str | None = None,
+                notes: Sequence[str] = (),
+                words: Mapping[str, Mapping[str, str]] | None = None) -> list[Path]:
+    """Write ``name.csv`` and ``name.md``; returns both paths. ``notes``: footnote lines
+    under the Markdown table.
+
+    ``words`` (column -> vocabulary): columns whose enum values the Markdown, which people
+    read, writes as words; the CSV keeps the ids, which scripts match on."""
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"{name}.csv"
     md = folder / f"{name}.md"
     frame.to_csv(csv, index=False, lineterminator="\n")
-    text = (f"# {title}\n\n" if title else "") + to_markdown(frame)
+    text = (f"# {title}\n\n" if title else "") + to_markdown(in_words(frame, words or {}))
     if notes:
         text += "".join(f"\nNote: {line}\n" for line in notes)
     md.write_text(text, encoding="utf-8", newline="\n")

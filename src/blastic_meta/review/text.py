@@ -6,6 +6,14 @@ never disagree with a table, a figure or the JSON. Each pooled statement cites e
 studies that contributed to it: ``[@key1; @key2]`` for pandoc, ``\\citep{key1,key2}`` for
 LaTeX. Studies that were excluded are named by their label only and never cited there.
 The same helpers back the ``render`` filters.
+
+A study whose bibliography entry has no authors is cited under its name (``names``: the
+label without its year, 'Acta Radiol'): ``Acta Radiol [-@key]`` in running text and
+``[@a; Acta Radiol -@key]`` in parentheses, so that citeproc prints 'Acta Radiol (2007)'
+and '(Tian et al. 2016; Acta Radiol 2007)' instead of a bare '(2007)' or the whole title
+(the Chicago author-date style substitutes the title for a missing author). In LaTeX,
+``Acta Radiol \\citeyearpar{key}``; natbib's parenthetical ``\\citep`` reads the ``key``
+field that ``Bibliography.to_bibtex`` writes for such an entry.
 """
 
 from __future__ import annotations
@@ -13,10 +21,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..formatting import fmt_num, fmt_p
+from ..formatting import fmt_num, fmt_p, fmt_signed
 
 __all__ = [
     "LATEX",
@@ -24,6 +32,8 @@ __all__ = [
     "Style",
     "ci_text",
     "cite",
+    "cite_narrative",
+    "cite_parenthetical",
     "describe_analysis",
     "estimate_ci",
     "estimates_document",
@@ -45,14 +55,18 @@ class Style:
     i2: str
     percent: str
     heading: str
+    #: key -> name of each study without authors (see the module docstring)
+    names: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def latex(self) -> bool:
+        return self.name == "latex"
 
     def cite(self, keys: Sequence[str]) -> str:
-        keys = list(dict.fromkeys(keys))
-        if not keys:
-            return ""
-        if self.name == "latex":
-            return "\\citep{" + ",".join(keys) + "}"
-        return "[" + "; ".join(f"@{k}" for k in keys) + "]"
+        return cite_parenthetical(keys, latex=self.latex, names=self.names)
+
+    def cite_narrative(self, key: str) -> str:
+        return cite_narrative(key, latex=self.latex, names=self.names)
 
     def escape(self, text: str) -> str:
         if self.name != "latex":
@@ -65,6 +79,39 @@ MARKDOWN = Style("markdown", tau2="τ²", i2="I²", percent="%", heading="## ")
 LATEX = Style("latex", tau2="$\\tau^2$", i2="$I^2$", percent="\\%", heading="\\subsection*")
 
 
+def _name(name: str, latex: bool) -> str:
+    """A study's name as text beside a citation: no character that ends a pandoc citation
+    or starts a key, LaTeX specials escaped."""
+    text = " ".join(re.sub(r"[\[\]@;]", " ", name).split())
+    return LATEX.escape(text).replace("…", "\\ldots{}") if latex else text
+
+
+def cite_parenthetical(keys: Sequence[str], *, latex: bool = False,
+                       names: Mapping[str, str] | None = None) -> str:
+    """``[@a; @b]`` or ``\\citep{a,b}``; a study without authors as ``Name -@key`` (pandoc
+    prints 'Name 2007')."""
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return ""
+    if latex:
+        return "\\citep{" + ",".join(keys) + "}"
+    names = names or {}
+    return "[" + "; ".join(f"{_name(names[k], False)} -@{k}" if names.get(k) else f"@{k}"
+                           for k in keys) + "]"
+
+
+def cite_narrative(key: str, *, latex: bool = False,
+                   names: Mapping[str, str] | None = None) -> str:
+    """A study as the subject of a sentence: ``@key`` / ``\\citet{key}`` ('Tian et al.
+    (2016)'), or for a study without authors its name and the year in brackets,
+    ``Acta Radiol [-@key]`` / ``Acta Radiol \\citeyearpar{key}`` ('Acta Radiol (2007)')."""
+    name = (names or {}).get(key)
+    if name:
+        year = f"\\citeyearpar{{{key}}}" if latex else f"[-@{key}]"
+        return f"{_name(name, latex)} {year}"
+    return f"\\citet{{{key}}}" if latex else f"@{key}"
+
+
 def _nan(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -74,8 +121,8 @@ def value_text(value: Any, scale: str, style: Style = MARKDOWN) -> str:
     if _nan(value):
         return "NA"
     if scale == "proportion":
-        return fmt_num(100.0 * float(value), 1) + style.percent
-    return fmt_num(float(value), DIGITS)
+        return fmt_signed(100.0 * float(value), 1, latex=style.latex) + style.percent
+    return fmt_signed(float(value), DIGITS, latex=style.latex)
 
 
 def estimate_ci(fit: Mapping[str, Any], style: Style = MARKDOWN, level: float = 0.95) -> str:
@@ -221,8 +268,8 @@ def describe_analysis(analysis_id: str, analysis: Mapping[str, Any],
         sentences.append(
             f"Within-study comparison ({' minus '.join(w['groups'])}, {w['measure']}) in "
             f"{labels.get(w['study'], w['study'])} {style.cite([w['study']])}: "
-            f"{fmt_num(w['yi'], DIGITS)} (95{style.percent} CI {fmt_num(w['ci_low'], DIGITS)} "
-            f"to {fmt_num(w['ci_high'], DIGITS)}); kept apart from the between-study comparison.")
+            f"{_signed(w['yi'], style)} (95{style.percent} CI {_signed(w['ci_low'], style)} "
+            f"to {_signed(w['ci_high'], style)}); kept apart from the between-study comparison.")
     flagged = analysis.get("flagged") or []
     if flagged:
         items = [f"{_arm_label(f, labels)} ({'; '.join(f['flags'])})" for f in flagged]
@@ -238,6 +285,10 @@ def describe_analysis(analysis_id: str, analysis: Mapping[str, Any],
     sentences.append(f"Method: {style.escape(analysis['method'])}.")
     body = " ".join(sentences)
     return f"{head}\n\n{body}\n"
+
+
+def _signed(value: Any, style: Style) -> str:
+    return fmt_signed(value, DIGITS, latex=style.latex)
 
 
 def _arm_label(item: Mapping[str, Any], labels: Mapping[str, str]) -> str:

@@ -33,3 +33,25 @@ def test_shipped_abstract_and_full_text_rate_risk_of_bias_down_alike(repo_root):
     assert alone["levels"] == 2
     assert alone["reason"].startswith("the one study is of high concern (read only as an "
                                       "abstract")
+
+
+def test_inconsistency_reads_only_the_directions_of_the_analysed_outcome():
+    import pandas as pd
+
+    directions = pd.DataFrame({
+        "study": ["a", "a", "b", "b", "c"],
+        "group": ["osteoblastic"] * 4 + ["osteolytic"],
+        "evidence": ["before/after"] * 5,
+        "domain": ["pain", "leakage", "pain", "quality_of_life", "pain"],
+        "direction": ["benefit", "harm", "harm", "benefit", "harm"],
+        "cell": ["benefit", "harm", "harm", "benefit", "harm"],
+    })
+    pain = certainty.directions_for(directions, "vas", "osteoblastic", ["a", "b", "c"])
+    assert sorted(pain) == ["benefit", "harm"]  # c is of the other lesion type
+    assert certainty.directions_for(directions, "qol", "osteoblastic", ["a", "b"]) == ["benefit"]
+    # a leakage rate has no direction of effect: a study's leakage "harm" never conflicts
+    assert certainty.directions_for(directions, "leakage", "osteoblastic", ["a", "b"]) == []
+    assert certainty.directions_for(directions, "vas", "osteoblastic", ["a"]) == ["benefit"]
+    # several entries of one study in one domain are one vote (its cell)
+    twice = pd.concat([directions, directions.iloc[[0]].assign(direction="harm")])
+    assert certainty.directions_for(twice, "vas", "osteoblastic", ["a"]) == ["benefit"]

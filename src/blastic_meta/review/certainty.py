@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..formatting import words
 from .clinical import vas_mcid
 from .comparison import procedures_text
 
@@ -228,6 +229,28 @@ def _arm_procedures(analysis: Mapping[str, Any], arm_key: str) -> list[str]:
     return [p for p in str(procs.get(arm_key, "")).split("+") if p]
 
 
+#: the effect-direction domains that speak to an analysis' outcome (its inconsistency); a
+#: proportion of events (leakage, complications) has no direction of effect to conflict
+OUTCOME_DOMAINS: dict[str, tuple[str, ...]] = {"vas": ("pain",), "responder": ("pain",),
+                                               "qol": ("quality_of_life",)}
+
+
+def directions_for(directions: pd.DataFrame, outcome: str, group: str,
+                   studies: Collection[str]) -> list[str]:
+    """The before/after directions that ``studies`` of ``group`` report in the domains of
+    ``outcome`` (``OUTCOME_DOMAINS``), one per study and domain (the synthesis' cell rule,
+    so a study with several entries is one vote, as in the effect-direction plot)."""
+    domains = {words(d) for d in OUTCOME_DOMAINS.get(outcome, ())}
+    if not len(directions) or not domains:
+        return []
+    rows = directions[(directions["group"] == group)
+                      & (directions["evidence"] == "before/after")
+                      & directions["domain"].map(words).isin(domains)
+                      & directions["study"].isin(list(studies))]
+    column = "cell" if "cell" in rows else "direction"
+    return list(rows.drop_duplicates(["study", "domain"])[column])
+
+
 def rate_all(analyses: Mapping[str, Mapping[str, Any]], procedures: Mapping[str, Mapping[str, str]],
              concern: Mapping[str, str], directions: pd.DataFrame, protocol: Any,
              no_information: Collection[str] = ()) -> dict[str, dict[str, Certainty]]:
@@ -238,11 +261,8 @@ def rate_all(analyses: Mapping[str, Mapping[str, Any]], procedures: Mapping[str,
     for aid, a in analyses.items():
         a = {**a, "_procedures": procedures.get(aid, {})}
         for group, fit in (a.get("subgroups") or {}).items():
-            rows = directions[(directions["group"] == group)
-                              & (directions["evidence"] == "before/after")
-                              & directions["study"].isin(fit.get("studies") or [])] \
-                if len(directions) else directions
-            dirs = list(rows["direction"]) if len(rows) else []
+            dirs = directions_for(directions, str(a.get("outcome")), group,
+                                  fit.get("studies") or [])
             out.setdefault(aid, {})[group] = rate(aid, group, fit, a, concern, dirs, protocol,
                                                   no_information)
     return out

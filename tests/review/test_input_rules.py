@@ -250,3 +250,88 @@ def test_exclude_derived_keeps_a_rescaled_or_combined_row():
     out = exclude_derived(frame)
     assert pd.isna(out.iloc[0]["reason"])
     assert out.iloc[1]["reason"].startswith("derived or imputed value")
+
+
+def test_fields_a_study_file_leaves_out_take_their_defaults():
+    # no identity block, no source_access, no known_overlap: verified, full text, no overlap
+    bare = NS(key="ii2009", arms=[_arm(5)])
+    noted = NS(key="jj2010", arms=[_arm(5)], identity=NS(reason="checked by hand"))
+    confirmed = _record("kk2011", [_arm(5)], identity=NS(verified=True, reason=None))
+    info = study_info([bare, noted, confirmed])
+    assert info["ii2009"] == StudyInfo("ii2009", "full_text", True, None, None)
+    assert info["jj2010"].verified is True
+    assert info["jj2010"].verification_note == "checked by hand"
+    assert info["kk2011"].verified is True
+    assert duplicate_pairs([bare]) == []
+
+
+def test_duplicate_findings_read_past_other_codes_and_incomplete_findings():
+    code = "possible-duplicate-cohort"
+    findings = [NS(code="another-code", path="studies/m2013.yaml",
+                   message="possible duplicate cohort with n2014"),
+                NS(path="studies/o2015.yaml", message="possible duplicate cohort with p2016"),
+                NS(code=code, path="studies/q2017.yaml"),
+                NS(code=code, message="possible duplicate cohort with r2018"),
+                NS(code=code, path="studies/sub/s2019.yaml",
+                   message="possible duplicate cohort with t2020"),
+                NS(code=code, path="u2021.yml", message="possible duplicate cohort with v2022"),
+                NS(code=code, path="studies\\sub\\w2023.yaml",
+                   message="possible duplicate cohort with x2024")]
+    # the stem is the file name alone, whatever the folder and the path separator
+    assert duplicate_pairs([], findings) == [("s2019", "t2020"), ("u2021", "v2022"),
+                                             ("w2023", "x2024")]
+
+
+def test_study_rule_reasons_in_full(protocol):
+    info = {"ab2001": StudyInfo("ab2001", "abstract", True, None),
+            "ac2002": StudyInfo("ac2002", "full_text", False, None),
+            "ad2003": StudyInfo("ad2003", "full_text", True, None)}
+    strict = protocol.with_changes({"rules": {"exclude_abstract_only": True,
+                                              "procedures": ["PVP", "PKP"]}})
+    # ae2004 has no study file behind it: nothing shows it was read in full
+    frame = _rows(study=["ab2001", "ae2004", "ac2002", "ad2003", "ad2003"],
+                  arm=["all", "all", "all", "a", "b"],
+                  procedure=["PVP", "PKP", "PVP", "PVP", "cement"])
+    reasons = list(apply_study_rules(frame, strict, info, [])["reason"])
+    abstract = "read only as an abstract or a secondary source"
+    assert reasons[:3] == [abstract, abstract, "identity unverified (enters only the "
+                           "sensitivity analysis that puts unverified studies back)"]
+    assert pd.isna(reasons[3])
+    assert reasons[4] == "procedure not PKP or PVP"
+
+
+def test_a_duplicate_pair_without_usable_rows_is_skipped_and_later_pairs_apply(protocol):
+    dup = protocol.with_changes({"rules": {"exclude_possible_duplicates": True}})
+    studies = ["ba2001", "bb2002", "bd2004", "bd2004", "bd2004", "be2005"]
+    info = {s: StudyInfo(s, "full_text", True, None) for s in studies}
+    # bd2004's patients are not reported: it counts as 0 against be2005's 2
+    frame = _rows(study=studies, arm=["all", "all", "a", "b", "c", "all"],
+                  patients=[50, None, None, None, None, 2],
+                  reason=["no baseline", None, None, None, None, None])
+    out = apply_study_rules(frame, dup, info, [("ba2001", "bb2002"), ("bd2004", "be2005")])
+    reasons = list(out["reason"])
+    assert reasons[0] == "no baseline" and pd.isna(reasons[1])
+    assert reasons[2:5] == ["possible duplicate of be2005 (smaller cohort left out)"] * 3
+    assert pd.isna(reasons[5])
+
+
+def test_design_effect_row_by_row(protocol):
+    frame = _rows(study=["ca2001", "cb2002", "cc2003", "cd2004"], events=[6, 4, "n.r.", 3],
+                  total=[30, 20, 10, 12], patients=[10, None, None, 10],
+                  vertebrae=[None, None, None, 20], reason=[None, None, "no baseline", None])
+    info = {"ca2001": StudyInfo("ca2001", "full_text", True, None, 3.0)}
+    out = design_effect(frame, protocol, icc=0.5, info=info)
+    ca, cb, cc, cd = (out.iloc[i] for i in range(4))
+    # the arm reports patients but not vertebrae: the whole study's ratio
+    assert ca["cluster_size"] == 3.0 and ca["design_effect"] == 2.0
+    assert ca["flags"] == ("design effect 2.00 (m = 3.00 vertebrae per patient, whole study; "
+                           "ICC 0.5)",)
+    assert cb["reason"] == ("patients or vertebrae not reported: the design effect cannot be "
+                            "computed")
+    # an excluded row keeps no numbers it cannot have; the row after it is still adjusted
+    assert math.isnan(cb["cluster_size"]) and math.isnan(cc["cluster_size"])
+    assert cc["reason"] == "no baseline" and math.isnan(cc["events"])
+    assert cd["cluster_size"] == 2.0 and cd["design_effect"] == 1.5
+    assert cd["events"] == pytest.approx(2.0) and cd["total"] == pytest.approx(8.0)
+    assert list(out["total_observed"]) == [30, 20, 10, 12]
+    assert list(out["events_observed"]) == [6, 4, "n.r.", 3]

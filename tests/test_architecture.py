@@ -30,7 +30,7 @@ OWNERS = {
     "matplotlib": ("figures/",),
     "bibtexparser": ("registry/citations.py",),
     "yaml": ("registry/yamlio.py",),
-    "jinja2": ("review/render.py",),
+    "jinja2": ("review/render.py", "review/sandbox.py"),
     "forestplot": (),
 }
 # the top-level modules every wing may use

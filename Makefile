@@ -26,7 +26,7 @@ lint: $(STAMP)
 PATHS ?= src/blastic_meta/review/prose.py
 TESTS ?=
 mutation: $(STAMP)
-	$(BIN)/python tests/mutation.py $(PATHS) $(if $(TESTS),--tests $(TESTS))
+	$(BIN)/python tests/mutation.py $(PATHS) $(if $(TESTS),--tests $(TESTS)) $(if $(SURVIVORS),--survivors)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pooling.py --report .

@@ -82,12 +82,26 @@ def _score(stats: dict[str, int]) -> str:
             f"({stats.get('no_tests', 0)} reached by no test)")
 
 
+def _survivors(mutmut: str, work: Path, env: dict[str, str]) -> list[str]:
+    """Names of the mutants the last run in ``work`` left alive (mutmut 3 retests a mutant
+    only when its function changed, so new tests alone need the names)."""
+    if not (work / "mutants").is_dir():
+        return []
+    listed = subprocess.run([mutmut, "results"], cwd=work, env=env, check=True,
+                            capture_output=True, text=True).stdout
+    return [line.split(":")[0].strip() for line in listed.splitlines()
+            if line.rstrip().endswith(("survived", "no tests"))]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="files or folders under src/blastic_meta")
     parser.add_argument("--tests", nargs="*", default=None,
                         help="test files or folders (default: the mirror folder of each path)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--survivors", action="store_true",
+                        help="retest only the survivors of the last run, with the tests as "
+                             "they are now (after writing tests that should kill them)")
     args = parser.parse_args(argv)
     paths = []
     for raw in args.paths:
@@ -101,8 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or "mutmut"
     env = {**os.environ, "HYPOTHESIS_PROFILE": "ci"}  # the same examples for every mutant
     print(f"mutating {', '.join(map(str, paths))}; tests: {' '.join(tests)}", flush=True)
-    run = subprocess.run([mutmut, "run", "--max-children", str(args.workers)], cwd=work,
-                         env=env, check=False)
+    names = _survivors(mutmut, work, env) if args.survivors else []
+    if args.survivors and not names:
+        print("no survivors of an earlier run to retest")
+        return 0
+    run = subprocess.run([mutmut, "run", "--max-children", str(args.workers), *names],
+                         cwd=work, env=env, check=False)
     if run.returncode:
         return run.returncode
     subprocess.run([mutmut, "export-cicd-stats"], cwd=work, env=env, check=True,

@@ -249,6 +249,23 @@ CASES = {
         [(f"{F_ODI0}.median", "mean-outside-range", "error",
           "median 70.1 lies outside the IQR 50.0 to 70.0")]),
     "median on q1 and q3": ([((*ODI0, "q1"), 60.0), ((*ODI0, "q3"), 60.0)], []),
+    "summary mean below min": (
+        [((*A, "age", "min"), 61.0)],
+        [("arms[0].age.mean", "mean-outside-range", "error",
+          "mean 60.5 lies outside the range 61.0 to 79.0")]),
+    "summary median under q1": (
+        [((*A, "follow_up", "q1"), 13.0), ((*A, "follow_up", "q3"), 20.0)],
+        [("arms[0].follow_up.median", "mean-outside-range", "error",
+          "median 12.0 lies outside the IQR 13.0 to 20.0")]),
+    "summary median over q3": (
+        [((*A, "follow_up", "q1"), 5.0), ((*A, "follow_up", "q3"), 11.0)],
+        [("arms[0].follow_up.median", "mean-outside-range", "error",
+          "median 12.0 lies outside the IQR 5.0 to 11.0")]),
+    "candidate total over vertebrae": (
+        [((*LEAK, "unit"), "ambiguous"), ((*LEAK, "candidate_units"), ["vertebra", "patient"]),
+         ((*LEAK, "candidate_totals"), {"vertebra": 51, "patient": 40})],
+        [(f"{F_LEAK}.candidate_totals.vertebra", "total-exceeds-vertebrae", "error",
+          "vertebra total 51 exceeds the arm's 50")]),
     "narrative arm unknown": (
         [(("narrative", 0, "arms"), ["blastic", "lytic"])],
         [("narrative[0].arms[1]", "narrative-arm", "error", "no arm 'lytic' in this study")]),
@@ -280,8 +297,12 @@ CASES = {
         [((*LEAK, "symptomatic", "events"), 14)],
         [(f"{F_LEAK}.symptomatic.events", "events-exceed-total", "error",
           "14 symptomatic leakages but 13 leakages in all")]),
+    # 13 of 40 patients leaked; 45 symptomatic vertebrae are not counted against 40 patients
     "symptomatic in another unit": (
-        [((*LEAK, "symptomatic"), {"events": 14, "unit": "patient", "source": "Results"})], []),
+        [((*LEAK, "unit"), "patient"), ((*LEAK, "total"), 40), ((*LEAK, "percent"), DELETE),
+         ((*LEAK, "sites"), {}),
+         ((*LEAK, "symptomatic"), {"events": 45, "unit": "vertebra", "source": "Results"})],
+        []),
     "symptomatic total over patients": (
         [((*LEAK, "symptomatic"), {"events": 1, "total": 41, "unit": "patient",
                                    "source": "Results"})],

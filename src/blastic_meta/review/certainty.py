@@ -307,7 +307,7 @@ def _statement(fit: Mapping[str, Any], analysis: Mapping[str, Any], group: str, 
     unit = _plural(analysis.get("unit") or "patient")
     if outcome == "vas":
         if status in ("pooled", "single study"):
-            return (f"{procedure} {verb} pain by about {fit['estimate']:.0f} points{when} "
+            return (f"{procedure} {verb} pain by about {fit['estimate']:.1f} points{when} "
                     f"{where}{tail}.")
         if per:
             lo, hi = min(r["estimate"] for r in per), max(r["estimate"] for r in per)

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([mutmut, "export-cicd-stats"], cwd=work, env=env, check=True,
                    capture_output=True)
     stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
-    print(_score(stats))
+    print(("retested survivors: " if names else "") + _score(stats))
     print(f"survivors: cd {work.relative_to(ROOT)} && mutmut results (or mutmut browse; "
           "mutmut show NAME prints one)")
     return 0

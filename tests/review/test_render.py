@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-from blastic_meta import load_protocol
 from blastic_meta.cli import main
-from blastic_meta.review.analyses import run_analyses
 from blastic_meta.review.render import RenderError, render_template
-
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-import long_table
-
-
-@pytest.fixture(scope="module")
-def summary(repo_root):
-    protocol = load_protocol(repo_root / "evidence" / "protocol.yaml")
-    results = run_analyses([], long_table.table(), protocol)
-    data = {"analyses": {k: r.to_dict() for k, r in results.items()},
-            "inputs_sha256": "0" * 64, "versions": {}}
-    return json.loads(json.dumps(data))
 
 
 def test_known_names_render(summary):

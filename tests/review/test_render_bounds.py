@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from blastic_meta import load_protocol
-from blastic_meta.review.analyses import run_analyses
 from blastic_meta.review.render import (
     MAX_BUILT_ITEMS,
     MAX_ITEMS,
@@ -20,21 +18,9 @@ from blastic_meta.review.render import (
     render_template,
 )
 
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-import long_table
-
 FAST = RenderLimits(timeout=5, max_bytes=10_000_000)
 BIG = "{% set s = 'a' * 10000000 %}"  # a text the size limits allow
 SRC = Path(__file__).parents[2] / "src"
-
-
-@pytest.fixture(scope="module")
-def summary(repo_root):
-    protocol = load_protocol(repo_root / "evidence" / "protocol.yaml")
-    results = run_analyses([], long_table.table(), protocol)
-    data = {"analyses": {k: r.to_dict() for k, r in results.items()},
-            "inputs_sha256": "0" * 64, "versions": {}}
-    return json.loads(json.dumps(data))
 
 
 def refused(template, summary):

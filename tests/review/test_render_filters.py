@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blastic_meta import load_protocol
 from blastic_meta.formatting import fmt_signed
 from blastic_meta.review import prose, text
-from blastic_meta.review.analyses import run_analyses
 from blastic_meta.review.filters import FILTER_NAMES
 from blastic_meta.review.render import RenderError, render_template
 
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-import long_table
-
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def summary(repo_root):
-    protocol = load_protocol(repo_root / "evidence" / "protocol.yaml")
-    results = run_analyses([], long_table.table(), protocol)
-    data = {"analyses": {k: r.to_dict() for k, r in results.items()},
-            "inputs_sha256": "0" * 64, "versions": {}}
-    return json.loads(json.dumps(data))
 
 
 def fits(summary, pooled=True):

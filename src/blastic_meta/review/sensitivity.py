@@ -7,6 +7,7 @@ Scenarios that change the protocol are run by ``analyses.run_scenarios``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -59,14 +60,22 @@ def correlation_grid(data: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
             rows = inc[inc["group"] == g]
             if len(rows) < protocol.model.min_k:
                 continue
-            try:
-                fit = fit_group(g, rows, spec, protocol)
-            except SOFT_ERRORS:
-                continue
-            records.append({"group": g, "r": r, "k": fit.k, "estimate": fit.estimate,
-                            "ci_low": fit.ci_low, "ci_high": fit.ci_high, "tau2": fit.tau2,
-                            "i2": fit.i2})
+            row = _grid_fit(g, rows, spec, protocol)
+            if row is not None:
+                row.pop("status")
+                records.append({"group": g, "r": r, **row})
     return pd.DataFrame(records, columns=["group", "r", *_COLUMNS[3:]])
+
+
+def _grid_fit(group: str, rows: pd.DataFrame, spec: AnalysisSpec,
+              protocol: Protocol) -> dict[str, Any] | None:
+    """One grid point's fit of a group (None when it cannot be fitted there)."""
+    try:
+        fit = fit_group(group, rows, spec, protocol)
+    except SOFT_ERRORS:
+        return None
+    return {"k": fit.k, "estimate": fit.estimate, "ci_low": fit.ci_low,
+            "ci_high": fit.ci_high, "tau2": fit.tau2, "i2": fit.i2, "status": fit.status}
 
 
 def icc_grid(rebuild: Callable[[float], pd.DataFrame], spec: AnalysisSpec, protocol: Protocol,
@@ -83,13 +92,9 @@ def icc_grid(rebuild: Callable[[float], pd.DataFrame], spec: AnalysisSpec, proto
             rows = inc[inc["group"] == g] if len(inc) else inc
             if rows.empty:
                 continue
-            try:
-                fit = fit_group(g, rows, spec, protocol)
-            except SOFT_ERRORS:
-                continue
-            records.append({"group": g, "icc": icc, "k": fit.k, "estimate": fit.estimate,
-                            "ci_low": fit.ci_low, "ci_high": fit.ci_high, "tau2": fit.tau2,
-                            "i2": fit.i2, "status": fit.status})
+            row = _grid_fit(g, rows, spec, protocol)
+            if row is not None:
+                records.append({"group": g, "icc": icc, **row})
     return pd.DataFrame(records, columns=["group", "icc", *_COLUMNS[3:], "status"])
 
 

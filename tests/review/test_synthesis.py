@@ -168,3 +168,16 @@ discrepancies: []
 """
     table = synthesis.within_table([parse_study(text, "wi.yaml")], {}, {"wi": "high"})
     assert table[["appraisal", "time_points"]].values.tolist() == [["high", "1 month; 1 year"]]
+
+
+@pytest.mark.parametrize("n", range(1, 41))
+def test_sign_test_pvalue_is_scipy_binomtest(n):
+    for positive in range(n + 1):
+        expected = stats.binomtest(positive, n, 0.5).pvalue
+        assert synthesis.sign_test_pvalue(positive, n) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("positive, n", [(-1, 3), (4, 3), (0, 0)])
+def test_sign_test_pvalue_refuses_impossible_counts(positive, n):
+    with pytest.raises(ValueError, match="sign test"):
+        synthesis.sign_test_pvalue(positive, n)

@@ -225,7 +225,7 @@ def funnel_plot(
     around that null value are shaded (contour-enhanced funnel, Peters et al. 2008).
     ``labels`` names each point.
     """
-    from scipy.stats import norm
+    from scipy.special import ndtri
 
     y = check_vector("yi", yi)
     se = check_vector("sei", sei, y.size)
@@ -238,7 +238,7 @@ def funnel_plot(
         raise InputError(f"labels: has {len(labels)} values, expected {y.size}")
     se_max = float(se.max()) * 1.1
     grid = np.array([0.0, se_max])
-    z = float(norm.ppf(0.5 + level / 2))
+    z = float(ndtri(0.5 + level / 2))
     with style_context():
         from matplotlib.figure import Figure
 
@@ -250,7 +250,7 @@ def funnel_plot(
             spread = max(spread, np.abs(y - c).max() * 1.15, abs(est - c) + z * se_max)
             outer = abs(c - est) + spread * 2
             for p, color, text in _CONTOURS:
-                zc = float(norm.ppf(1 - p / 2))
+                zc = float(ndtri(1 - p / 2))
                 for sign in (-1, 1):
                     xs = [c + sign * zc * 0.0, c + sign * zc * se_max, c + sign * outer,
                           c + sign * outer]

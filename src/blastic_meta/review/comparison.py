@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ..errors import BlasticMetaWarning
 from .effect_input import z_quantile
@@ -279,7 +279,7 @@ def _separate_test(rows: pd.DataFrame, groups: Sequence[str], spec: AnalysisSpec
     q = float(np.sum(w * (b - np.sum(w * b) / np.sum(w)) ** 2))
     df = len(groups) - 1
     return {"convention": "separate_tau2", "statistic": "Q", "value": q, "df": [df],
-            "pval": float(stats.chi2.sf(q, df))}
+            "pval": float(special.chdtrc(df, q))}
 
 
 def compare_lesion_types(included: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,

@@ -87,6 +87,6 @@ def secondary_effects(frame: pd.DataFrame, measure: str, r: float,
 
 
 def z_quantile(level: float) -> float:
-    from scipy import stats
+    from scipy import special
 
-    return float(stats.norm.ppf(1 - (1 - level) / 2))
+    return float(special.ndtri(1 - (1 - level) / 2))

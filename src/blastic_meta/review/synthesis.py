@@ -26,13 +26,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ..formatting import words
 
 __all__ = ["BENEFIT_DOMAINS", "CELL_RULE", "cell_directions", "direction_notes",
-           "direction_rows", "direction_table", "sign_tests", "unverified_left_out",
-           "within_table"]
+           "direction_rows", "direction_table", "sign_test_pvalue", "sign_tests",
+           "unverified_left_out", "within_table"]
 
 BENEFIT_DOMAINS = ("pain", "function", "quality_of_life", "analgesic_use", "clinical_response")
 # before/after directions only: "no_difference" compares arms (or finds no association) and
@@ -241,6 +241,15 @@ def _reporting(n: int) -> str:
     return f"{n} study reports" if n == 1 else f"{n} studies report"
 
 
+def sign_test_pvalue(positive: int, n: int) -> float:
+    """Exact two-sided sign test: 2 P(X <= min(positive, n - positive)), X ~ Bin(n, 1/2),
+    capped at 1 (Conover 1999, 3.4). With p = 1/2 the binomial is symmetric, so this is
+    ``scipy.stats.binomtest(positive, n).pvalue``, without importing scipy.stats."""
+    if n < 1 or not 0 <= positive <= n:
+        raise ValueError(f"sign test: need 0 <= positive <= n and n >= 1, got {positive}, {n}")
+    return min(1.0, 2.0 * float(special.bdtr(min(positive, n - positive), n, 0.5)))
+
+
 def sign_tests(rows: pd.DataFrame, min_studies: int = 3) -> pd.DataFrame:
     """Sign test per evidence kind, group and domain where enough studies give a direction.
 
@@ -274,7 +283,7 @@ def sign_tests(rows: pd.DataFrame, min_studies: int = 3) -> pd.DataFrame:
             row["note"] = (f"not run: {_reporting(directional)} a direction "
                            f"(at least {min_studies} needed)")
         else:
-            row["pval"] = float(stats.binomtest(plus, directional, 0.5).pvalue)
+            row["pval"] = sign_test_pvalue(plus, directional)
         out.append(row)
     cols = ["evidence", "group", "domain", "studies", "positive", "negative", "other",
             "positive_means", "negative_means", "pval", "note"]

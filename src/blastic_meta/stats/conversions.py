@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from scipy import stats
+from scipy import special
 
 from ..errors import InputError
 from . import _fivenum as fn
@@ -158,7 +158,7 @@ def sd_from_ci(lower: float, upper: float, n: float, *, level: float = 0.95) -> 
     if not 0 < level < 1:
         raise InputError(f"level: expected a value in (0, 1), got {level!r}")
     n = _n(n, minimum=2)
-    t = stats.t.ppf((1 + level) / 2, n - 1)
+    t = special.stdtrit(n - 1, (1 + level) / 2)  # the t quantile, as stats.t.ppf
     return Derived(math.sqrt(n) * (upper - lower) / (2 * t), "sd_from_ci")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special, stats
+from scipy import special
 
 from .._checks import check_choice, check_level
 from ._arrays import (
@@ -138,11 +138,13 @@ def proportion_ci(events: ArrayLike, totals: ArrayLike, *, method: str = "cloppe
     check_at_most("events", x, "totals", n)
     alpha = 1 - lv
     if method == "clopper-pearson":
+        # the beta quantiles (stats.beta.ppf) from scipy.special: scipy.stats takes a second
+        # to import
         with np.errstate(invalid="ignore"):
-            low = np.where(x == 0, 0.0, stats.beta.ppf(alpha / 2, x, n - x + 1))
-            high = np.where(x == n, 1.0, stats.beta.ppf(1 - alpha / 2, x + 1, n - x))
+            low = np.where(x == 0, 0.0, special.betaincinv(x, n - x + 1, alpha / 2))
+            high = np.where(x == n, 1.0, special.betaincinv(x + 1, n - x, 1 - alpha / 2))
         return low, high
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = special.ndtri(1 - alpha / 2)
     centre = (x + z**2 / 2) / (n + z**2)
     half = z / (n + z**2) * np.sqrt(x * (n - x) / n + z**2 / 4)
     # exactly 0 (1) with no (all) events, where rounding could leave 1e-17

@@ -4,7 +4,8 @@ The hashes were computed before forest rows could carry a risk-of-bias appraisal
 that a plot without appraisals is drawn exactly as before. Do not change these specs: a changed
 spec needs new hashes, and new hashes prove nothing about the old drawing. The PNG hashes
 were re-pinned once, when the house style turned font hinting off (rasterisation only: the
-SVG hashes, which fix the layout, did not change).
+SVG hashes, which fix the layout, did not change). A second set was added for matplotlib
+3.10.9 (FreeType 2.6.1) from code that still matched the first set under matplotlib 3.11.2.
 """
 
 from __future__ import annotations

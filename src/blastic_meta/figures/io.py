@@ -91,18 +91,36 @@ def text_width(text: str, size: float, weight: str = "normal", style: str = "nor
 def wrap_text(
     text: str, width: float, size: float, weight: str = "normal", style: str = "normal"
 ) -> list[str]:
-    """Greedy word wrap of ``text`` to ``width`` inches; explicit newlines are kept."""
+    """Greedy word wrap of ``text`` to ``width`` inches; explicit newlines are kept.
+
+    Each line takes as many words as fit (at least one). A line grows wider with each word
+    added, so the longest fitting run is found by bisection: about log2(words) widths
+    measured per line instead of one per word, with the same lines as adding word by word.
+    Empty words at the start of a line (from repeated spaces) are dropped, as a word-by-word
+    wrap drops them.
+    """
+    def fits(line: str) -> bool:
+        return text_width(line, size, weight, style) <= width
+
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        current = ""
-        for word in paragraph.split(" "):
-            trial = f"{current} {word}" if current else word
-            if current and text_width(trial, size, weight, style) > width:
-                lines.append(current)
-                current = word
-            else:
-                current = trial
-        lines.append(current)
+        words = paragraph.split(" ")
+        start = 0
+        while True:
+            while start < len(words) - 1 and not words[start]:
+                start += 1
+            # the line words[start:stop]: stop - 1 is known to fit, stop_bad known not to
+            stop, stop_bad = start + 1, len(words) + 1
+            while stop_bad - stop > 1:
+                middle = (stop + stop_bad) // 2
+                if fits(" ".join(words[start:middle])):
+                    stop = middle
+                else:
+                    stop_bad = middle
+            lines.append(" ".join(words[start:stop]))
+            if stop >= len(words):
+                break
+            start = stop
     return lines
 
 

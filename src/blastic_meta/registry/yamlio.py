@@ -75,17 +75,13 @@ class _Problem(Exception):
         self.code = code
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2-core-style resolution and no anchors or aliases."""
+class _Strict:
+    """The composer's checks: no anchors or aliases, at most ``_MAX_DEPTH`` levels."""
 
-    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 (PyYAML's class registry)
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
+    _depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[attr-defined]
         if isinstance(event, yaml.AliasEvent):
             raise _Problem(event.start_mark.line + 1, (), "aliases (*name) are not allowed",
                            "yaml-alias")
@@ -97,15 +93,48 @@ class _Loader(yaml.SafeLoader):
             raise _Problem(event.start_mark.line + 1, (),
                            f"nested more than {_MAX_DEPTH} levels deep", "yaml-syntax")
         try:
-            return super().compose_node(parent, index)
+            return super().compose_node(parent, index)  # type: ignore[misc]
         finally:
             self._depth -= 1
+
+
+class _Loader(_Strict, yaml.SafeLoader):
+    """SafeLoader with YAML 1.2-core-style resolution and no anchors or aliases."""
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 (PyYAML's class registry)
+
+
+try:
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # PyYAML built without libyaml
+    _CParser = None
+
+if _CParser is not None:
+    class _FastLoader(_Strict, yaml.composer.Composer, _CParser,  # type: ignore[misc,valid-type]
+                      yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        """``_Loader`` with its events from libyaml, PyYAML's C parser: scanning and
+        parsing, nine tenths of a pure-Python load, run in C; composing, the checks and the
+        resolution of scalars stay ``_Loader``'s Python code. A document it cannot read is
+        read again by ``_Loader``, so every error message is ``_Loader``'s."""
+
+        yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
 
 
 class _Dumper(yaml.SafeDumper):
     """Quotes every string that either YAML 1.1 or our 1.2 reading would take for non-text."""
 
 
+# characters PyYAML's reader refuses (its own pattern), and tabs, which libyaml accepts in
+# places PyYAML does not: a text holding one goes straight to _Loader, whose error names it.
+# So does a text without a final line break, where libyaml places an empty value a line
+# further down than PyYAML.
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 _LINE_BREAKS = re.compile("[\x85\u2028\u2029\r]")
 
 
@@ -118,7 +147,7 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 _Dumper.add_representer(str, _represent_str)
 
-for _cls in (_Loader, _Dumper):
+for _cls in (_Loader, _Dumper, *([_FastLoader] if _CParser is not None else [])):
     _cls.add_implicit_resolver(_TAG + "bool", _BOOL, list("tTfF"))
     _cls.add_implicit_resolver(_TAG + "null", _NULL, ["~", "n", "N", ""])
     _cls.add_implicit_resolver(_TAG + "int", _INT, list("-+0123456789"))
@@ -222,10 +251,20 @@ def parse_yaml(text: str | bytes, name: str = "<string>") -> YamlDocument:
     """Parse one YAML document strictly; raises YamlError (a StudyRecordError)."""
     if isinstance(text, bytes):
         text = _decode(text, name)
+    if (_CParser is not None and text.endswith("\n") and "\t" not in text
+            and not _NON_PRINTABLE.search(text)):
+        try:
+            return _parse(_FastLoader, text, name)
+        except Exception:  # read again below, for _Loader's error
+            pass
+    return _parse(_Loader, text, name)
+
+
+def _parse(loader_class: Any, text: str, name: str) -> YamlDocument:
     lines: dict[Path_, int] = {}
     raw: dict[Path_, str] = {}
     try:
-        loader = _Loader(text)
+        loader = loader_class(text)
         try:
             root = loader.get_single_node()
         finally:

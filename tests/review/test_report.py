@@ -307,18 +307,31 @@ def test_failures_leave_old_outputs_untouched(built, tmp_path):
         build_report(broken, evidence, out)
     assert snapshot(out) == before
     assert not list(out.parent.glob(".outputs-staging-*"))
-    import blastic_meta.review.figure_specs as rf
+    import blastic_meta.figures as figures
+    import blastic_meta.review.painter as painter
 
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    original = rf.draw_all
-    rf.draw_all = explode
+    # every figure is drawn again (a new drawing code) and fails, in the worker drawing the
+    # appraisal figures beside the analyses and in the pool drawing the others beside the
+    # scenarios
+    originals = figures.save_figure, painter._code_version
+    figures.save_figure, painter._code_version = explode, lambda: "new drawing code"
     try:
         with pytest.raises(ReportError, match="disk full"):
             build_report(studies, evidence, out)
     finally:
-        rf.draw_all = original
+        figures.save_figure, painter._code_version = originals
+    assert snapshot(out) == before
+    # only the appraisal figure fails: its worker's error ends the report all the same
+    originals = figures.traffic_light_plot, painter._code_version
+    figures.traffic_light_plot, painter._code_version = explode, lambda: "new drawing code"
+    try:
+        with pytest.raises(ReportError, match="disk full"):
+            build_report(studies, evidence, out)
+    finally:
+        figures.traffic_light_plot, painter._code_version = originals
     assert snapshot(out) == before
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".outputs-")]
 

@@ -1,5 +1,7 @@
 """fork_map: results in the order of the items for any number of workers, errors raised in
-the caller; figures drawn in parallel are byte-identical to figures drawn in one process."""
+the caller; figures drawn in parallel are byte-identical to figures drawn in one process.
+fork_start: returns while its worker runs, gives the results in order, raises the worker's
+error, and stops a worker whose results are not collected."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import os
 import pytest
 
 from blastic_meta.review.painter import Painter
-from blastic_meta.review.workers import fork_map
+from blastic_meta.review.workers import fork_map, fork_start
 
 
 def _slow_square(x: int) -> tuple[int, int]:
@@ -65,3 +67,54 @@ def test_parallel_figures_are_the_bytes_of_sequential_ones(tmp_path):
         out[workers] = {p.name: p.read_bytes() for p in sorted((tmp_path / str(workers))
                                                                .iterdir())}
     assert len(out[1]) == 6 and out[1] == out[2]
+
+
+def test_fork_start_returns_while_the_worker_runs(tmp_path):
+    import time
+
+    flag = tmp_path / "go"
+
+    def wait_for_flag(x: int) -> tuple[int, int]:
+        while not flag.exists():  # the caller must get here first and create it
+            time.sleep(0.01)
+        return x * 10, os.getpid()
+
+    running = fork_start(wait_for_flag, [1, 2, 3])
+    flag.write_text("")  # would never run if fork_start waited for the worker
+    out = running.results()
+    assert [r for r, _ in out] == [10, 20, 30]
+    assert {pid for _, pid in out} != {os.getpid()}
+    assert running.results() is out  # collected once
+
+
+def test_fork_start_raises_the_workers_error_in_the_caller():
+    def boom(x: int) -> int:
+        raise OSError(f"disk full at {x}")
+
+    running = fork_start(boom, [4])
+    with pytest.raises(OSError, match="disk full at 4"):
+        running.results()
+
+
+def test_fork_start_stops_an_uncollected_worker(tmp_path):
+    import time
+
+    def forever(x: int) -> int:
+        while True:
+            time.sleep(0.01)
+
+    with pytest.raises(KeyError), fork_start(forever, [1]) as running:
+        raise KeyError("the caller failed")
+    assert not running._process.is_alive()
+    assert running._process.exitcode is not None
+
+
+def test_fork_start_without_items_runs_nothing():
+    assert fork_start(lambda x: x, []).results() == []
+
+
+def test_fork_start_beside_fork_map():
+    # a pool forked while a fork_start worker runs: both give their own results
+    running = fork_start(lambda x: x + 1, [1, 2])
+    assert fork_map(lambda x: x * 2, [1, 2, 3], workers=2) == [2, 4, 6]
+    assert running.results() == [2, 3]

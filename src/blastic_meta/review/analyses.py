@@ -12,8 +12,9 @@ sensitivity scenario of the protocol: the analysis rerun with one rule changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -26,8 +27,11 @@ from .fitting import GroupFit, clean, method_text, safe_fit
 from .protocol import AnalysisSpec, Protocol
 from .sensitivity import correlation_grid, icc_grid, leave_one_out, small_study
 
-__all__ = ["AnalysisResult", "GroupFit", "build_input", "run_analyses", "run_analysis",
-           "run_scenarios", "study_label"]
+__all__ = ["AnalysisResult", "GroupFit", "build_input", "collect_scenarios", "run_analyses",
+           "run_analysis", "run_scenarios", "scenario_tasks", "study_label", "with_sensitivity"]
+
+#: what one scenario gives: (analysis id, entry) for each analysis it applies to
+ScenarioRows = list[tuple[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -193,10 +197,24 @@ def run_scenarios(records: Sequence[Any], table: pd.DataFrame, protocol: Protoco
     """
     from .workers import fork_map
 
+    tasks = scenario_tasks(records, table, protocol, bibliography, findings, cache)
+    return collect_scenarios(protocol, fork_map(_call, tasks, workers))
+
+
+def _call(task: Callable[[], Any]) -> Any:
+    return task()
+
+
+def scenario_tasks(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
+                   bibliography: Any = None, findings: Iterable[Any] = (),
+                   cache: dict[Any, Any] | None = None) -> list[Callable[[], ScenarioRows]]:
+    """One call per sensitivity scenario of the protocol (in protocol order), each giving
+    ``[(analysis id, entry), ...]``; ``collect_scenarios`` files them. The calls are
+    independent: the report runs them beside its figures, on every CPU."""
     findings = list(findings)
     cache = {} if cache is None else cache
 
-    def one(sc: Any) -> list[tuple[str, dict[str, Any]]]:
+    def one(sc: Any) -> ScenarioRows:
         changed = protocol.with_changes(sc.change)
         recs, tab, changes = records, table, ()
         if changed.rules.alternative_values:
@@ -215,9 +233,14 @@ def run_scenarios(records: Sequence[Any], table: pd.DataFrame, protocol: Protoco
                                    "values_changed": [dict(c) for c in changes]}))
         return rows
 
+    return [partial(one, sc) for sc in protocol.sensitivity]
+
+
+def collect_scenarios(protocol: Protocol, per_scenario: Sequence[ScenarioRows],
+                      ) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{analysis: {scenario: entry}}`` from the results of ``scenario_tasks``."""
     out: dict[str, dict[str, dict[str, Any]]] = {spec.id: {} for spec in protocol.analyses}
-    for sc, rows in zip(protocol.sensitivity, fork_map(one, protocol.sensitivity, workers),
-                        strict=True):
+    for sc, rows in zip(protocol.sensitivity, per_scenario, strict=True):
         for aid, entry in rows:
             out[aid][sc.id] = entry
     return out
@@ -225,21 +248,27 @@ def run_scenarios(records: Sequence[Any], table: pd.DataFrame, protocol: Protoco
 
 def run_analyses(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
                  bibliography: Any = None, findings: Iterable[Any] = (), *,
-                 scenarios: bool = True) -> dict[str, AnalysisResult]:
+                 scenarios: bool = True, cache: dict[Any, Any] | None = None,
+                 ) -> dict[str, AnalysisResult]:
     """Every analysis of the protocol, keyed by its id, in protocol order, each with its
-    sensitivity scenarios (``scenarios=False`` skips them)."""
+    sensitivity scenarios (``scenarios=False`` skips them; ``scenario_tasks`` given the same
+    ``cache`` then runs them without selecting the rows again)."""
     findings = list(findings)
-    cache: dict[Any, Any] = {}
+    cache = {} if cache is None else cache
     results = {spec.id: run_analysis(records, table, protocol, spec, bibliography, findings,
                                      cache=cache)
                for spec in protocol.analyses}
     if not scenarios:
         return results
     by_analysis = run_scenarios(records, table, protocol, bibliography, findings, cache)
-    return {aid: _with_sensitivity(res, by_analysis.get(aid, {})) for aid, res in results.items()}
+    return with_sensitivity(results, by_analysis)
 
 
-def _with_sensitivity(res: AnalysisResult, sens: Mapping[str, Any]) -> AnalysisResult:
+def with_sensitivity(results: Mapping[str, AnalysisResult],
+                     by_analysis: Mapping[str, Mapping[str, Any]],
+                     ) -> dict[str, AnalysisResult]:
+    """``results`` with each analysis' scenarios (``run_scenarios``) attached."""
     from dataclasses import replace
 
-    return replace(res, sensitivity=dict(sens))
+    return {aid: replace(res, sensitivity=dict(by_analysis.get(aid, {})))
+            for aid, res in results.items()}

@@ -1,10 +1,15 @@
 """What the report writes into its staging folder, from the loaded registry.
 
-``write_contents`` runs the analyses and writes, in this order: the tables (study
-characteristics, pooled estimates, the osteoblastic-vs-osteolytic comparison, within-study
-comparisons, directions of effect and sign tests, baseline-robust pain measures, sensitivity
-scenarios, data quality, each analysis' study-level input), the figures, the citable text
-(Markdown and LaTeX), the cited bibliography and ``summary.json``.
+``write_contents`` runs the analyses and writes the tables (study characteristics, pooled
+estimates, the osteoblastic-vs-osteolytic comparison, within-study comparisons, directions of
+effect and sign tests, baseline-robust pain measures, sensitivity scenarios, data quality,
+each analysis' study-level input), the figures, the citable text (Markdown and LaTeX), the
+cited bibliography and ``summary.json``.
+
+Work that does not depend on other work runs side by side (``workers``): the appraisal
+figures, which need only the records, are drawn in a worker while the main analyses are
+fitted; then one pool runs the sensitivity scenarios and the other figures together. What
+is written does not depend on this order or on the number of CPUs.
 """
 
 from __future__ import annotations
@@ -31,43 +36,45 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                    previous: Path | None = None, screening_path: Path | None = None,
                    ) -> dict[str, Any]:
     """Write every output into ``staging``; returns the summary dictionary."""
-    from ..registry.screening import load_screening, prisma_flow
-    from . import (
-        certainty,
-        figure_panels,
-        figure_specs,
-        methods_text,
-        prose,
-        result_tables,
-        synthesis,
-    )
-    from .analyses import run_analyses
+    from .. import figures
+    from ..registry.screening import load_screening
+    from . import certainty, figure_panels, methods_text, prose, result_tables, synthesis
+    from .analyses import collect_scenarios, run_analyses, scenario_tasks, with_sensitivity
     from .appraisal_view import appraisal_basis, appraisal_concern, no_information
+    from .painter import Painter, run_job
     from .report import _json_safe, _summary_json
     from .report_page import build_page
     from .tables import INPUT_WORDS, TABLE_WORDS, data_quality, study_characteristics, write_table
+    from .workers import fork_map, fork_start
 
     bibliography, protocol, records, table, findings = loaded
     screening = (load_screening(screening_path, records)
                  if screening_path is not None and screening_path.is_file() else None)
-    results = run_analyses(records, table, protocol, bibliography, findings)
-    summary = _summary_json(results, sha, bibliography)
-    analyses = summary["analyses"]
     labels = {key: bibliography.label(key) for key in bibliography}
-    group_of = protocol.subgroups.group_of
-
-    unverified = protocol.rules.unverified_studies
-    directions = synthesis.direction_rows(records, analyses, labels, group_of, unverified)
-    left_out = synthesis.unverified_left_out(records, unverified)
-    signs = synthesis.sign_tests(directions)
     concern = appraisal_concern(records, protocol)
-    within = synthesis.within_table(records, labels, concern)
-    summary["synthesis"] = {
-        "within_study": within.to_dict(orient="records"),
-        "directions": directions.to_dict(orient="records"),
-        "sign_tests": signs.to_dict(orient="records"),
-        "left_out_unverified": left_out,
-    }
+    painter = Painter(staging / "figures", previous / "figures" if previous is not None else None)
+    if records:  # these need only the records: drawn while the analyses run
+        appraisal = figure_panels.appraisal_spec(records, labels, concern)
+        painter.draw("appraisal", figures.traffic_light_plot, appraisal)
+        painter.draw("appraisal_summary", figures.appraisal_summary_plot, appraisal)
+    with fork_start(run_job, painter.jobs()) as early:
+        cache: dict[Any, Any] = {}
+        results = run_analyses(records, table, protocol, bibliography, findings,
+                               scenarios=False, cache=cache)
+        summary = _summary_json(results, sha, bibliography)
+        analyses = summary["analyses"]
+        directions, signs, left_out = _synthesis(summary, records, labels, protocol, concern)
+        _plan_figures(painter, results, summary, protocol, bibliography, labels, concern,
+                      directions, signs, left_out, screening, records)
+        # the scenarios and the figures are independent: one pool runs them all
+        scenarios = scenario_tasks(records, table, protocol, bibliography, findings, cache)
+        done = fork_map(run_job, [*scenarios, *painter.jobs()])
+        results = with_sensitivity(results, collect_scenarios(protocol,
+                                                               done[:len(scenarios)]))
+        summary["sensitivity"] = {aid: dict(r.sensitivity) for aid, r in results.items()}
+        early.results()
+    painter.write_keys()
+
     procedures = {aid: {f"{r.study}/{r.arm}": str(r.procedure) for r in res.included.itertuples()}
                   for aid, res in results.items()}
     ratings = certainty.rate_all(analyses, procedures, concern, directions, protocol,
@@ -76,6 +83,8 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                             for aid, groups in ratings.items()}
     windows = {w.id: w.label for w in protocol.windows}
     sof = certainty.summary_of_findings(analyses, ratings, procedures, windows)
+    within = synthesis.within_table(records, labels, concern)
+    summary["synthesis"]["within_study"] = within.to_dict(orient="records")
 
     tables = staging / "tables"
     frames: dict[str, Any] = {
@@ -120,32 +129,6 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         write_table(_input_table(res.data), tables / "inputs", f"{aid}",
                     f"Study-level input: {res.spec.title}", words=INPUT_WORDS)
 
-    from .. import figures
-
-    extra: dict[str, tuple[Any, ...]] = {}
-    if records:
-        appraisal = figure_panels.appraisal_spec(records, labels, concern)
-        extra["appraisal"] = (figures.traffic_light_plot, appraisal)
-        extra["appraisal_summary"] = (figures.appraisal_summary_plot, appraisal)
-    comparison = figure_panels.comparison_spec(analyses, protocol.subgroups.compared[:2],
-                                               windows, protocol.model.min_k)
-    if comparison is not None:
-        extra["comparison"] = (figures.comparison_plot, comparison)
-    direction = figure_panels.direction_spec(directions, concern, signs,
-                                             [labels.get(k, k) for k in left_out])
-    if direction is not None:
-        extra["effect_direction"] = (figures.effect_direction_plot, direction)
-    if screening is not None:
-        flow = prisma_flow(screening, records)
-        summary["prisma"] = flow.to_dict()
-        extra["prisma"] = (figures.prisma_flow_diagram,
-                           figure_panels.prisma_counts(flow, analyses, labels))
-    years = {k: int(bibliography[k]["year"]) for k in bibliography
-             if str(bibliography[k].get("year", "")).isdigit()}
-    figure_specs.draw_all(results, protocol, staging / "figures",
-                          previous=previous / "figures" if previous is not None else None,
-                          extra=extra, concern=concern, years=years)
-
     context = {"n_studies": len(records),
                "n_abstract_only": sum(1 for r in records if r.source_access != "full_text"),
                "unverified": sorted(r.key for r in records
@@ -165,3 +148,53 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                 json.dumps(_json_safe(summary), sort_keys=True, indent=2, ensure_ascii=False)
                 + "\n")
     return summary
+
+
+def _synthesis(summary: dict[str, Any], records: Any, labels: dict[str, str], protocol: Any,
+               concern: dict[str, str]) -> tuple[Any, Any, list[str]]:
+    """Directions of effect, their sign tests and the unverified studies left out, filed in
+    ``summary["synthesis"]``."""
+    from . import synthesis
+
+    unverified = protocol.rules.unverified_studies
+    directions = synthesis.direction_rows(records, summary["analyses"], labels,
+                                          protocol.subgroups.group_of, unverified)
+    left_out = synthesis.unverified_left_out(records, unverified)
+    signs = synthesis.sign_tests(directions)
+    summary["synthesis"] = {
+        "directions": directions.to_dict(orient="records"),
+        "sign_tests": signs.to_dict(orient="records"),
+        "left_out_unverified": left_out,
+    }
+    return directions, signs, left_out
+
+
+def _plan_figures(painter: Any, results: Any, summary: dict[str, Any], protocol: Any,
+                  bibliography: Any, labels: dict[str, str], concern: dict[str, str],
+                  directions: Any, signs: Any, left_out: list[str], screening: Any,
+                  records: Any) -> None:
+    """Hand the figures that need the analyses to ``painter`` (the PRISMA flow is filed in
+    ``summary["prisma"]``)."""
+    from .. import figures
+    from ..registry.screening import prisma_flow
+    from . import figure_panels, figure_specs
+
+    analyses = summary["analyses"]
+    windows = {w.id: w.label for w in protocol.windows}
+    extra: dict[str, tuple[Any, ...]] = {}
+    comparison = figure_panels.comparison_spec(analyses, protocol.subgroups.compared[:2],
+                                               windows, protocol.model.min_k)
+    if comparison is not None:
+        extra["comparison"] = (figures.comparison_plot, comparison)
+    direction = figure_panels.direction_spec(directions, concern, signs,
+                                             [labels.get(k, k) for k in left_out])
+    if direction is not None:
+        extra["effect_direction"] = (figures.effect_direction_plot, direction)
+    if screening is not None:
+        flow = prisma_flow(screening, records)
+        summary["prisma"] = flow.to_dict()
+        extra["prisma"] = (figures.prisma_flow_diagram,
+                           figure_panels.prisma_counts(flow, analyses, labels))
+    years = {k: int(bibliography[k]["year"]) for k in bibliography
+             if str(bibliography[k].get("year", "")).isdigit()}
+    figure_specs.plan_all(painter, results, protocol, extra=extra, concern=concern, years=years)

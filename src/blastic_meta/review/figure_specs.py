@@ -24,7 +24,7 @@ from .analyses import AnalysisResult, GroupFit
 from .painter import Painter
 from .protocol import Protocol
 
-__all__ = ["Painter", "draw_all", "forest_spec"]
+__all__ = ["Painter", "draw_all", "forest_spec", "plan_all"]
 
 DAGGER = "†"
 
@@ -205,9 +205,21 @@ def draw_all(results: Mapping[str, AnalysisResult], protocol: Protocol, folder: 
     ``concern``: each study's overall appraisal (the RoB column); ``years``: publication
     years (the order of cumulative meta-analyses).
     """
+    painter = Painter(folder, previous)
+    written = plan_all(painter, results, protocol, extra, concern, years)
+    painter.finish()
+    written.append(painter.write_keys())
+    return written
+
+
+def plan_all(painter: Painter, results: Mapping[str, AnalysisResult], protocol: Protocol,
+             extra: Mapping[str, tuple[Any, ...]] | None = None,
+             concern: Mapping[str, str] | None = None, years: Mapping[str, int] | None = None,
+             ) -> list[Path]:
+    """Hand every figure of ``draw_all`` to ``painter`` (drawn when the caller runs
+    ``painter.jobs()`` or ``painter.finish()``); returns the files they will be."""
     from .. import figures
 
-    painter = Painter(folder, previous)
     written: list[Path] = []
     for aid, res in results.items():
         spec = forest_spec(res, protocol, concern)
@@ -232,8 +244,6 @@ def draw_all(results: Mapping[str, AnalysisResult], protocol: Protocol, folder: 
                             "GLMM (k >= 3); studies: Clopper-Pearson 95% CI."])
     for name, (func, *args) in (extra or {}).items():
         written += painter.draw(name, func, *args)
-    painter.finish()
-    written.append(painter.write_keys())
     return written
 
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["KEYS_FILE", "Painter"]
+__all__ = ["KEYS_FILE", "Painter", "run_job"]
 
 KEYS_FILE = "figure_keys.json"
 
@@ -82,12 +83,17 @@ class Painter:
         self._pending.append((name, func, args, kwargs))
         return targets
 
+    def jobs(self) -> list[Callable[[], None]]:
+        """The pending figures as calls that draw and save one each (the caller runs them
+        where it likes, e.g. beside other work in ``workers.fork_map``); none stay pending."""
+        jobs, self._pending = self._pending, []
+        return [partial(_render, self.folder, *job) for job in jobs]
+
     def finish(self, workers: int | None = None) -> None:
         """Draw every pending figure; ``workers`` processes (default: one per CPU)."""
         from .workers import fork_map
 
-        jobs, self._pending = self._pending, []
-        fork_map(lambda job: _render(self.folder, *job), jobs, workers)
+        fork_map(run_job, self.jobs(), workers)
 
     def write_keys(self) -> Path:
         path = self.folder / KEYS_FILE
@@ -95,6 +101,11 @@ class Painter:
         path.write_text(json.dumps(self.keys, sort_keys=True, indent=1) + "\n",
                         encoding="utf-8", newline="\n")
         return path
+
+
+def run_job(job: Callable[[], Any]) -> Any:
+    """Call ``job``: the function a pool maps over ``Painter.jobs()`` and other calls."""
+    return job()
 
 
 def _render(folder: Path, name: str, func: Any, args: tuple[Any, ...],

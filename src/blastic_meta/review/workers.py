@@ -6,6 +6,11 @@ is imported or pickled on the way in, and only each result comes back. Results a
 in the order of the items, whatever order the workers finish in, so the output does not
 depend on the number of workers; an error in a worker is raised in the caller. Where fork is
 unavailable, or one worker suffices, the items run in this process.
+
+``fork_map`` spreads items over a pool and waits. ``fork_start`` runs items in one forked
+process and returns at once, so that the caller can go on (the report fits its main analyses
+while a worker draws the figures that need only the study records). It uses a bare process
+and a pipe, no pool: the caller keeps no helper thread, so it can fork again safely.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
+from multiprocessing.connection import Connection
+from typing import Any, Generic, TypeVar
 
-__all__ = ["fork_map"]
+__all__ = ["Running", "fork_map", "fork_start"]
 
 T = TypeVar("T")
 
@@ -27,6 +33,74 @@ _func: Callable[[Any], Any] | None = None
 def _call(index: int) -> Any:
     assert _func is not None
     return _func(_items[index])
+
+
+def _run_all(func: Callable[[Any], T], items: Sequence[Any], conn: Connection) -> None:
+    try:
+        outcome: tuple[bool, Any] = (True, [func(x) for x in items])
+    except BaseException as exc:  # sent to the caller, raised there
+        outcome = (False, exc)
+    try:
+        conn.send(outcome)
+    except Exception as exc:  # an exception or result that cannot be pickled
+        conn.send((False, RuntimeError(f"worker result not transferable: {exc!r}")))
+    conn.close()
+
+
+class Running(Generic[T]):
+    """Items run by ``fork_start`` in one forked process; ``results()`` waits for them.
+
+    Used as a context manager, the process is stopped on leaving the block if its results
+    were not collected (the caller failed), so that it never outlives the report.
+    """
+
+    def __init__(self, func: Callable[[Any], T], items: Sequence[Any]) -> None:
+        self._done: list[T] | None = None
+        self._process: Any = None
+        if not items or "fork" not in multiprocessing.get_all_start_methods():
+            self._done = [func(x) for x in items]
+            return
+        context = multiprocessing.get_context("fork")
+        self._conn, child = context.Pipe(duplex=False)
+        self._process = context.Process(target=_run_all, args=(func, items, child),
+                                        daemon=True)
+        self._process.start()
+        child.close()
+
+    def results(self) -> list[T]:
+        """The results in the order of the items; an error of the worker is raised here."""
+        if self._done is None:
+            try:
+                ok, value = self._conn.recv()  # before join: a large result fills the pipe
+            except EOFError:
+                ok, value = False, RuntimeError(
+                    f"worker process ended without a result (exit code "
+                    f"{self._process.exitcode})")
+            finally:
+                self._process.join()
+                self._conn.close()
+            if not ok:
+                raise value
+            self._done = value
+        return self._done
+
+    def stop(self) -> None:
+        """End the worker if it still runs (its results are then lost)."""
+        if self._done is None and self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+
+    def __enter__(self) -> Running[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def fork_start(func: Callable[[Any], T], items: Sequence[Any]) -> Running[T]:
+    """Start ``[func(x) for x in items]`` in one forked process and return at once, so that
+    the caller can go on; ``.results()`` waits. Without fork the items run here first."""
+    return Running(func, items)
 
 
 def fork_map(func: Callable[[Any], T], items: Sequence[Any],

@@ -133,39 +133,66 @@ def _empty_input() -> pd.DataFrame:
     return frame
 
 
-def _arm_rows(table: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
-    rows = table[table["outcome"] == spec.outcome]
-    if spec.outcome == "qol" and spec.instrument:
-        rows = rows[rows["instrument"].astype(str).str.casefold() == spec.instrument.casefold()]
-    if spec.unit is not None and spec.kind == "proportion":
-        # an ambiguous unit is listed (and excluded) in every per-unit analysis
-        wanted = rows["unit"].isin([spec.unit, "ambiguous"])
-        if spec.outcome != "leakage":
-            wanted = wanted | rows["unit"].isna()
-        rows = rows[wanted]
+Row = Mapping[str, Any]  # one row of the long table, as a plain record
+
+
+def table_rows(table: pd.DataFrame, cache: dict[Any, Any] | None = None) -> list[Row]:
+    """The long table as plain records (one dict per row, in table order), built once per
+    table when a ``cache`` is given: the selection reads a few cells of tens of rows per
+    analysis, and pandas indexing of such small pieces costs far more than the reading."""
+    key = ("table_rows", id(table))
+    if cache is not None and key in cache:
+        return cache[key][1]
+    rows = table.to_dict(orient="records")
+    if cache is not None:
+        cache[key] = (table, rows)  # keeps the table alive, so its id is not reused
     return rows
 
 
-def _other_unit_rows(table: pd.DataFrame, spec: AnalysisSpec, base: dict[str, Any],
+def _by_arm(rows: Iterable[Row]) -> list[tuple[tuple[str, str], list[Row]]]:
+    """Rows grouped by (study, arm), keys sorted, rows in table order within a group (as
+    ``groupby(["study", "arm"], sort=True)``; rows without a study or arm are dropped)."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        study, arm = row.get("study"), row.get("arm")
+        if not (_missing(study) or _missing(arm)):
+            groups.setdefault((study, arm), []).append(row)
+    return sorted(groups.items(), key=lambda item: item[0])
+
+
+def _arm_rows(rows: Iterable[Row], spec: AnalysisSpec) -> list[Row]:
+    """The rows of this analysis' outcome (its instrument; its unit, or an ambiguous one)."""
+    out = [r for r in rows if r.get("outcome") == spec.outcome]
+    if spec.outcome == "qol" and spec.instrument:
+        wanted = spec.instrument.casefold()
+        out = [r for r in out if (_text(r.get("instrument")) or "").casefold() == wanted]
+    if spec.unit is not None and spec.kind == "proportion":
+        # an ambiguous unit is listed (and excluded) in every per-unit analysis
+        out = [r for r in out if r.get("unit") in (spec.unit, "ambiguous")
+               or (spec.outcome != "leakage" and _missing(r.get("unit")))]
+    return out
+
+
+def _other_unit_rows(table: Sequence[Row], spec: AnalysisSpec, base: dict[str, Any],
                      protocol: Protocol, seen: set[tuple[str, str]]) -> list[dict[str, Any]]:
     """Arms that count this outcome only in another clear unit: listed, never pooled, so a
     per-vertebra count never vanishes from a per-patient analysis (and back)."""
     if spec.kind != "proportion" or spec.unit is None or spec.window is not None:
         return []
-    rows = table[(table["outcome"] == spec.outcome) & table["unit"].notna()
-                 & ~table["unit"].isin([spec.unit, "ambiguous"])]
+    rows = [r for r in table if r.get("outcome") == spec.outcome and not _missing(r.get("unit"))
+            and r.get("unit") not in (spec.unit, "ambiguous")]
     out = []
-    for (study, arm), grp in rows.groupby(["study", "arm"], sort=True):
-        if (study, arm) in seen or grp["events"].isna().all():
+    for (study, arm), grp in _by_arm(rows):
+        if (study, arm) in seen or all(_missing(r.get("events")) for r in grp):
             continue
         info = dict(base[study])
-        info.update(_arm_info(grp.iloc[0], protocol))
+        info.update(_arm_info(grp[0], protocol))
         info.pop("_reason", None)
-        units = ", ".join(sorted({str(u).replace("_", " ") for u in grp["unit"]}))
+        units = ", ".join(sorted({str(r["unit"]).replace("_", " ") for r in grp}))
         counts = "; ".join(
             (f"{as_int(e)}/{as_int(t)} {_plural(str(u))}" if as_int(t) is not None
              else f"{as_int(e)} {_plural(str(u))}")
-            for e, t, u in zip(grp["events"], grp["total"], grp["unit"], strict=True)
+            for e, t, u in ((r.get("events"), r.get("total"), r["unit"]) for r in grp)
             if as_int(e) is not None)
         info.update(arm=arm, timepoint=None, days=None, events=None, total=None, n=None)
         out.append({**info, "flags": (), "reason": f"counted per {units} only ({counts}); "
@@ -177,19 +204,19 @@ def _plural(unit: str) -> str:
     return {"vertebra": "vertebrae", "leak_site": "leak sites"}.get(unit, unit + "s")
 
 
-def _pick_in_window(rows: pd.DataFrame, window: Any) -> pd.Series | None:
+def _pick_in_window(rows: Sequence[Row], window: Any) -> Row | None:
     """The row closest to the window's target day (ties: the earlier day), or None."""
     best = None
-    for pos, d in enumerate(_num(v) for v in rows["days"]):
+    for pos, d in enumerate(_num(r.get("days")) for r in rows):
         if d is None or not window.contains(d):
             continue
         key = (abs(d - window.target_days), d)
         if best is None or key < best[0]:
             best = (key, pos)
-    return None if best is None else rows.iloc[best[1]]
+    return None if best is None else rows[best[1]]
 
 
-def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | None,
+def _vas_values(row: Row, protocol: Protocol, flags: list[str], n: int | None,
                 which: str) -> tuple[float | None, float | None, str | None]:
     """(mean, sd, reason) for one time point on the 0-10 scale, deriving what is needed."""
     mean, sd = _num(row.get("mean")), _num(row.get("sd"))
@@ -256,28 +283,28 @@ def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | N
     return mean, sd, None
 
 
-def _change_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+def _change_rows(table: Sequence[Row], spec: AnalysisSpec, protocol: Protocol,
                  base: dict[str, Any]) -> list[dict[str, Any]]:
     window = protocol.window(spec.window or "")
     out = []
     rows = _arm_rows(table, spec)
-    for (study, arm), grp in rows.groupby(["study", "arm"], sort=True):
+    for (study, arm), grp in _by_arm(rows):
         post = _pick_in_window(grp, window)
         if post is None:  # nothing dated in the window: listed only when a time is missing
             out += _unplaced(grp, base[study], arm, protocol)
             continue
         info = dict(base[study])
-        info.update(_arm_info(grp.iloc[0], protocol))
+        info.update(_arm_info(grp[0], protocol))
         info.update(arm=arm, timepoint=_text(post.get("timepoint")), days=_num(post["days"]))
         flags: list[str] = []
         reason = info.pop("_reason", None)
-        pre_days = [(d, pos) for pos, d in enumerate(_num(v) for v in grp["days"])
+        pre_days = [(d, pos) for pos, d in enumerate(_num(r.get("days")) for r in grp)
                     if d is not None and d <= 0]
         if not pre_days:
             reason = reason or "no baseline reported"
             out.append({**info, "flags": (), "reason": reason})
             continue
-        pre = grp.iloc[max(pre_days)[1]]  # the last pre-operative value
+        pre = grp[max(pre_days)[1]]  # the last pre-operative value
         for which, tp in (("baseline", pre), ("follow-up", post)):
             if _text(tp.get("derived")):
                 flags.append(f"{which}: derived by the reviewer ({_text(tp.get('derived'))})")
@@ -304,20 +331,20 @@ def _change_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
     return out
 
 
-def _proportion_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+def _proportion_rows(table: Sequence[Row], spec: AnalysisSpec, protocol: Protocol,
                      base: dict[str, Any]) -> list[dict[str, Any]]:
     rows = _arm_rows(table, spec)
     window = protocol.window(spec.window) if spec.window else None
     out = []
-    for (study, arm), grp in rows.groupby(["study", "arm"], sort=True):
+    for (study, arm), grp in _by_arm(rows):
         if window is not None:
             row = _pick_in_window(grp, window)
             if row is None:
                 continue
         else:
-            clear = grp[grp["unit"] == spec.unit]
+            clear = [r for r in grp if r.get("unit") == spec.unit]
             # one entry per arm: the first with the wanted unit (registry order), else ambiguous
-            row = (clear if not clear.empty else grp).iloc[0]
+            row = (clear or grp)[0]
         info = dict(base[study])
         info.update(_arm_info(row, protocol))
         info.update(arm=arm, timepoint=_text(row.get("timepoint")), days=_num(row.get("days")))
@@ -365,26 +392,26 @@ def _proportion_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol
 VALUE_COLUMNS = ("mean", "sd", "median", "q1", "q3", "min", "max")
 
 
-def _unplaced(grp: pd.DataFrame, base: dict[str, Any], arm: str, protocol: Protocol
+def _unplaced(grp: Sequence[Row], base: dict[str, Any], arm: str, protocol: Protocol
               ) -> list[dict[str, Any]]:
     """An arm with a follow-up whose day the source does not state ("after PV", "follow-up")
     and nothing dated in the window: it cannot be placed in any window, so it is listed in
     every score analysis of its outcome with the reason, never silently dropped (Cochrane
     Handbook 6.2: which time point a result belongs to must be known)."""
-    undated = grp[grp["days"].isna()]
-    if undated.empty:
+    undated = [r for r in grp if _missing(r.get("days"))]
+    if not undated:
         return []
-    row = undated.iloc[0]
+    row = undated[0]
     info = dict(base)
     info.update(_arm_info(row, protocol))
     reason = info.pop("_reason", None) or "time point not stated"
-    if all(_num(row.get(c)) is None for c in VALUE_COLUMNS if c in row.index):
+    if all(_num(row.get(c)) is None for c in VALUE_COLUMNS if c in row):
         reason += "; no follow-up value printed"
     info.update(arm=arm, timepoint=_text(row.get("timepoint")), days=None, n=None)
     return [{**info, "flags": (), "reason": reason}]
 
 
-def _arm_info(row: pd.Series, protocol: Protocol) -> dict[str, Any]:
+def _arm_info(row: Row, protocol: Protocol) -> dict[str, Any]:
     lesion = _text(row.get("lesion_type")) or "unspecified"
     return {
         "lesion_type": lesion,
@@ -396,13 +423,17 @@ def _arm_info(row: pd.Series, protocol: Protocol) -> dict[str, Any]:
     }
 
 
-def _select_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+def _select_rows(table: Sequence[Row], spec: AnalysisSpec, protocol: Protocol,
                  bibliography: Any) -> list[dict[str, Any]]:
     """The arms that report this analysis' outcome, each with its values or the reason it
-    cannot be used (before the study-level rules)."""
+    cannot be used (before the study-level rules); ``table``: the long table's records."""
+    first: dict[str, Row] = {}  # each study's first row (its design)
+    for row in table:
+        if not _missing(row.get("study")):
+            first.setdefault(row["study"], row)
     base: dict[str, Any] = {}
-    for study, grp in table.groupby("study", sort=True):
-        design = _text(grp["design"].iloc[0]) if "design" in grp else None
+    for study in sorted(first):
+        design = _text(first[study].get("design"))
         reason = None
         if design in protocol.rules.excluded_designs:
             reason = f"{design.replace('_', ' ')} (listed, not pooled)"
@@ -452,7 +483,7 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
     if cache is not None and key in cache:
         rows = [dict(row) for row in cache[key][1]]
     else:
-        rows = _select_rows(table, spec, protocol, bibliography)
+        rows = _select_rows(table_rows(table, cache), spec, protocol, bibliography)
         if cache is not None:
             cache[key] = (table, tuple(dict(row) for row in rows))  # keeps the table alive
     if not rows:
@@ -468,15 +499,25 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
         frame = design_effect(frame, protocol, icc, info)
     frame = combine_arms(frame, spec, protocol)
     frame = add_effects(frame, spec, protocol, protocol.vas.correlation)
-    frame["included"] = frame["reason"].isna()
-    frame["derived"] = frame["flags"].map(is_derived)
-    for col in [*INPUT_COLUMNS, *EXTRA_COLUMNS]:
-        if col not in frame:
-            frame[col] = None
-    frame = frame.sort_values(["group", "label", "study", "arm"], kind="stable")
-    order = {g: i for i, g in enumerate(group_order(protocol, frame["group"]))}
-    frame = frame.sort_values("group", key=lambda s: s.map(order), kind="stable")
-    return frame[[*INPUT_COLUMNS, *EXTRA_COLUMNS]].reset_index(drop=True)
+    columns = [*INPUT_COLUMNS, *EXTRA_COLUMNS]
+    frame = frame.assign(included=frame["reason"].isna(),
+                         derived=[is_derived(f) for f in frame["flags"]],
+                         **{col: None for col in columns
+                            if col not in frame and col not in ("included", "derived")})
+    return frame[columns].take(_input_order(frame, protocol)).reset_index(drop=True)
+
+
+def _input_order(frame: pd.DataFrame, protocol: Protocol) -> list[int]:
+    """Row positions in the order of the input table: groups in the protocol's order, then
+    by label, study and arm (a stable sort, missing values last, as ``sort_values``)."""
+    rank = {g: i for i, g in enumerate(group_order(protocol, frame["group"]))}
+
+    def text(value: Any) -> tuple[int, str]:
+        return (1, "") if _missing(value) else (0, value)
+
+    keys = [(rank[g], text(label), text(study), text(arm)) for g, label, study, arm in
+            zip(frame["group"], frame["label"], frame["study"], frame["arm"], strict=True)]
+    return sorted(range(len(keys)), key=keys.__getitem__)
 
 
 def group_order(protocol: Protocol, groups: Iterable[str]) -> list[str]:

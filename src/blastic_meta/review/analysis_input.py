@@ -113,9 +113,11 @@ def _apply_overlap(frame: pd.DataFrame, records: Sequence[Any],
     if protocol.rules.overlapping_cohorts != "keep_larger" or frame.empty:
         return frame
     frame = frame.copy()
+    studies = frame["study"].tolist()
     for a, b in _declared_pairs(records):
         usable = frame["reason"].isna()
-        if not ((frame["study"] == a) & usable).any() or not ((frame["study"] == b) & usable).any():
+        entering = {s for s, ok in zip(studies, usable, strict=True) if ok}
+        if a not in entering or b not in entering:
             continue
         size = {s: sum(as_int(p) or 0
                        for p in frame.loc[(frame["study"] == s) & usable, "patients"])

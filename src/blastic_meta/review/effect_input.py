@@ -29,22 +29,20 @@ def add_effects(frame: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
     ok = frame["reason"].isna().to_numpy()
     columns = {name: np.full(len(frame), NAN) for name in ("yi", "vi", "ci_low", "ci_high")}
     if ok.any():
-        sub = frame[ok]
+        def values(column: str) -> np.ndarray:  # the usable rows' values, as floats
+            return frame[column].to_numpy(dtype=float, na_value=NAN)[ok]
+
         if spec.kind == "change":
-            es = effect_sizes("MC", m1i=sub["mean_pre"].astype(float).to_numpy(),
-                              m2i=sub["mean_post"].astype(float).to_numpy(),
-                              sd1i=sub["sd_pre"].astype(float).to_numpy(),
-                              sd2i=sub["sd_post"].astype(float).to_numpy(),
-                              ni=sub["n"].astype(float).to_numpy(),
-                              ri=np.full(len(sub), r))
+            es = effect_sizes("MC", m1i=values("mean_pre"), m2i=values("mean_post"),
+                              sd1i=values("sd_pre"), sd2i=values("sd_post"), ni=values("n"),
+                              ri=np.full(int(ok.sum()), r))
             yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
             z = z_quantile(protocol.model.level)
             lo, hi = yi - z * np.sqrt(vi), yi + z * np.sqrt(vi)
         else:
             from ..stats.proportions import proportion_ci
 
-            xi = sub["events"].astype(float).to_numpy()
-            ni = sub["total"].astype(float).to_numpy()
+            xi, ni = values("events"), values("total")
             es = effect_sizes(protocol.proportions.measure, xi=xi, ni=ni)
             yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
             lo, hi = proportion_ci(xi, ni, method=protocol.proportions.study_ci,

@@ -464,20 +464,45 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
     (from validation) name the undeclared possible duplicates; ``icc`` overrides the
     protocol's ICC of the design effect (per-vertebra analyses). ``cache`` (a dict shared
     by the calls of one report) keeps each analysis' selected rows, which depend only on the
-    table, the windows and the data rules, across the sensitivity scenarios.
+    table, the windows and the data rules, across the sensitivity scenarios, and each
+    finished table under the protocol settings it is built from (``_input_key``), so a
+    scenario that changes only the model reuses the main analysis' input.
     """
-    from .input_rules import (
-        apply_study_rules,
-        combine_arms,
-        design_effect,
-        duplicate_pairs,
-        exclude_derived,
-        is_derived,
-        study_info,
-    )
+    from .input_rules import duplicate_pairs
 
     if table.empty:
         return _empty_input()
+    duplicates = tuple(duplicate_pairs(records, findings))
+    if cache is None:
+        return _build(records, table, protocol, spec, bibliography, duplicates, icc, cache)
+    key = _input_key(records, table, protocol, spec, bibliography, duplicates, icc)
+    if key not in cache:
+        frame = _build(records, table, protocol, spec, bibliography, duplicates, icc, cache)
+        cache[key] = ((records, table, bibliography), frame)  # keeps the keyed objects alive
+    return cache[key][1].copy()
+
+
+def _input_key(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
+               spec: AnalysisSpec, bibliography: Any, duplicates: tuple[tuple[str, str], ...],
+               icc: float | None) -> tuple[Any, ...]:
+    """Everything an input table is built from: the data (by identity), the analysis, and
+    the protocol settings ``_build`` reads (rules, windows, lesion-type groups, unit of
+    analysis, VAS correlation, confidence level, proportion measure and study CI), not the
+    model the table is then fitted with."""
+    p = protocol
+    return ("input", id(records), id(table), id(bibliography), spec, duplicates,
+            p.unit_of_analysis.icc if icc is None else icc, p.rules, p.windows, p.subgroups,
+            p.unit_of_analysis, p.vas.correlation, p.model.level, p.proportions.measure,
+            p.proportions.study_ci)
+
+
+def _build(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
+           spec: AnalysisSpec, bibliography: Any, duplicates: Sequence[tuple[str, str]],
+           icc: float | None, cache: dict[Any, Any] | None) -> pd.DataFrame:
+    """``build_input`` without the cache of finished tables: select the arms, apply the
+    study rules, combine arms, add effect sizes, order the rows."""
+    from .input_rules import apply_study_rules, combine_arms, design_effect, exclude_derived
+
     r = protocol.rules
     key = (id(table), id(bibliography), spec, protocol.windows, r.excluded_designs,
            r.ambiguous_values, r.missing_n, r.unlabelled_dispersion, r.se_dispersion,
@@ -492,15 +517,35 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
         return _empty_input()
     for row in rows:
         row["group"] = protocol.subgroups.group_of(row["lesion_type"])
-    info = study_info(records)
+    info = _study_info(records, cache)
     frame = _apply_overlap(pd.DataFrame(rows), records, protocol)
-    frame = apply_study_rules(frame, protocol, info, duplicate_pairs(records, findings))
+    frame = apply_study_rules(frame, protocol, info, duplicates)
     if protocol.rules.exclude_derived:
         frame = exclude_derived(frame)
     if spec.design_effect:
         frame = design_effect(frame, protocol, icc, info)
     frame = combine_arms(frame, spec, protocol)
     frame = add_effects(frame, spec, protocol, protocol.vas.correlation)
+    return _finish(frame, protocol)
+
+
+def _study_info(records: Sequence[Any], cache: dict[Any, Any] | None) -> dict[str, Any]:
+    """``input_rules.study_info(records)``, once per records when a ``cache`` is given."""
+    from .input_rules import study_info
+
+    key = ("study_info", id(records))
+    if cache is None:
+        return study_info(records)
+    if key not in cache:
+        cache[key] = (records, study_info(records))  # keeps the records alive
+    return cache[key][1]
+
+
+def _finish(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """The input table's columns (``included``, ``derived``, absent ones empty), its rows in
+    ``_input_order``."""
+    from .input_rules import is_derived
+
     columns = [*INPUT_COLUMNS, *EXTRA_COLUMNS]
     frame = frame.assign(included=frame["reason"].isna(),
                          derived=[is_derived(f) for f in frame["flags"]],

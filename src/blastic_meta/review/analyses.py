@@ -67,7 +67,16 @@ class AnalysisResult:
     @property
     def contributing(self) -> tuple[str, ...]:
         """Study keys whose data enter any fit of this analysis (sorted)."""
-        return tuple(sorted(set(self.included["study"]))) if len(self.data) else ()
+        return tuple(sorted({r["study"] for r in self._rows("study") if r["included"]}))
+
+    def _rows(self, *columns: str) -> list[dict[str, Any]]:
+        """``included`` and ``columns`` of every input row as plain dicts, read column by
+        column (row access to the wide input table costs more than the analysis needs)."""
+        if not len(self.data):
+            return []
+        names = ("included", *columns)
+        return [dict(zip(names, values, strict=True))
+                for values in zip(*(self.data[c] for c in names), strict=True)]
 
     def summary(self) -> str:
         lines = [f"{self.spec.id}: {self.spec.title}", f"  {self.method}"]
@@ -81,11 +90,12 @@ class AnalysisResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        excluded = [{"study": r.study, "arm": r.arm, "label": r.label, "reason": r.reason}
-                    for r in self.excluded.itertuples()]
-        flagged = [{"study": r.study, "arm": r.arm, "label": r.label, "flags": list(r.flags),
-                    "derived": bool(r.derived)}
-                   for r in self.included.itertuples() if r.flags]
+        rows = self._rows("study", "arm", "label", "reason", "flags", "derived")
+        excluded = [{"study": r["study"], "arm": r["arm"], "label": r["label"],
+                     "reason": r["reason"]} for r in rows if not r["included"]]
+        flagged = [{"study": r["study"], "arm": r["arm"], "label": r["label"],
+                    "flags": list(r["flags"]), "derived": bool(r["derived"])}
+                   for r in rows if r["included"] and r["flags"]]
         return clean({
             "title": self.spec.title, "outcome": self.spec.outcome, "window": self.spec.window,
             "unit": self.spec.unit, "instrument": self.spec.instrument, "role": self.spec.role,

@@ -113,9 +113,11 @@ def _apply_overlap(frame: pd.DataFrame, records: Sequence[Any],
     if protocol.rules.overlapping_cohorts != "keep_larger" or frame.empty:
         return frame
     frame = frame.copy()
+    studies = frame["study"].tolist()
     for a, b in _declared_pairs(records):
         usable = frame["reason"].isna()
-        if not ((frame["study"] == a) & usable).any() or not ((frame["study"] == b) & usable).any():
+        entering = {s for s, ok in zip(studies, usable, strict=True) if ok}
+        if a not in entering or b not in entering:
             continue
         size = {s: sum(as_int(p) or 0
                        for p in frame.loc[(frame["study"] == s) & usable, "patients"])
@@ -133,39 +135,66 @@ def _empty_input() -> pd.DataFrame:
     return frame
 
 
-def _arm_rows(table: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
-    rows = table[table["outcome"] == spec.outcome]
-    if spec.outcome == "qol" and spec.instrument:
-        rows = rows[rows["instrument"].astype(str).str.casefold() == spec.instrument.casefold()]
-    if spec.unit is not None and spec.kind == "proportion":
-        # an ambiguous unit is listed (and excluded) in every per-unit analysis
-        wanted = rows["unit"].isin([spec.unit, "ambiguous"])
-        if spec.outcome != "leakage":
-            wanted = wanted | rows["unit"].isna()
-        rows = rows[wanted]
+Row = Mapping[str, Any]  # one row of the long table, as a plain record
+
+
+def table_rows(table: pd.DataFrame, cache: dict[Any, Any] | None = None) -> list[Row]:
+    """The long table as plain records (one dict per row, in table order), built once per
+    table when a ``cache`` is given: the selection reads a few cells of tens of rows per
+    analysis, and pandas indexing of such small pieces costs far more than the reading."""
+    key = ("table_rows", id(table))
+    if cache is not None and key in cache:
+        return cache[key][1]
+    rows = table.to_dict(orient="records")
+    if cache is not None:
+        cache[key] = (table, rows)  # keeps the table alive, so its id is not reused
     return rows
 
 
-def _other_unit_rows(table: pd.DataFrame, spec: AnalysisSpec, base: dict[str, Any],
+def _by_arm(rows: Iterable[Row]) -> list[tuple[tuple[str, str], list[Row]]]:
+    """Rows grouped by (study, arm), keys sorted, rows in table order within a group (as
+    ``groupby(["study", "arm"], sort=True)``; rows without a study or arm are dropped)."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        study, arm = row.get("study"), row.get("arm")
+        if not (_missing(study) or _missing(arm)):
+            groups.setdefault((study, arm), []).append(row)
+    return sorted(groups.items(), key=lambda item: item[0])
+
+
+def _arm_rows(rows: Iterable[Row], spec: AnalysisSpec) -> list[Row]:
+    """The rows of this analysis' outcome (its instrument; its unit, or an ambiguous one)."""
+    out = [r for r in rows if r.get("outcome") == spec.outcome]
+    if spec.outcome == "qol" and spec.instrument:
+        wanted = spec.instrument.casefold()
+        out = [r for r in out if (_text(r.get("instrument")) or "").casefold() == wanted]
+    if spec.unit is not None and spec.kind == "proportion":
+        # an ambiguous unit is listed (and excluded) in every per-unit analysis
+        out = [r for r in out if r.get("unit") in (spec.unit, "ambiguous")
+               or (spec.outcome != "leakage" and _missing(r.get("unit")))]
+    return out
+
+
+def _other_unit_rows(table: Sequence[Row], spec: AnalysisSpec, base: dict[str, Any],
                      protocol: Protocol, seen: set[tuple[str, str]]) -> list[dict[str, Any]]:
     """Arms that count this outcome only in another clear unit: listed, never pooled, so a
     per-vertebra count never vanishes from a per-patient analysis (and back)."""
     if spec.kind != "proportion" or spec.unit is None or spec.window is not None:
         return []
-    rows = table[(table["outcome"] == spec.outcome) & table["unit"].notna()
-                 & ~table["unit"].isin([spec.unit, "ambiguous"])]
+    rows = [r for r in table if r.get("outcome") == spec.outcome and not _missing(r.get("unit"))
+            and r.get("unit") not in (spec.unit, "ambiguous")]
     out = []
-    for (study, arm), grp in rows.groupby(["study", "arm"], sort=True):
-        if (study, arm) in seen or grp["events"].isna().all():
+    for (study, arm), grp in _by_arm(rows):
+        if (study, arm) in seen or all(_missing(r.get("events")) for r in grp):
             continue
         info = dict(base[study])
-        info.update(_arm_info(grp.iloc[0], protocol))
+        info.update(_arm_info(grp[0], protocol))
         info.pop("_reason", None)
-        units = ", ".join(sorted({str(u).replace("_", " ") for u in grp["unit"]}))
+        units = ", ".join(sorted({str(r["unit"]).replace("_", " ") for r in grp}))
         counts = "; ".join(
             (f"{as_int(e)}/{as_int(t)} {_plural(str(u))}" if as_int(t) is not None
              else f"{as_int(e)} {_plural(str(u))}")
-            for e, t, u in zip(grp["events"], grp["total"], grp["unit"], strict=True)
+            for e, t, u in ((r.get("events"), r.get("total"), r["unit"]) for r in grp)
             if as_int(e) is not None)
         info.update(arm=arm, timepoint=None, days=None, events=None, total=None, n=None)
         out.append({**info, "flags": (), "reason": f"counted per {units} only ({counts}); "
@@ -177,19 +206,19 @@ def _plural(unit: str) -> str:
     return {"vertebra": "vertebrae", "leak_site": "leak sites"}.get(unit, unit + "s")
 
 
-def _pick_in_window(rows: pd.DataFrame, window: Any) -> pd.Series | None:
+def _pick_in_window(rows: Sequence[Row], window: Any) -> Row | None:
     """The row closest to the window's target day (ties: the earlier day), or None."""
     best = None
-    for pos, d in enumerate(_num(v) for v in rows["days"]):
+    for pos, d in enumerate(_num(r.get("days")) for r in rows):
         if d is None or not window.contains(d):
             continue
         key = (abs(d - window.target_days), d)
         if best is None or key < best[0]:
             best = (key, pos)
-    return None if best is None else rows.iloc[best[1]]
+    return None if best is None else rows[best[1]]
 
 
-def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | None,
+def _vas_values(row: Row, protocol: Protocol, flags: list[str], n: int | None,
                 which: str) -> tuple[float | None, float | None, str | None]:
     """(mean, sd, reason) for one time point on the 0-10 scale, deriving what is needed."""
     mean, sd = _num(row.get("mean")), _num(row.get("sd"))
@@ -256,28 +285,28 @@ def _vas_values(row: pd.Series, protocol: Protocol, flags: list[str], n: int | N
     return mean, sd, None
 
 
-def _change_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+def _change_rows(table: Sequence[Row], spec: AnalysisSpec, protocol: Protocol,
                  base: dict[str, Any]) -> list[dict[str, Any]]:
     window = protocol.window(spec.window or "")
     out = []
     rows = _arm_rows(table, spec)
-    for (study, arm), grp in rows.groupby(["study", "arm"], sort=True):
+    for (study, arm), grp in _by_arm(rows):
         post = _pick_in_window(grp, window)
         if post is None:  # nothing dated in the window: listed only when a time is missing
             out += _unplaced(grp, base[study], arm, protocol)
             continue
         info = dict(base[study])
-        info.update(_arm_info(grp.iloc[0], protocol))
+        info.update(_arm_info(grp[0], protocol))
         info.update(arm=arm, timepoint=_text(post.get("timepoint")), days=_num(post["days"]))
         flags: list[str] = []
         reason = info.pop("_reason", None)
-        pre_days = [(d, pos) for pos, d in enumerate(_num(v) for v in grp["days"])
+        pre_days = [(d, pos) for pos, d in enumerate(_num(r.get("days")) for r in grp)
                     if d is not None and d <= 0]
         if not pre_days:
             reason = reason or "no baseline reported"
             out.append({**info, "flags": (), "reason": reason})
             continue
-        pre = grp.iloc[max(pre_days)[1]]  # the last pre-operative value
+        pre = grp[max(pre_days)[1]]  # the last pre-operative value
         for which, tp in (("baseline", pre), ("follow-up", post)):
             if _text(tp.get("derived")):
                 flags.append(f"{which}: derived by the reviewer ({_text(tp.get('derived'))})")
@@ -304,20 +333,20 @@ def _change_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
     return out
 
 
-def _proportion_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+def _proportion_rows(table: Sequence[Row], spec: AnalysisSpec, protocol: Protocol,
                      base: dict[str, Any]) -> list[dict[str, Any]]:
     rows = _arm_rows(table, spec)
     window = protocol.window(spec.window) if spec.window else None
     out = []
-    for (study, arm), grp in rows.groupby(["study", "arm"], sort=True):
+    for (study, arm), grp in _by_arm(rows):
         if window is not None:
             row = _pick_in_window(grp, window)
             if row is None:
                 continue
         else:
-            clear = grp[grp["unit"] == spec.unit]
+            clear = [r for r in grp if r.get("unit") == spec.unit]
             # one entry per arm: the first with the wanted unit (registry order), else ambiguous
-            row = (clear if not clear.empty else grp).iloc[0]
+            row = (clear or grp)[0]
         info = dict(base[study])
         info.update(_arm_info(row, protocol))
         info.update(arm=arm, timepoint=_text(row.get("timepoint")), days=_num(row.get("days")))
@@ -365,26 +394,26 @@ def _proportion_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol
 VALUE_COLUMNS = ("mean", "sd", "median", "q1", "q3", "min", "max")
 
 
-def _unplaced(grp: pd.DataFrame, base: dict[str, Any], arm: str, protocol: Protocol
+def _unplaced(grp: Sequence[Row], base: dict[str, Any], arm: str, protocol: Protocol
               ) -> list[dict[str, Any]]:
     """An arm with a follow-up whose day the source does not state ("after PV", "follow-up")
     and nothing dated in the window: it cannot be placed in any window, so it is listed in
     every score analysis of its outcome with the reason, never silently dropped (Cochrane
     Handbook 6.2: which time point a result belongs to must be known)."""
-    undated = grp[grp["days"].isna()]
-    if undated.empty:
+    undated = [r for r in grp if _missing(r.get("days"))]
+    if not undated:
         return []
-    row = undated.iloc[0]
+    row = undated[0]
     info = dict(base)
     info.update(_arm_info(row, protocol))
     reason = info.pop("_reason", None) or "time point not stated"
-    if all(_num(row.get(c)) is None for c in VALUE_COLUMNS if c in row.index):
+    if all(_num(row.get(c)) is None for c in VALUE_COLUMNS if c in row):
         reason += "; no follow-up value printed"
     info.update(arm=arm, timepoint=_text(row.get("timepoint")), days=None, n=None)
     return [{**info, "flags": (), "reason": reason}]
 
 
-def _arm_info(row: pd.Series, protocol: Protocol) -> dict[str, Any]:
+def _arm_info(row: Row, protocol: Protocol) -> dict[str, Any]:
     lesion = _text(row.get("lesion_type")) or "unspecified"
     return {
         "lesion_type": lesion,
@@ -396,13 +425,17 @@ def _arm_info(row: pd.Series, protocol: Protocol) -> dict[str, Any]:
     }
 
 
-def _select_rows(table: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
+def _select_rows(table: Sequence[Row], spec: AnalysisSpec, protocol: Protocol,
                  bibliography: Any) -> list[dict[str, Any]]:
     """The arms that report this analysis' outcome, each with its values or the reason it
-    cannot be used (before the study-level rules)."""
+    cannot be used (before the study-level rules); ``table``: the long table's records."""
+    first: dict[str, Row] = {}  # each study's first row (its design)
+    for row in table:
+        if not _missing(row.get("study")):
+            first.setdefault(row["study"], row)
     base: dict[str, Any] = {}
-    for study, grp in table.groupby("study", sort=True):
-        design = _text(grp["design"].iloc[0]) if "design" in grp else None
+    for study in sorted(first):
+        design = _text(first[study].get("design"))
         reason = None
         if design in protocol.rules.excluded_designs:
             reason = f"{design.replace('_', ' ')} (listed, not pooled)"
@@ -431,20 +464,45 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
     (from validation) name the undeclared possible duplicates; ``icc`` overrides the
     protocol's ICC of the design effect (per-vertebra analyses). ``cache`` (a dict shared
     by the calls of one report) keeps each analysis' selected rows, which depend only on the
-    table, the windows and the data rules, across the sensitivity scenarios.
+    table, the windows and the data rules, across the sensitivity scenarios, and each
+    finished table under the protocol settings it is built from (``_input_key``), so a
+    scenario that changes only the model reuses the main analysis' input.
     """
-    from .input_rules import (
-        apply_study_rules,
-        combine_arms,
-        design_effect,
-        duplicate_pairs,
-        exclude_derived,
-        is_derived,
-        study_info,
-    )
+    from .input_rules import duplicate_pairs
 
     if table.empty:
         return _empty_input()
+    duplicates = tuple(duplicate_pairs(records, findings))
+    if cache is None:
+        return _build(records, table, protocol, spec, bibliography, duplicates, icc, cache)
+    key = _input_key(records, table, protocol, spec, bibliography, duplicates, icc)
+    if key not in cache:
+        frame = _build(records, table, protocol, spec, bibliography, duplicates, icc, cache)
+        cache[key] = ((records, table, bibliography), frame)  # keeps the keyed objects alive
+    return cache[key][1].copy()
+
+
+def _input_key(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
+               spec: AnalysisSpec, bibliography: Any, duplicates: tuple[tuple[str, str], ...],
+               icc: float | None) -> tuple[Any, ...]:
+    """Everything an input table is built from: the data (by identity), the analysis, and
+    the protocol settings ``_build`` reads (rules, windows, lesion-type groups, unit of
+    analysis, VAS correlation, confidence level, proportion measure and study CI), not the
+    model the table is then fitted with."""
+    p = protocol
+    return ("input", id(records), id(table), id(bibliography), spec, duplicates,
+            p.unit_of_analysis.icc if icc is None else icc, p.rules, p.windows, p.subgroups,
+            p.unit_of_analysis, p.vas.correlation, p.model.level, p.proportions.measure,
+            p.proportions.study_ci)
+
+
+def _build(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
+           spec: AnalysisSpec, bibliography: Any, duplicates: Sequence[tuple[str, str]],
+           icc: float | None, cache: dict[Any, Any] | None) -> pd.DataFrame:
+    """``build_input`` without the cache of finished tables: select the arms, apply the
+    study rules, combine arms, add effect sizes, order the rows."""
+    from .input_rules import apply_study_rules, combine_arms, design_effect, exclude_derived
+
     r = protocol.rules
     key = (id(table), id(bibliography), spec, protocol.windows, r.excluded_designs,
            r.ambiguous_values, r.missing_n, r.unlabelled_dispersion, r.se_dispersion,
@@ -452,31 +510,61 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
     if cache is not None and key in cache:
         rows = [dict(row) for row in cache[key][1]]
     else:
-        rows = _select_rows(table, spec, protocol, bibliography)
+        rows = _select_rows(table_rows(table, cache), spec, protocol, bibliography)
         if cache is not None:
             cache[key] = (table, tuple(dict(row) for row in rows))  # keeps the table alive
     if not rows:
         return _empty_input()
     for row in rows:
         row["group"] = protocol.subgroups.group_of(row["lesion_type"])
-    info = study_info(records)
+    info = _study_info(records, cache)
     frame = _apply_overlap(pd.DataFrame(rows), records, protocol)
-    frame = apply_study_rules(frame, protocol, info, duplicate_pairs(records, findings))
+    frame = apply_study_rules(frame, protocol, info, duplicates)
     if protocol.rules.exclude_derived:
         frame = exclude_derived(frame)
     if spec.design_effect:
         frame = design_effect(frame, protocol, icc, info)
     frame = combine_arms(frame, spec, protocol)
     frame = add_effects(frame, spec, protocol, protocol.vas.correlation)
-    frame["included"] = frame["reason"].isna()
-    frame["derived"] = frame["flags"].map(is_derived)
-    for col in [*INPUT_COLUMNS, *EXTRA_COLUMNS]:
-        if col not in frame:
-            frame[col] = None
-    frame = frame.sort_values(["group", "label", "study", "arm"], kind="stable")
-    order = {g: i for i, g in enumerate(group_order(protocol, frame["group"]))}
-    frame = frame.sort_values("group", key=lambda s: s.map(order), kind="stable")
-    return frame[[*INPUT_COLUMNS, *EXTRA_COLUMNS]].reset_index(drop=True)
+    return _finish(frame, protocol)
+
+
+def _study_info(records: Sequence[Any], cache: dict[Any, Any] | None) -> dict[str, Any]:
+    """``input_rules.study_info(records)``, once per records when a ``cache`` is given."""
+    from .input_rules import study_info
+
+    key = ("study_info", id(records))
+    if cache is None:
+        return study_info(records)
+    if key not in cache:
+        cache[key] = (records, study_info(records))  # keeps the records alive
+    return cache[key][1]
+
+
+def _finish(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """The input table's columns (``included``, ``derived``, absent ones empty), its rows in
+    ``_input_order``."""
+    from .input_rules import is_derived
+
+    columns = [*INPUT_COLUMNS, *EXTRA_COLUMNS]
+    frame = frame.assign(included=frame["reason"].isna(),
+                         derived=[is_derived(f) for f in frame["flags"]],
+                         **{col: None for col in columns
+                            if col not in frame and col not in ("included", "derived")})
+    return frame[columns].take(_input_order(frame, protocol)).reset_index(drop=True)
+
+
+def _input_order(frame: pd.DataFrame, protocol: Protocol) -> list[int]:
+    """Row positions in the order of the input table: groups in the protocol's order, then
+    by label, study and arm (a stable sort, missing values last, as ``sort_values``)."""
+    rank = {g: i for i, g in enumerate(group_order(protocol, frame["group"]))}
+
+    def text(value: Any) -> tuple[int, str]:
+        return (1, "") if _missing(value) else (0, value)
+
+    keys = [(rank[g], text(label), text(study), text(arm)) for g, label, study, arm in
+            zip(frame["group"], frame["label"], frame["study"], frame["arm"], strict=True)]
+    return sorted(range(len(keys)), key=keys.__getitem__)
 
 
 def group_order(protocol: Protocol, groups: Iterable[str]) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,9 +110,10 @@ def procedures_text(procedures: Sequence[str]) -> str:
     return ", ".join(dict.fromkeys(words)) or "none"
 
 
-def _procedures(rows: pd.DataFrame) -> tuple[str, ...]:
+def _procedures(values: Iterable[Any]) -> tuple[str, ...]:
+    """The procedures named in ``values`` (combined arms read "PVP+PKP"), sorted."""
     found: list[str] = []
-    for value in rows["procedure"]:
+    for value in values:
         found += [p for p in str(value or "").split("+") if p]
     return tuple(sorted(dict.fromkeys(found)))
 
@@ -165,13 +166,18 @@ def within_contrasts(included: pd.DataFrame, spec: AnalysisSpec, protocol: Proto
                      ) -> tuple[WithinContrast, ...]:
     """Numeric contrasts of studies whose own arms cover both compared lesion types."""
     compared = list(protocol.subgroups.compared)
+    first_row: dict[str, dict[str, int]] = {}  # study -> group -> position of its first row
+    for pos, (study, group) in enumerate(zip(included["study"], included["group"],
+                                             strict=True)):
+        if not pd.isna(study):
+            first_row.setdefault(study, {}).setdefault(group, pos)
     out = []
-    for study, rows in included.groupby("study", sort=True):
-        groups = [g for g in compared if (rows["group"] == g).any()]
+    for study in sorted(first_row):
+        groups = [g for g in compared if g in first_row[study]]
         if len(groups) < 2:
             continue
-        a = rows[rows["group"] == groups[0]].iloc[0]
-        b = rows[rows["group"] == groups[1]].iloc[0]
+        a = included.iloc[first_row[study][groups[0]]]
+        b = included.iloc[first_row[study][groups[1]]]
         if spec.kind == "change":
             yi, vi, measure = float(a["yi"]) - float(b["yi"]), float(a["vi"]) + float(b["vi"]), "MD"
         else:
@@ -288,10 +294,11 @@ def compare_lesion_types(included: pd.DataFrame, spec: AnalysisSpec, protocol: P
     group) and the study files' within-study reports."""
     first, second = protocol.subgroups.compared[:2]
     rows = included[included["group"].isin([first, second])]
-    sides = {g: {"k": int((rows["group"] == g).sum()),
-                 "studies": sorted(set(rows.loc[rows["group"] == g, "study"]))}
+    cells = list(zip(rows["group"], rows["study"], rows["procedure"], strict=True))
+    sides = {g: {"k": sum(1 for c in cells if c[0] == g),
+                 "studies": sorted({c[1] for c in cells if c[0] == g})}
              for g in (first, second)}
-    procedures = {g: _procedures(rows[rows["group"] == g]) for g in (first, second)}
+    procedures = {g: _procedures(c[2] for c in cells if c[0] == g) for g in (first, second)}
     numeric = within_contrasts(included, spec, protocol)
     confounded = bool(procedures[first] and procedures[second]
                       and set(procedures[first]) != set(procedures[second]))
@@ -311,10 +318,7 @@ def compare_lesion_types(included: pd.DataFrame, spec: AnalysisSpec, protocol: P
     elif len(rows) < protocol.model.min_k:
         reason = (f"{len(rows)} studies in all ({sides[first]['k']} {first}, "
                   f"{sides[second]['k']} {second}): too few for a between-study comparison.")
-    elif spec.kind == "proportion" and any(
-            float(rows.loc[rows["group"] == g, "events"].astype(float).sum()) in
-            (0.0, float(rows.loc[rows["group"] == g, "total"].astype(float).sum()))
-            for g in (first, second)):
+    elif spec.kind == "proportion" and _no_contrast(rows, (first, second)):
         reason = ("The odds ratio is not estimable: in one lesion type no study had an event "
                   "(or every patient had one).")
     else:
@@ -342,6 +346,16 @@ def compare_lesion_types(included: pd.DataFrame, spec: AnalysisSpec, protocol: P
                       pval=between["pval"], model=model, primary_test=between["test"],
                       sensitivity_test=between.get("sensitivity_test"),
                       between=_between_view(between, model), **common)
+
+
+def _no_contrast(rows: pd.DataFrame, groups: Sequence[str]) -> bool:
+    """True when in one of the ``groups`` no study had an event, or every patient had one:
+    the odds ratio between the groups is then not estimable."""
+    group = rows["group"].to_numpy()
+    events = rows["events"].astype(float).to_numpy()
+    totals = rows["total"].astype(float).to_numpy()
+    return any(float(np.nansum(events[group == g])) in (0.0, float(np.nansum(totals[group == g])))
+               for g in groups)
 
 
 def _between_view(between: dict[str, Any] | None, model: str) -> dict[str, Any] | None:

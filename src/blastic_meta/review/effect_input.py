@@ -21,41 +21,35 @@ NAN = float("nan")
 
 def add_effects(frame: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol,
                  r: float) -> pd.DataFrame:
+    """``frame`` with ``yi``, ``vi``, ``ci_low`` and ``ci_high`` of its usable rows (NaN for
+    rows with a ``reason``); each column is set once, whole, as setting cells of a small frame
+    costs far more than the effect sizes."""
     from ..stats.effects import effect_sizes
 
-    frame = frame.copy()
-    frame["yi"] = NAN
-    frame["vi"] = NAN
-    frame["ci_low"] = NAN
-    frame["ci_high"] = NAN
-    ok = frame["reason"].isna()
-    if not ok.any():
-        return frame
-    sub = frame[ok]
-    if spec.kind == "change":
-        es = effect_sizes("MC", m1i=sub["mean_pre"].astype(float).to_numpy(),
-                          m2i=sub["mean_post"].astype(float).to_numpy(),
-                          sd1i=sub["sd_pre"].astype(float).to_numpy(),
-                          sd2i=sub["sd_post"].astype(float).to_numpy(),
-                          ni=sub["n"].astype(float).to_numpy(),
-                          ri=np.full(len(sub), r))
-        yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
-        z = z_quantile(protocol.model.level)
-        lo, hi = yi - z * np.sqrt(vi), yi + z * np.sqrt(vi)
-    else:
-        from ..stats.proportions import proportion_ci
+    ok = frame["reason"].isna().to_numpy()
+    columns = {name: np.full(len(frame), NAN) for name in ("yi", "vi", "ci_low", "ci_high")}
+    if ok.any():
+        def values(column: str) -> np.ndarray:  # the usable rows' values, as floats
+            return frame[column].to_numpy(dtype=float, na_value=NAN)[ok]
 
-        xi = sub["events"].astype(float).to_numpy()
-        ni = sub["total"].astype(float).to_numpy()
-        es = effect_sizes(protocol.proportions.measure, xi=xi, ni=ni)
-        yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
-        lo, hi = proportion_ci(xi, ni, method=protocol.proportions.study_ci,
-                               level=protocol.model.level)
-    frame.loc[ok, "yi"] = yi
-    frame.loc[ok, "vi"] = vi
-    frame.loc[ok, "ci_low"] = np.asarray(lo, dtype=float)
-    frame.loc[ok, "ci_high"] = np.asarray(hi, dtype=float)
-    return frame
+        if spec.kind == "change":
+            es = effect_sizes("MC", m1i=values("mean_pre"), m2i=values("mean_post"),
+                              sd1i=values("sd_pre"), sd2i=values("sd_post"), ni=values("n"),
+                              ri=np.full(int(ok.sum()), r))
+            yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
+            z = z_quantile(protocol.model.level)
+            lo, hi = yi - z * np.sqrt(vi), yi + z * np.sqrt(vi)
+        else:
+            from ..stats.proportions import proportion_ci
+
+            xi, ni = values("events"), values("total")
+            es = effect_sizes(protocol.proportions.measure, xi=xi, ni=ni)
+            yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
+            lo, hi = proportion_ci(xi, ni, method=protocol.proportions.study_ci,
+                                   level=protocol.model.level)
+        for name, values in (("yi", yi), ("vi", vi), ("ci_low", lo), ("ci_high", hi)):
+            columns[name][ok] = np.asarray(values, dtype=float)
+    return frame.assign(**columns)
 
 
 def secondary_effects(frame: pd.DataFrame, measure: str, r: float,

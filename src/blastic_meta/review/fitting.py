@@ -150,7 +150,8 @@ def _per_study(rows: pd.DataFrame, proportion: bool, scale: str = "MC"
                ) -> tuple[dict[str, Any], ...]:
     """Each study's own estimate and CI on the reporting scale (with its observed counts)."""
     out = []
-    for _, r in rows.iterrows():
+    for r in _records(rows, ("study", "arm", "label", "yi", "ci_low", "ci_high", "mean_pre",
+                             "events", "total", "events_observed", "total_observed")):
         if proportion:
             est, lo, hi = (float(r["events"]) / float(r["total"]), float(r["ci_low"]),
                            float(r["ci_high"]))
@@ -168,6 +169,14 @@ def _per_study(rows: pd.DataFrame, proportion: bool, scale: str = "MC"
             item["total"] = _count(float(r["total"] if pd.isna(total) else total))
         out.append(item)
     return tuple(out)
+
+
+def _records(rows: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The ``columns`` of each row as a dict (absent columns left out), read column by
+    column: ``iterrows`` builds a Series per row, which costs more than the fit of a few."""
+    present = [c for c in columns if c in rows]
+    return [dict(zip(present, values, strict=True))
+            for values in zip(*(rows[c] for c in present), strict=True)]
 
 
 def _float(value: Any) -> float:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .protocol import AnalysisSpec, Protocol
@@ -92,33 +94,37 @@ def apply_study_rules(frame: pd.DataFrame, protocol: Protocol, info: Mapping[str
         return frame
     rules = protocol.rules
     frame = frame.copy()
+    studies = frame["study"].tolist()
 
-    def exclude(mask: Any, reason: str) -> None:
-        todo = mask & frame["reason"].isna()
-        frame.loc[todo, "reason"] = reason
+    def exclude(mask: Sequence[bool], reason: str) -> None:
+        # rows are tens, so the masks are plain lists; the frame is written only when a row
+        # is excluded
+        todo = np.asarray(mask, dtype=bool) & frame["reason"].isna().to_numpy()
+        if todo.any():
+            frame.loc[todo, "reason"] = reason
 
-    unverified = frame["study"].map(lambda s: not info[s].verified if s in info else False)
     if rules.unverified_studies == "exclude":
-        exclude(unverified, "identity unverified (enters only the sensitivity analysis that "
-                            "puts unverified studies back)")
+        exclude([not info[s].verified if s in info else False for s in studies],
+                "identity unverified (enters only the sensitivity analysis that puts "
+                "unverified studies back)")
     if rules.exclude_abstract_only:
-        abstract = frame["study"].map(
-            lambda s: info[s].source_access != "full_text" if s in info else True)
-        exclude(abstract, "read only as an abstract or a secondary source")
+        exclude([info[s].source_access != "full_text" if s in info else True for s in studies],
+                "read only as an abstract or a secondary source")
     if rules.procedures:
         wanted = set(rules.procedures)
-        exclude(~frame["procedure"].isin(wanted),
+        exclude([p not in wanted for p in frame["procedure"]],
                 f"procedure not {' or '.join(sorted(wanted))}")
     if rules.exclude_possible_duplicates:
         for a, b in duplicates:
             usable = frame["reason"].isna()
+            entering = {s for s, ok in zip(studies, usable, strict=True) if ok}
+            if a not in entering or b not in entering:
+                continue
             sizes = {s: float(frame.loc[(frame["study"] == s) & usable, "patients"]
                               .fillna(0).sum()) for s in (a, b)}
-            if not all(((frame["study"] == s) & usable).any() for s in (a, b)):
-                continue
             keep, drop = sorted((a, b), key=lambda s: (-sizes[s], s))
-            exclude(frame["study"] == drop, f"possible duplicate of {keep} (smaller cohort "
-                                            "left out)")
+            exclude([s == drop for s in studies], f"possible duplicate of {keep} (smaller "
+                                                  "cohort left out)")
     return frame
 
 
@@ -160,9 +166,10 @@ def combine_arms(frame: pd.DataFrame, spec: AnalysisSpec, protocol: Protocol) ->
     """
     if frame.empty:
         return frame
-    usable = frame[frame["reason"].isna()]
-    groups = usable.groupby(["study", "group"], sort=False)
-    multi = [key for key, rows in groups if len(rows) > 1]
+    counts = Counter(  # (study, group) of the usable rows, in order of first appearance
+        (s, g) for s, g, ok in zip(frame["study"], frame["group"], frame["reason"].isna(),
+                                   strict=True) if ok and not (pd.isna(s) or pd.isna(g)))
+    multi = [key for key, n in counts.items() if n > 1]
     if not multi:
         return frame
     frame = frame.copy()

@@ -486,14 +486,23 @@ def _input_key(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
                spec: AnalysisSpec, bibliography: Any, duplicates: tuple[tuple[str, str], ...],
                icc: float | None) -> tuple[Any, ...]:
     """Everything an input table is built from: the data (by identity), the analysis, and
-    the protocol settings ``_build`` reads (rules, windows, lesion-type groups, unit of
-    analysis, VAS correlation, confidence level, proportion measure and study CI), not the
-    model the table is then fitted with."""
+    the whole protocol except what only the fit reads (``_FIT_ONLY``), so a scenario that
+    changes only the model reuses the main analysis' table. The settings left out are named,
+    not the ones kept: a setting added later is in the key until shown to be fit-only."""
     p = protocol
-    return ("input", id(records), id(table), id(bibliography), spec, duplicates,
-            p.unit_of_analysis.icc if icc is None else icc, p.rules, p.windows, p.subgroups,
-            p.unit_of_analysis, p.vas.correlation, p.model.level, p.proportions.measure,
-            p.proportions.study_ci)
+    fit_free = p.model_copy(update={
+        **{name: None for name in _FIT_ONLY},
+        "model": p.model.level,  # the confidence level of the study CIs is input
+        "proportions": p.proportions.model_copy(update={"model": None}),
+        "unit_of_analysis": p.unit_of_analysis.model_copy(
+            update={"icc": p.unit_of_analysis.icc if icc is None else icc}),
+    })
+    return ("input", id(records), id(table), id(bibliography), spec, duplicates, fit_free)
+
+
+#: protocol sections only the fits, texts and figures read, never the input tables
+_FIT_ONLY = ("bayes", "render", "subgroup_test", "clinical", "certainty", "sensitivity",
+             "analyses")
 
 
 def _build(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,

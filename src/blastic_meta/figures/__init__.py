@@ -23,7 +23,7 @@ from .direction import effect_direction_plot
 from .direction_spec import DirectionBlock, DirectionCell, DirectionRow, DirectionSpec
 from .forest import forest_plot
 from .forest_spec import ForestBlock, ForestRow, ForestSpec, ForestSummary
-from .io import save_figure
+from .io import preload, save_figure
 from .leakage import leakage_summary_plot
 from .prisma import prisma_flow_diagram
 from .prisma_spec import PrismaCount, PrismaCounts, PrismaOtherSources
@@ -59,6 +59,7 @@ __all__ = [
     "funnel_plot",
     "leakage_summary_plot",
     "leave_one_out_plot",
+    "preload",
     "prisma_flow_diagram",
     "save_figure",
     "sensitivity_plot",

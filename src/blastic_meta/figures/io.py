@@ -124,6 +124,17 @@ def wrap_text(
     return lines
 
 
+def preload() -> None:
+    """Import the matplotlib modules that drawing and saving need (about a second).
+
+    A report calls this before it forks its drawing workers, so that they start with the
+    modules loaded instead of each importing them again."""
+    import matplotlib.backends.backend_agg
+    import matplotlib.backends.backend_svg
+    import matplotlib.figure
+    import matplotlib.pyplot  # noqa: F401
+
+
 def save_figure(fig: Figure, path_without_suffix: str | os.PathLike[str]) -> list[Path]:
     """Write ``fig`` as ``<path>.svg`` and ``<path>.png`` (300 dpi), then close it.
 

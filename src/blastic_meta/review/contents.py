@@ -57,7 +57,10 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         appraisal = figure_panels.appraisal_spec(records, labels, concern)
         painter.draw("appraisal", figures.traffic_light_plot, appraisal)
         painter.draw("appraisal_summary", figures.appraisal_summary_plot, appraisal)
-    with fork_start(run_job, painter.jobs()) as early:
+    early_jobs = painter.jobs()
+    if early_jobs:  # the workers fork with matplotlib loaded, rather than each import it
+        figures.preload()
+    with fork_start(run_job, early_jobs) as early:
         cache: dict[Any, Any] = {}
         results = run_analyses(records, table, protocol, bibliography, findings,
                                scenarios=False, cache=cache)
@@ -68,7 +71,10 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                       directions, signs, left_out, screening, records)
         # the scenarios and the figures are independent: one pool runs them all
         scenarios = scenario_tasks(records, table, protocol, bibliography, findings, cache)
-        done = fork_map(run_job, [*scenarios, *painter.jobs()])
+        drawings = painter.jobs()
+        if drawings:
+            figures.preload()
+        done = fork_map(run_job, [*scenarios, *drawings])
         results = with_sensitivity(results, collect_scenarios(protocol,
                                                                done[:len(scenarios)]))
         summary["sensitivity"] = {aid: dict(r.sensitivity) for aid, r in results.items()}

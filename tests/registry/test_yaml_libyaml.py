@@ -62,7 +62,7 @@ def test_generated_documents_read_the_same_or_fall_back(lines: list[tuple[str, s
                                                         newline: str, end: str) -> None:
     text = newline.join(indent + fragment for fragment, indent in lines) + end
     expected = pure(text)
-    got = fast(text)
+    got = fast(text) if yamlio._libyaml_reads(text) else None
     if got is not None:  # libyaml read it: it must be what the pure loader reads
         assert got == expected
     try:

@@ -251,13 +251,18 @@ def parse_yaml(text: str | bytes, name: str = "<string>") -> YamlDocument:
     """Parse one YAML document strictly; raises YamlError (a StudyRecordError)."""
     if isinstance(text, bytes):
         text = _decode(text, name)
-    if (_CParser is not None and text.endswith("\n") and "\t" not in text
-            and not _NON_PRINTABLE.search(text)):
+    if _libyaml_reads(text):
         try:
             return _parse(_FastLoader, text, name)
         except Exception:  # read again below, for _Loader's error
             pass
     return _parse(_Loader, text, name)
+
+
+def _libyaml_reads(text: str) -> bool:
+    """Whether ``text`` is first read with libyaml (see ``_NON_PRINTABLE``)."""
+    return (_CParser is not None and text.endswith("\n") and "\t" not in text
+            and not _NON_PRINTABLE.search(text))
 
 
 def _parse(loader_class: Any, text: str, name: str) -> YamlDocument:

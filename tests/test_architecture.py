@@ -136,5 +136,5 @@ def test_the_rule_checker_sees_a_violation(tmp_path: Path) -> None:
     assert "blastic_meta._checks" in names
     assert all(_target_wing(n) not in FORBIDDEN["stats"] for n in names)
     assert _target_wing("blastic_meta.registry.records") == "registry"
-    review = [n for _, n in _imports(SRC / "review" / "analysis_input.py")]
+    review = [n for _, n in _imports(SRC / "review" / "arm_selection.py")]
     assert "blastic_meta.stats.conversions" in review

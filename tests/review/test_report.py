@@ -495,3 +495,18 @@ def test_people_read_words_where_the_csv_keeps_ids(built):
         text = path.read_text(encoding="utf-8")
         assert not any(f"sensitivity analysis {i}" in text for i in ids), path.name
         assert not any(i in text or i.replace("_", "\\_") in text for i in ids), path.name
+
+
+def test_one_process_writes_the_bytes_of_the_parallel_report(built, tmp_path, monkeypatch):
+    """Without fork (or on one CPU) every piece runs in this process, in another order than
+    in the workers: every file must still be byte-identical to the parallel report's."""
+    import blastic_meta.review.workers as workers
+
+    studies, evidence, out, _ = built
+    calls = []
+    monkeypatch.setattr(workers.multiprocessing, "get_all_start_methods",
+                        lambda: calls.append(1) or ["spawn"])
+    alone = tmp_path / "outputs"
+    build_report(studies, evidence, alone)
+    assert calls  # the report did ask for workers, and got none
+    assert snapshot(alone) == snapshot(out)

@@ -6,6 +6,8 @@ spec needs new hashes, and new hashes prove nothing about the old drawing. The P
 were re-pinned once, when the house style turned font hinting off (rasterisation only: the
 SVG hashes, which fix the layout, did not change). A second set was added for matplotlib
 3.10.9 (FreeType 2.6.1) from code that still matched the first set under matplotlib 3.11.2.
+When the PNG encoder changed (pypng, no row filters), the PNG file hashes gave way to hashes
+of the decoded pixels, taken from PNGs that still matched the file hashes.
 """
 
 from __future__ import annotations

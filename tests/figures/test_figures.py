@@ -30,6 +30,7 @@ from blastic_meta.figures import (
     save_figure,
     sensitivity_plot,
 )
+from blastic_meta.figures.io import style_context, write_png
 
 LABELS_A = ["Alpha et al. 2016", "Bravo et al. 2021", "Charlie 2019"]
 LABELS_B = ["Delta et al. 2018", "Echo and Fox 2020"]
@@ -105,6 +106,27 @@ def test_png_is_300_dpi_and_sized_from_figure(tmp_path: Path) -> None:
         assert dpi[0] == pytest.approx(300, abs=0.01) and dpi[1] == pytest.approx(300, abs=0.01)
         assert image.size == (round(width * 300), round(height * 300))
         assert "Software" not in image.info
+        assert image.mode == "RGB"  # opaque: the alpha channel is left out
+        written = image.convert("RGBA").tobytes()
+    # the pixels are matplotlib's own Agg rendering, as its Pillow-encoded PNG holds them
+    reference = tmp_path / "reference.png"
+    with style_context():
+        fig = forest_plot(two_block_spec())
+        fig.savefig(reference, format="png", dpi=300)
+    with Image.open(reference) as image:
+        assert image.convert("RGBA").tobytes() == written
+
+
+def test_png_keeps_transparency_where_the_figure_has_it(tmp_path: Path) -> None:
+    fig = forest_plot(two_block_spec())
+    png = tmp_path / "clear.png"
+    with style_context(), png.open("wb") as handle:
+        mpl.rcParams["savefig.facecolor"] = "none"
+        write_png(fig, handle, dpi=50)
+    with Image.open(png) as image:
+        assert image.mode == "RGBA" and image.size == (int(fig.get_figwidth() * 50),
+                                                        int(fig.get_figheight() * 50))
+        assert image.getchannel("A").getextrema()[0] == 0
 
 
 def test_saving_twice_gives_identical_bytes(tmp_path: Path) -> None:
@@ -299,7 +321,7 @@ def test_save_is_atomic_and_keeps_old_files(tmp_path: Path) -> None:
     real = fig.savefig
 
     def failing(fname, *, format, **kwargs):
-        if format == "png":
+        if format != "svg":  # the raster rendering of the PNG
             raise RuntimeError("disk full")
         return real(fname, format=format, **kwargs)
 

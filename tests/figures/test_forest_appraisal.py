@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 from pathlib import Path
 
 import matplotlib
 import pytest
 from matplotlib import ft2font
+from PIL import Image
 
 from blastic_meta.errors import InputError
 from blastic_meta.figures import ForestBlock, ForestRow, ForestSpec, forest_plot
@@ -18,12 +20,20 @@ from blastic_meta.figures.judgement import JUDGEMENTS
 from .forest_cases import CASES, subgroups_spec
 from .helpers import gids, overlapping_texts, saved, texts
 
-# One set of hashes per rendering engine. The matplotlib 3.10.9 set was pinned from the code
-# that still gave the 3.11.2 hashes (pinned before the RoB column existed), so each set is the
-# drawing from before the RoB column, under its engine.
+# One set of hashes per rendering engine: the SVG files' bytes and the PNG's pixels (decoded,
+# so that a change of PNG encoder shows nothing while a change of drawing does). The
+# matplotlib 3.10.9 set, and every pixel hash, were pinned from code that still gave the
+# 3.11.2 file hashes pinned before the RoB column existed, so each set is the drawing from
+# before the RoB column, under its engine.
 ENGINES = json.loads((Path(__file__).parent / "data" / "forest_bytes.json").read_text())["engines"]
-PINNED = next((e["sha256"] for e in ENGINES if e["matplotlib"] == matplotlib.__version__
+PINNED = next((e for e in ENGINES if e["matplotlib"] == matplotlib.__version__
                and e["freetype"] == ft2font.__freetype_version__), None)
+
+
+def pixels_sha256(png: bytes) -> str:
+    with Image.open(io.BytesIO(png)) as image:
+        rgba = image.convert("RGBA")
+        return hashlib.sha256(f"{rgba.size}".encode() + rgba.tobytes()).hexdigest()
 
 
 @pytest.mark.skipif(PINNED is None, reason="bytes were pinned under " + ", ".join(
@@ -31,8 +41,9 @@ PINNED = next((e["sha256"] for e in ENGINES if e["matplotlib"] == matplotlib.__v
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_forest_without_appraisal_has_the_pinned_bytes(name: str, tmp_path: Path) -> None:
     assert PINNED is not None
-    for suffix, data in saved(CASES[name](), tmp_path, name).items():
-        assert hashlib.sha256(data).hexdigest() == PINNED[f"{name}{suffix}"], suffix
+    files = saved(CASES[name](), tmp_path, name)
+    assert hashlib.sha256(files[".svg"]).hexdigest() == PINNED["sha256"][f"{name}.svg"]
+    assert pixels_sha256(files[".png"]) == PINNED["png_pixels_sha256"][name]
 
 
 def with_appraisals(*values: str | None) -> ForestSpec:

@@ -37,7 +37,7 @@ from ..errors import ReportError
 __all__ = ["MANIFEST", "ReportSummary", "build_report", "clean_stale", "inputs_sha256"]
 
 MANIFEST = "MANIFEST.txt"
-_VERSION_OF = ("blastic-meta", "numpy", "scipy", "pandas", "pymare", "matplotlib")
+_VERSION_OF = ("blastic-meta", "numpy", "scipy", "pandas", "pymare", "matplotlib", "pypng")
 
 
 @dataclass(frozen=True)

@@ -315,24 +315,14 @@ def test_failures_leave_old_outputs_untouched(built, tmp_path):
 
     # every figure is drawn again (a new drawing code) and fails, in the worker drawing the
     # appraisal figures beside the analyses and in the pool drawing the others beside the
-    # scenarios
-    originals = figures.save_figure, painter._code_version
-    figures.save_figure, painter._code_version = explode, lambda: "new drawing code"
-    try:
-        with pytest.raises(ReportError, match="disk full"):
-            build_report(studies, evidence, out)
-    finally:
-        figures.save_figure, painter._code_version = originals
-    assert snapshot(out) == before
-    # only the appraisal figure fails: its worker's error ends the report all the same
-    originals = figures.traffic_light_plot, painter._code_version
-    figures.traffic_light_plot, painter._code_version = explode, lambda: "new drawing code"
-    try:
-        with pytest.raises(ReportError, match="disk full"):
-            build_report(studies, evidence, out)
-    finally:
-        figures.traffic_light_plot, painter._code_version = originals
-    assert snapshot(out) == before
+    # scenarios; then only the appraisal figure fails: its worker's error ends the report
+    for failing in ("save_figure", "traffic_light_plot"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(figures, failing, explode)
+            patch.setattr(painter, "_code_version", lambda: "new drawing code")
+            with pytest.raises(ReportError, match="disk full"):
+                build_report(studies, evidence, out)
+        assert snapshot(out) == before
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".outputs-")]
 
 

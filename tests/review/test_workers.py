@@ -118,3 +118,16 @@ def test_fork_start_beside_fork_map():
     running = fork_start(lambda x: x + 1, [1, 2])
     assert fork_map(lambda x: x * 2, [1, 2, 3], workers=2) == [2, 4, 6]
     assert running.results() == [2, 3]
+
+
+class _Unrebuildable(Exception):
+    def __init__(self, path: str, line: int) -> None:  # pickled args are the message only
+        super().__init__(f"{path}:{line}: broken")
+
+
+def test_fork_start_reports_an_error_that_cannot_be_sent_back():
+    def boom(x: int) -> int:
+        raise _Unrebuildable("f.yaml", x)
+
+    with pytest.raises(RuntimeError, match=r"_Unrebuildable: f.yaml:3: broken"):
+        fork_start(boom, [3]).results()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
@@ -41,9 +42,13 @@ def _run_all(func: Callable[[Any], T], items: Sequence[Any], conn: Connection) -
     except BaseException as exc:  # sent to the caller, raised there
         outcome = (False, exc)
     try:
-        conn.send(outcome)
-    except Exception as exc:  # an exception or result that cannot be pickled
-        conn.send((False, RuntimeError(f"worker result not transferable: {exc!r}")))
+        payload = pickle.dumps(outcome)
+        pickle.loads(payload)  # e.g. an exception class that cannot be rebuilt from its args
+    except Exception as exc:
+        what = outcome[1] if not outcome[0] else exc
+        payload = pickle.dumps((False, RuntimeError(
+            f"worker failed with {type(what).__name__}: {what}")))
+    conn.send_bytes(payload)
     conn.close()
 
 
@@ -71,7 +76,8 @@ class Running(Generic[T]):
         """The results in the order of the items; an error of the worker is raised here."""
         if self._done is None:
             try:
-                ok, value = self._conn.recv()  # before join: a large result fills the pipe
+                # before join: a large result would fill the pipe
+                ok, value = pickle.loads(self._conn.recv_bytes())
             except EOFError:
                 ok, value = False, RuntimeError(
                     f"worker process ended without a result (exit code "

@@ -174,7 +174,22 @@ discrepancies: []
 def test_sign_test_pvalue_is_scipy_binomtest(n):
     for positive in range(n + 1):
         expected = stats.binomtest(positive, n, 0.5).pvalue
-        assert synthesis.sign_test_pvalue(positive, n) == pytest.approx(expected, rel=1e-12)
+        assert synthesis.sign_test_pvalue(positive, n) == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.parametrize("n", range(1, 13))
+def test_sign_test_pvalue_is_exact(n):
+    """Against all 2^n sign patterns counted one by one: the p-value is the share of patterns
+    at least as far from n/2 as the observed one, rounded once."""
+    from fractions import Fraction
+    from itertools import product
+
+    counts = [sum(p) for p in product((0, 1), repeat=n)]
+    for positive in range(n + 1):
+        far = abs(2 * positive - n)
+        share = Fraction(sum(1 for c in counts if abs(2 * c - n) >= far), 2 ** n)
+        assert synthesis.sign_test_pvalue(positive, n) == float(share)
+    assert synthesis.sign_test_pvalue(1, 6) == 0.21875 and synthesis.sign_test_pvalue(3, 7) == 1.0
 
 
 @pytest.mark.parametrize("positive, n", [(-1, 3), (4, 3), (0, 0)])

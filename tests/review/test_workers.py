@@ -10,7 +10,7 @@ import os
 import pytest
 
 from blastic_meta.review.painter import Painter
-from blastic_meta.review.workers import fork_map, fork_start
+from blastic_meta.review.workers import WorkerTraceback, fork_map, fork_start
 
 
 def _slow_square(x: int) -> tuple[int, int]:
@@ -92,8 +92,20 @@ def test_fork_start_raises_the_workers_error_in_the_caller():
         raise OSError(f"disk full at {x}")
 
     running = fork_start(boom, [4])
-    with pytest.raises(OSError, match="disk full at 4"):
+    with pytest.raises(OSError, match="disk full at 4") as caught:
         running.results()
+    cause = caught.value.__cause__
+    assert isinstance(cause, WorkerTraceback) and "in boom" in str(cause)
+
+
+def test_fork_start_without_fork_runs_the_items_when_the_results_are_asked(monkeypatch):
+    import blastic_meta.review.workers as workers
+
+    monkeypatch.setattr(workers.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    ran = []
+    running = fork_start(ran.append, [1, 2])
+    assert ran == []  # an error here would come before the caller's own work, unlike a fork
+    assert running.results() == [None, None] and ran == [1, 2]
 
 
 def test_fork_start_stops_an_uncollected_worker(tmp_path):
@@ -107,6 +119,10 @@ def test_fork_start_stops_an_uncollected_worker(tmp_path):
         raise KeyError("the caller failed")
     assert not running._process.is_alive()
     assert running._process.exitcode is not None
+    # a worker that finished but was never asked is joined too (no zombie, no open pipe)
+    with fork_start(lambda x: x, [1]) as done:
+        done._process.join()
+    assert done._conn.closed and done._process.exitcode == 0
 
 
 def test_fork_start_without_items_runs_nothing():

@@ -130,10 +130,14 @@ class _Dumper(yaml.SafeDumper):
     """Quotes every string that either YAML 1.1 or our 1.2 reading would take for non-text."""
 
 
-# characters PyYAML's reader refuses (its own pattern), and tabs, which libyaml accepts in
-# places PyYAML does not: a text holding one goes straight to _Loader, whose error names it.
-# So does a text without a final line break, where libyaml places an empty value a line
-# further down than PyYAML.
+# Texts libyaml reads otherwise than PyYAML go straight to _Loader: those with a character
+# PyYAML's reader refuses (its own pattern) or a tab, which libyaml accepts in places PyYAML
+# does not; without a final line break (libyaml places an empty value a line further down);
+# with a "!" (libyaml reads an empty value tagged "!" as text, PyYAML as null); with a
+# byte-order mark after the first character (libyaml skips one at the start of any line);
+# and with a block scalar's indicator directly followed by "#" (libyaml reads it as a
+# comment, PyYAML refuses it).
+_LIBYAML_DIFFERS = re.compile(r"[|>][-+0-9]*#")
 _NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 _LINE_BREAKS = re.compile("[\x85\u2028\u2029\r]")
 
@@ -260,9 +264,11 @@ def parse_yaml(text: str | bytes, name: str = "<string>") -> YamlDocument:
 
 
 def _libyaml_reads(text: str) -> bool:
-    """Whether ``text`` is first read with libyaml (see ``_NON_PRINTABLE``)."""
+    """Whether ``text`` is first read with libyaml: not where libyaml is known to read a
+    document otherwise than PyYAML (see ``_NON_PRINTABLE`` and ``_LIBYAML_DIFFERS``)."""
     return (_CParser is not None and text.endswith("\n") and "\t" not in text
-            and not _NON_PRINTABLE.search(text))
+            and "!" not in text and "\ufeff" not in text
+            and not _NON_PRINTABLE.search(text) and not _LIBYAML_DIFFERS.search(text))
 
 
 def _parse(loader_class: Any, text: str, name: str) -> YamlDocument:

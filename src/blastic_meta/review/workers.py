@@ -18,12 +18,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Running", "fork_map", "fork_start"]
+__all__ = ["Running", "WorkerTraceback", "fork_map", "fork_start"]
 
 T = TypeVar("T")
 
@@ -36,18 +37,22 @@ def _call(index: int) -> Any:
     return _func(_items[index])
 
 
+class WorkerTraceback(Exception):
+    """The traceback of an error in a ``fork_start`` worker, as text (the error's cause)."""
+
+
 def _run_all(func: Callable[[Any], T], items: Sequence[Any], conn: Connection) -> None:
     try:
-        outcome: tuple[bool, Any] = (True, [func(x) for x in items])
+        outcome: tuple[bool, Any, str] = (True, [func(x) for x in items], "")
     except BaseException as exc:  # sent to the caller, raised there
-        outcome = (False, exc)
+        outcome = (False, exc, traceback.format_exc())
     try:
         payload = pickle.dumps(outcome)
         pickle.loads(payload)  # e.g. an exception class that cannot be rebuilt from its args
     except Exception as exc:
         what = outcome[1] if not outcome[0] else exc
         payload = pickle.dumps((False, RuntimeError(
-            f"worker failed with {type(what).__name__}: {what}")))
+            f"worker failed with {type(what).__name__}: {what}"), outcome[2]))
     conn.send_bytes(payload)
     conn.close()
 
@@ -56,14 +61,16 @@ class Running(Generic[T]):
     """Items run by ``fork_start`` in one forked process; ``results()`` waits for them.
 
     Used as a context manager, the process is stopped on leaving the block if its results
-    were not collected (the caller failed), so that it never outlives the report.
+    were not collected (the caller failed), so that it never outlives the report. Without
+    fork the items run in ``results()``, so errors come in the same order as with it.
     """
 
     def __init__(self, func: Callable[[Any], T], items: Sequence[Any]) -> None:
         self._done: list[T] | None = None
         self._process: Any = None
+        self._inline: tuple[Callable[[Any], T], Sequence[Any]] | None = None
         if not items or "fork" not in multiprocessing.get_all_start_methods():
-            self._done = [func(x) for x in items]
+            self._inline = (func, items)
             return
         context = multiprocessing.get_context("fork")
         self._conn, child = context.Pipe(duplex=False)
@@ -73,28 +80,36 @@ class Running(Generic[T]):
         child.close()
 
     def results(self) -> list[T]:
-        """The results in the order of the items; an error of the worker is raised here."""
+        """The results in the order of the items; an error of the worker is raised here,
+        caused by a ``WorkerTraceback`` that shows where in the worker it arose."""
+        if self._done is None and self._inline is not None:
+            func, items = self._inline
+            self._inline = None
+            self._done = [func(x) for x in items]
         if self._done is None:
             try:
                 # before join: a large result would fill the pipe
-                ok, value = pickle.loads(self._conn.recv_bytes())
+                ok, value, trace = pickle.loads(self._conn.recv_bytes())
             except EOFError:
-                ok, value = False, RuntimeError(
+                ok, value, trace = False, RuntimeError(
                     f"worker process ended without a result (exit code "
-                    f"{self._process.exitcode})")
+                    f"{self._process.exitcode})"), ""
             finally:
                 self._process.join()
                 self._conn.close()
             if not ok:
-                raise value
+                raise value from (WorkerTraceback(trace) if trace else None)
             self._done = value
         return self._done
 
     def stop(self) -> None:
-        """End the worker if it still runs (its results are then lost)."""
-        if self._done is None and self._process is not None and self._process.is_alive():
-            self._process.terminate()
+        """End the worker if its results were not collected (they are then lost)."""
+        if self._done is None and self._process is not None:
+            if self._process.is_alive():
+                self._process.terminate()
             self._process.join()
+            self._conn.close()
+            self._done = []
 
     def __enter__(self) -> Running[T]:
         return self
@@ -105,7 +120,7 @@ class Running(Generic[T]):
 
 def fork_start(func: Callable[[Any], T], items: Sequence[Any]) -> Running[T]:
     """Start ``[func(x) for x in items]`` in one forked process and return at once, so that
-    the caller can go on; ``.results()`` waits. Without fork the items run here first."""
+    the caller can go on; ``.results()`` waits (and, without fork, runs the items)."""
     return Running(func, items)
 
 

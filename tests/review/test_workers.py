@@ -74,16 +74,18 @@ def test_fork_start_returns_while_the_worker_runs(tmp_path):
 
     flag = tmp_path / "go"
 
-    def wait_for_flag(x: int) -> tuple[int, int]:
-        while not flag.exists():  # the caller must get here first and create it
-            time.sleep(0.01)
-        return x * 10, os.getpid()
+    def wait_for_flag(x: int) -> tuple[int, int, bool]:
+        deadline = time.monotonic() + 10
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the caller must get here first and create it
+        return x * 10, os.getpid(), flag.exists()
 
     running = fork_start(wait_for_flag, [1, 2, 3])
-    flag.write_text("")  # would never run if fork_start waited for the worker
+    flag.write_text("")  # only before the items end if fork_start did not wait for them
     out = running.results()
-    assert [r for r, _ in out] == [10, 20, 30]
-    assert {pid for _, pid in out} != {os.getpid()}
+    assert [r for r, _, _ in out] == [10, 20, 30]
+    assert all(seen for _, _, seen in out)
+    assert {pid for _, pid, _ in out} != {os.getpid()}
     assert running.results() is out  # collected once
 
 

@@ -59,6 +59,16 @@ def check_interval(where: str, est: Any, lo: Any, hi: Any, *, allow_nan: bool) -
     return values
 
 
+def set_interval(spec: Any, where: str, *, allow_nan: bool) -> tuple[float, ...]:
+    """``check_interval`` on a frozen spec's ``estimate``, ``ci_low`` and ``ci_high``, stored
+    back on it as floats (for ``__post_init__``); returns them."""
+    values = check_interval(where, spec.estimate, spec.ci_low, spec.ci_high,
+                            allow_nan=allow_nan)
+    for name, value in zip(("estimate", "ci_low", "ci_high"), values, strict=True):
+        object.__setattr__(spec, name, value)
+    return values
+
+
 def is_nan(value: Any) -> bool:
     try:
         return math.isnan(float(value))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ._common import check_interval, check_number
+from ._common import check_number, set_interval
 
 __all__ = ["ComparisonDifference", "ComparisonPanel", "ComparisonRow", "ComparisonSpec",
            "GroupEstimate", "StudyEstimate"]
@@ -50,11 +50,7 @@ class StudyEstimate:
         where = f"StudyEstimate {self.label!r}"
         if not isinstance(self.label, str) or not self.label.strip():
             raise InputError(f"{where}: label must be a non-empty str")
-        est, lo, hi = check_interval(where, self.estimate, self.ci_low, self.ci_high,
-                                     allow_nan=False)
-        object.__setattr__(self, "estimate", est)
-        object.__setattr__(self, "ci_low", lo)
-        object.__setattr__(self, "ci_high", hi)
+        set_interval(self, where, allow_nan=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +74,7 @@ class GroupEstimate:
 
     def __post_init__(self) -> None:
         where = "GroupEstimate"
-        est, lo, hi = check_interval(where, self.estimate, self.ci_low, self.ci_high,
-                                     allow_nan=True)
-        object.__setattr__(self, "estimate", est)
-        object.__setattr__(self, "ci_low", lo)
-        object.__setattr__(self, "ci_high", hi)
+        set_interval(self, where, allow_nan=True)
         object.__setattr__(self, "k", _count(f"{where}: k", self.k))
         object.__setattr__(self, "patients", _count(f"{where}: patients", self.patients))
         _optional_text(f"{where}: missing_text", self.missing_text)
@@ -133,16 +125,12 @@ class ComparisonDifference:
         where = f"ComparisonDifference {self.measure!r}"
         if not isinstance(self.measure, str) or not self.measure.strip():
             raise InputError(f"{where}: measure must be a non-empty str such as 'MD' or 'OR'")
-        est, lo, hi = check_interval(where, self.estimate, self.ci_low, self.ci_high,
-                                     allow_nan=True)
+        _, lo, _ = set_interval(self, where, allow_nan=True)
         if self.measure in RATIO_MEASURES and not math.isnan(lo) and lo <= 0:
             raise InputError(f"{where}: a ratio and its CI must be > 0, got ci_low = {lo}")
         if self.digits is not None and (not isinstance(self.digits, int)
                                         or not 0 <= self.digits <= 6):
             raise InputError(f"{where}: digits must be an int in 0..6 or None")
-        object.__setattr__(self, "estimate", est)
-        object.__setattr__(self, "ci_low", lo)
-        object.__setattr__(self, "ci_high", hi)
 
 
 @dataclass(frozen=True, slots=True)

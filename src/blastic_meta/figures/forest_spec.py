@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ._common import check_interval, check_number, is_nan
+from ._common import check_number, is_nan, set_interval
 from .judgement import check_judgement
 
 __all__ = ["ForestBlock", "ForestRow", "ForestSpec", "ForestSummary"]
@@ -40,11 +40,7 @@ class ForestRow:
 
     def __post_init__(self) -> None:
         where = f"ForestRow {self.label!r}"
-        est, lo, hi = check_interval(where, self.estimate, self.ci_low, self.ci_high,
-                                     allow_nan=True)
-        object.__setattr__(self, "estimate", est)
-        object.__setattr__(self, "ci_low", lo)
-        object.__setattr__(self, "ci_high", hi)
+        set_interval(self, where, allow_nan=True)
         object.__setattr__(self, "n_text", str(self.n_text))
         if not isinstance(self.label, str):
             raise InputError(f"{where}: label must be a str, got {type(self.label).__name__}")
@@ -78,11 +74,7 @@ class ForestSummary:
         where = f"ForestSummary {self.label!r}"
         if not isinstance(self.label, str):
             raise InputError(f"{where}: label must be a str, got {type(self.label).__name__}")
-        est, lo, hi = check_interval(where, self.estimate, self.ci_low, self.ci_high,
-                                     allow_nan=False)
-        object.__setattr__(self, "estimate", est)
-        object.__setattr__(self, "ci_low", lo)
-        object.__setattr__(self, "ci_high", hi)
+        set_interval(self, where, allow_nan=False)
         pis = [None if v is None else check_number(f"{where}: pi", v, allow_nan=True)
                for v in (self.pi_low, self.pi_high)]
         if any(v is None or math.isnan(v) for v in pis):

@@ -205,14 +205,10 @@ def run_scenarios(records: Sequence[Any], table: pd.DataFrame, protocol: Protoco
     Scenarios are independent, so they run in ``workers`` forked processes (default: one
     per CPU); the result does not depend on the number of workers.
     """
-    from .workers import fork_map
+    from .workers import fork_map, run_job
 
     tasks = scenario_tasks(records, table, protocol, bibliography, findings, cache)
-    return collect_scenarios(protocol, fork_map(_call, tasks, workers))
-
-
-def _call(task: Callable[[], Any]) -> Any:
-    return task()
+    return collect_scenarios(protocol, fork_map(run_job, tasks, workers))
 
 
 def scenario_tasks(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,

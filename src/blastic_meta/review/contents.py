@@ -41,11 +41,11 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
     from . import certainty, figure_panels, methods_text, prose, result_tables, synthesis
     from .analyses import collect_scenarios, run_analyses, scenario_tasks, with_sensitivity
     from .appraisal_view import appraisal_basis, appraisal_concern, no_information
-    from .painter import Painter, run_job
+    from .painter import Painter
     from .report import _json_safe, _summary_json
     from .report_page import build_page
     from .tables import INPUT_WORDS, TABLE_WORDS, data_quality, study_characteristics, write_table
-    from .workers import fork_map, fork_start
+    from .workers import fork_map, fork_start, run_job
 
     bibliography, protocol, records, table, findings = loaded
     screening = (load_screening(screening_path, records)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["KEYS_FILE", "Painter", "run_job"]
+__all__ = ["KEYS_FILE", "Painter"]
 
 KEYS_FILE = "figure_keys.json"
 
@@ -91,7 +91,7 @@ class Painter:
 
     def finish(self, workers: int | None = None) -> None:
         """Draw every pending figure; ``workers`` processes (default: one per CPU)."""
-        from .workers import fork_map
+        from .workers import fork_map, run_job
 
         fork_map(run_job, self.jobs(), workers)
 
@@ -101,11 +101,6 @@ class Painter:
         path.write_text(json.dumps(self.keys, sort_keys=True, indent=1) + "\n",
                         encoding="utf-8", newline="\n")
         return path
-
-
-def run_job(job: Callable[[], Any]) -> Any:
-    """Call ``job``: the function a pool maps over ``Painter.jobs()`` and other calls."""
-    return job()
 
 
 def _render(folder: Path, name: str, func: Any, args: tuple[Any, ...],

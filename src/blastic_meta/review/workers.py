@@ -24,12 +24,17 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Running", "WorkerTraceback", "fork_map", "fork_start"]
+__all__ = ["Running", "WorkerTraceback", "fork_map", "fork_start", "run_job"]
 
 T = TypeVar("T")
 
 _items: Sequence[Any] = ()
 _func: Callable[[Any], Any] | None = None
+
+
+def run_job(job: Callable[[], T]) -> T:
+    """Call ``job``: what a pool maps over a list of prepared calls (figures, scenarios)."""
+    return job()
 
 
 def _call(index: int) -> Any:

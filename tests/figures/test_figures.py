@@ -127,6 +127,14 @@ def test_png_keeps_transparency_where_the_figure_has_it(tmp_path: Path) -> None:
         assert image.mode == "RGBA" and image.size == (int(fig.get_figwidth() * 50),
                                                         int(fig.get_figheight() * 50))
         assert image.getchannel("A").getextrema()[0] == 0
+        written = image.tobytes()
+    # the RGBA pixels, alpha included, are those of matplotlib's own PNG
+    reference = tmp_path / "reference.png"
+    with style_context():
+        mpl.rcParams["savefig.facecolor"] = "none"
+        fig.savefig(reference, format="png", dpi=50)
+    with Image.open(reference) as image:
+        assert image.convert("RGBA").tobytes() == written
 
 
 def test_saving_twice_gives_identical_bytes(tmp_path: Path) -> None:

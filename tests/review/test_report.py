@@ -296,6 +296,11 @@ def test_rerun_is_byte_identical(built, tmp_path):
     assert snapshot(out) == before
 
 
+def explode(*args, **kwargs):
+    """A figure function that fails (module level: figures travel pickled to the drawer)."""
+    raise OSError("disk full")
+
+
 def test_failures_leave_old_outputs_untouched(built, tmp_path):
     studies, evidence, out, _ = built
     before = snapshot(out)
@@ -310,12 +315,9 @@ def test_failures_leave_old_outputs_untouched(built, tmp_path):
     import blastic_meta.figures as figures
     import blastic_meta.review.painter as painter
 
-    def explode(*args, **kwargs):
-        raise OSError("disk full")
-
-    # every figure is drawn again (a new drawing code) and fails, in the worker drawing the
-    # appraisal figures beside the analyses and in the pool drawing the others beside the
-    # scenarios; then only the appraisal figure fails: its worker's error ends the report
+    # every figure is drawn again (a new drawing code) and fails, in the drawing server
+    # (the appraisal figures, beside the analyses) and in its pool (the others, beside the
+    # scenarios); then only the appraisal figure fails: the server's error ends the report
     for failing in ("save_figure", "traffic_light_plot"):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(figures, failing, explode)

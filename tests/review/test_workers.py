@@ -1,16 +1,18 @@
 """fork_map: results in the order of the items for any number of workers, errors raised in
 the caller; figures drawn in parallel are byte-identical to figures drawn in one process.
-fork_start: returns while its worker runs, gives the results in order, raises the worker's
-error, and stops a worker whose results are not collected."""
+Server: prepares once while the caller goes on, runs the batches it is sent in order, raises
+a batch's error with the server's traceback, and never outlives or blocks its caller."""
 
 from __future__ import annotations
 
 import os
+import time
+from functools import partial
 
 import pytest
 
 from blastic_meta.review.painter import Painter
-from blastic_meta.review.workers import WorkerTraceback, fork_map, fork_start
+from blastic_meta.review.workers import Server, WorkerTraceback, fork_map
 
 
 def _slow_square(x: int) -> tuple[int, int]:
@@ -69,73 +71,34 @@ def test_parallel_figures_are_the_bytes_of_sequential_ones(tmp_path):
     assert len(out[1]) == 6 and out[1] == out[2]
 
 
-def test_fork_start_returns_while_the_worker_runs(tmp_path):
-    import time
+# --- Server: calls travel pickled, so they are module-level functions or partials of them ---
 
-    flag = tmp_path / "go"
-
-    def wait_for_flag(x: int) -> tuple[int, int, bool]:
-        deadline = time.monotonic() + 10
-        while not flag.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)  # the caller must get here first and create it
-        return x * 10, os.getpid(), flag.exists()
-
-    running = fork_start(wait_for_flag, [1, 2, 3])
-    flag.write_text("")  # only before the items end if fork_start did not wait for them
-    out = running.results()
-    assert [r for r, _, _ in out] == [10, 20, 30]
-    assert all(seen for _, _, seen in out)
-    assert {pid for _, pid, _ in out} != {os.getpid()}
-    assert running.results() is out  # collected once
+def _square_pid(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
 
 
-def test_fork_start_raises_the_workers_error_in_the_caller():
-    def boom(x: int) -> int:
-        raise OSError(f"disk full at {x}")
-
-    running = fork_start(boom, [4])
-    with pytest.raises(OSError, match="disk full at 4") as caught:
-        running.results()
-    cause = caught.value.__cause__
-    assert isinstance(cause, WorkerTraceback) and "in boom" in str(cause)
+def _wait_for(path: str, x: int) -> tuple[int, bool]:
+    deadline = time.monotonic() + 10
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the caller must get here first and create it
+    return x * 10, os.path.exists(path)
 
 
-def test_fork_start_without_fork_runs_the_items_when_the_results_are_asked(monkeypatch):
-    import blastic_meta.review.workers as workers
-
-    monkeypatch.setattr(workers.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
-    ran = []
-    running = fork_start(ran.append, [1, 2])
-    assert ran == []  # an error here would come before the caller's own work, unlike a fork
-    assert running.results() == [None, None] and ran == [1, 2]
+def _boom(x: int) -> int:
+    raise OSError(f"disk full at {x}")
 
 
-def test_fork_start_stops_an_uncollected_worker(tmp_path):
-    import time
-
-    def forever(x: int) -> int:
-        while True:
-            time.sleep(0.01)
-
-    with pytest.raises(KeyError), fork_start(forever, [1]) as running:
-        raise KeyError("the caller failed")
-    assert not running._process.is_alive()
-    assert running._process.exitcode is not None
-    # a worker that finished but was never asked is joined too (no zombie, no open pipe)
-    with fork_start(lambda x: x, [1]) as done:
-        done._process.join()
-    assert done._conn.closed and done._process.exitcode == 0
+def _unrebuildable(x: int) -> int:
+    raise _Unrebuildable("f.yaml", x)
 
 
-def test_fork_start_without_items_runs_nothing():
-    assert fork_start(lambda x: x, []).results() == []
+def _write_pid(path: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"{os.getpid()}\n")
 
 
-def test_fork_start_beside_fork_map():
-    # a pool forked while a fork_start worker runs: both give their own results
-    running = fork_start(lambda x: x + 1, [1, 2])
-    assert fork_map(lambda x: x * 2, [1, 2, 3], workers=2) == [2, 4, 6]
-    assert running.results() == [2, 3]
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
 
 
 class _Unrebuildable(Exception):
@@ -143,9 +106,87 @@ class _Unrebuildable(Exception):
         super().__init__(f"{path}:{line}: broken")
 
 
-def test_fork_start_reports_an_error_that_cannot_be_sent_back():
-    def boom(x: int) -> int:
-        raise _Unrebuildable("f.yaml", x)
+def test_server_prepares_once_then_runs_batches_in_order(tmp_path):
+    prepared = tmp_path / "prepared"
+    with Server(partial(_write_pid, str(prepared))) as server:
+        pool = server.submit([partial(_square_pid, x) for x in range(6)], workers=2)
+        alone = server.submit([partial(_square_pid, x) for x in (7, 8)], workers=1)
+        assert [r for r, _ in server.results(alone)] == [49, 64]  # asked out of order
+        first = server.results(pool)
+        assert [r for r, _ in first] == [x * x for x in range(6)]
+        assert server.results(pool) == first
+    pids = prepared.read_text(encoding="utf-8").split()
+    assert pids == [str(server.pid)]  # once, in the server
+    assert {pid for _, pid in server.results(alone)} == {server.pid}  # one worker: itself
+    assert server.pid not in {pid for _, pid in first} and os.getpid() not in {
+        pid for _, pid in first}
+    assert not [p for p in server._files if os.path.exists(p)]  # the calls' files removed
 
-    with pytest.raises(RuntimeError, match=r"_Unrebuildable: f.yaml:3: broken"):
-        fork_start(boom, [3]).results()
+
+def test_server_submit_returns_while_the_batch_runs(tmp_path):
+    flag = tmp_path / "go"
+    with Server(lambda: None) as server:
+        ticket = server.submit([partial(_wait_for, str(flag), x) for x in (1, 2)])
+        flag.write_text("")  # only before the calls end if submit did not wait for them
+        assert server.results(ticket) == [(10, True), (20, True)]
+
+
+def test_server_raises_a_batchs_error_and_runs_the_next():
+    with Server(lambda: None) as server:
+        bad = server.submit([partial(_boom, 4)], workers=1)
+        good = server.submit([partial(_square_pid, 3)])
+        with pytest.raises(OSError, match="disk full at 4") as caught:
+            server.results(bad)
+        cause = caught.value.__cause__
+        assert isinstance(cause, WorkerTraceback) and "in _boom" in str(cause)
+        assert server.results(good)[0][0] == 9
+
+
+def test_server_reports_an_error_that_cannot_be_sent_back():
+    with Server(lambda: None) as server, pytest.raises(
+            RuntimeError, match=r"_Unrebuildable: f.yaml:3: broken"):
+        server.results(server.submit([partial(_unrebuildable, 3)], workers=1))
+
+
+def test_an_error_in_prepare_is_raised_for_every_batch():
+    def prepare() -> None:
+        raise ImportError("no matplotlib")
+
+    with Server(prepare) as server:
+        tickets = [server.submit([partial(_square_pid, 1)]) for _ in range(2)]
+        for ticket in tickets:
+            with pytest.raises(ImportError, match="no matplotlib"):
+                server.results(ticket)
+
+
+def test_server_without_fork_runs_the_batches_when_their_results_are_asked(monkeypatch):
+    import blastic_meta.review.workers as workers
+
+    monkeypatch.setattr(workers.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    ran: list[object] = []
+    with Server(lambda: ran.append("prepared")) as server:
+        ticket = server.submit([lambda: ran.append(1), lambda: ran.append(2)])
+        assert server.pid is None and ran == []
+        assert server.results(ticket) == [None, None]
+        assert ran == ["prepared", 1, 2]
+
+
+def test_closing_a_server_that_was_sent_nothing_ends_it_at_once():
+    start = time.monotonic()
+    with Server(partial(_sleep, 30)) as server:
+        pass
+    assert time.monotonic() - start < 10
+    assert server._status is not None  # reaped, not left running
+
+
+def test_a_caller_that_never_closes_its_server_still_exits(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import functools, time\n"
+            "from blastic_meta.review.workers import Server\n"
+            "server = Server(functools.partial(time.sleep, 0.5))\n"
+            "server.submit([functools.partial(print, 'drawn')])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr

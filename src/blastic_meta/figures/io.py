@@ -125,14 +125,24 @@ def wrap_text(
 
 
 def preload() -> None:
-    """Import the matplotlib modules that drawing and saving need (about a second).
+    """Import what drawing and saving the figures needs (about a second): matplotlib, every
+    figure module, pypng, and pandas for the specs that hold a table.
 
-    A report calls this before it forks its drawing workers, so that they start with the
-    modules loaded instead of each importing them again."""
+    The report's drawing server does this while the registry is read, so that its workers
+    start with the modules loaded instead of each importing them again."""
+    import importlib
+    import pkgutil
+
     import matplotlib.backends.backend_agg
     import matplotlib.backends.backend_svg
     import matplotlib.figure
     import matplotlib.pyplot  # noqa: F401
+    import pandas  # noqa: F401
+    import png  # noqa: F401
+
+    package = __name__.rpartition(".")[0]
+    for module in pkgutil.iter_modules(sys.modules[package].__path__):
+        importlib.import_module(f"{package}.{module.name}")
 
 
 class _Grab:

@@ -6,17 +6,24 @@ effect and sign tests, baseline-robust pain measures, sensitivity scenarios, dat
 each analysis' study-level input), the figures, the citable text (Markdown and LaTeX), the
 cited bibliography and ``summary.json``.
 
-Work that does not depend on other work runs side by side (``workers``): the appraisal
-figures, which need only the records, are drawn in a worker while the main analyses are
-fitted; then one pool runs the sensitivity scenarios and the other figures together. What
-is written does not depend on this order or on the number of CPUs.
+Work that does not depend on other work runs side by side (``workers``). Figures are drawn
+by a ``workers.Server``, which the report starts before reading the registry so that it
+imports matplotlib meanwhile: the appraisal figures, which need only the records, while the
+main analyses are fitted; then the other figures on every CPU, beside a pool running the
+sensitivity scenarios. What is written does not depend on this order or on the number of
+CPUs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .workers import Server
 
 __all__ = ["write_contents"]
 
@@ -34,8 +41,12 @@ def _input_table(data: Any) -> Any:
 
 def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                    previous: Path | None = None, screening_path: Path | None = None,
-                   ) -> dict[str, Any]:
-    """Write every output into ``staging``; returns the summary dictionary."""
+                   drawer: Server | None = None) -> dict[str, Any]:
+    """Write every output into ``staging``; returns the summary dictionary.
+
+    ``drawer`` (a ``workers.Server`` prepared with ``figures.preload``) draws the figures;
+    without one, one is started here.
+    """
     from .. import figures
     from ..registry.screening import load_screening
     from . import certainty, figure_panels, methods_text, prose, result_tables, synthesis
@@ -45,7 +56,7 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
     from .report import _json_safe, _summary_json
     from .report_page import build_page
     from .tables import INPUT_WORDS, TABLE_WORDS, data_quality, study_characteristics, write_table
-    from .workers import fork_map, fork_start, run_job
+    from .workers import Server, fork_map, run_job
 
     bibliography, protocol, records, table, findings = loaded
     screening = (load_screening(screening_path, records)
@@ -57,10 +68,10 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         appraisal = figure_panels.appraisal_spec(records, labels, concern)
         painter.draw("appraisal", figures.traffic_light_plot, appraisal)
         painter.draw("appraisal_summary", figures.appraisal_summary_plot, appraisal)
-    early_jobs = painter.jobs()
-    if early_jobs:  # the workers fork with matplotlib loaded, rather than each import it
-        figures.preload()
-    with fork_start(run_job, early_jobs) as early:
+    with contextlib.ExitStack() as stack:
+        if drawer is None:
+            drawer = stack.enter_context(Server(figures.preload))
+        early = drawer.submit(painter.jobs(), workers=1)  # beside the main analyses
         cache: dict[Any, Any] = {}
         results = run_analyses(records, table, protocol, bibliography, findings,
                                scenarios=False, cache=cache)
@@ -69,16 +80,17 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         directions, signs, left_out = _synthesis(summary, records, labels, protocol, concern)
         _plan_figures(painter, results, summary, protocol, bibliography, labels, concern,
                       directions, signs, left_out, screening, records)
-        # the scenarios and the figures are independent: one pool runs them all
-        scenarios = scenario_tasks(records, table, protocol, bibliography, findings, cache)
-        drawings = painter.jobs()
-        if drawings:
-            figures.preload()
-        done = fork_map(run_job, [*scenarios, *drawings])
-        results = with_sensitivity(results, collect_scenarios(protocol,
-                                                               done[:len(scenarios)]))
+        # the scenarios and the figures are independent: they run side by side, the figures
+        # on the server's workers (one per CPU), the scenarios on one CPU fewer (here, on
+        # two CPUs), so that the CPUs are not shared by more processes than needed
+        drawings = drawer.submit(painter.jobs())
+        scenarios = fork_map(run_job, scenario_tasks(records, table, protocol, bibliography,
+                                                     findings, cache),
+                             max(1, (os.cpu_count() or 1) - 1))
+        results = with_sensitivity(results, collect_scenarios(protocol, scenarios))
         summary["sensitivity"] = {aid: dict(r.sensitivity) for aid, r in results.items()}
-        early.results()
+        drawer.results(drawings)
+        drawer.results(early)
     painter.write_keys()
 
     procedures = {aid: {f"{r.study}/{r.arm}": str(r.procedure) for r in res.included.itertuples()}

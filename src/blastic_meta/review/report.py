@@ -152,13 +152,23 @@ def _load(studies_dir: Path, evidence_dir: Path) -> tuple[Any, Any, Any, Any, li
     return bibliography, protocol, records, table, findings
 
 
+def _prepare_drawing() -> None:
+    from .. import figures  # here, not in the caller: its import is work to share too
+
+    figures.preload()
+
+
 def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path,
                 previous: Path | None = None) -> dict[str, Any]:
-    from .contents import write_contents
+    from .workers import Server
 
-    loaded = _load(studies_dir, evidence_dir)
-    return write_contents(staging, loaded, inputs_sha256(studies_dir, evidence_dir), previous,
-                          screening_path=evidence_dir / "screening.yaml")
+    with Server(_prepare_drawing) as drawer:  # imports matplotlib while the registry loads
+        from .contents import write_contents
+
+        loaded = _load(studies_dir, evidence_dir)
+        return write_contents(staging, loaded, inputs_sha256(studies_dir, evidence_dir),
+                              previous, screening_path=evidence_dir / "screening.yaml",
+                              drawer=drawer)
 
 
 def _manifest(folder: Path) -> list[str]:

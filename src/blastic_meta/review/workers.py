@@ -1,30 +1,36 @@
 """Independent pieces of a report computed in forked worker processes.
 
 The report's figures and its sensitivity scenarios do not depend on one another, so they
-run on every CPU. Workers are forked: they start with the parent's modules and data, nothing
-is imported or pickled on the way in, and only each result comes back. Results are returned
-in the order of the items, whatever order the workers finish in, so the output does not
-depend on the number of workers; an error in a worker is raised in the caller. Where fork is
-unavailable, or one worker suffices, the items run in this process.
+run on every CPU. Results are returned in the order of the items, whatever order the
+workers finish in, so the output does not depend on the number of workers; an error in a
+worker is raised in the caller, caused by a ``WorkerTraceback`` where the worker's traceback
+would otherwise be lost. Where fork is unavailable, or one worker suffices, the items run in
+this process.
 
-``fork_map`` spreads items over a pool and waits. ``fork_start`` runs items in one forked
-process and returns at once, so that the caller can go on (the report fits its main analyses
-while a worker draws the figures that need only the study records). It uses a bare process
-and a pipe, no pool: the caller keeps no helper thread, so it can fork again safely.
+``fork_map`` spreads items over a pool of processes forked from the caller and waits: they
+start with its modules and data, nothing is pickled on the way in, and only each result
+comes back. A ``Server`` is forked at once, before the caller has its data, so that it can
+prepare meanwhile (the report's drawing server imports matplotlib while the registry is
+read); it then runs the batches of calls it is sent, which travel pickled, and forks its own
+workers for them, which start prepared.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["Running", "WorkerTraceback", "fork_map", "fork_start", "run_job"]
+__all__ = ["Server", "WorkerTraceback", "fork_map", "run_job"]
 
 T = TypeVar("T")
 
@@ -43,90 +49,37 @@ def _call(index: int) -> Any:
 
 
 class WorkerTraceback(Exception):
-    """The traceback of an error in a ``fork_start`` worker, as text (the error's cause)."""
+    """The traceback of an error in a ``Server``, as text (the error's cause)."""
 
 
-def _run_all(func: Callable[[Any], T], items: Sequence[Any], conn: Connection) -> None:
+def _outcome(compute: Callable[[], Any]) -> bytes:
+    """``(ok, value or error, traceback text)`` of ``compute()``, pickled; an error that
+    cannot travel (e.g. an exception class that cannot be rebuilt from its pickle) comes
+    back as a RuntimeError naming it."""
     try:
-        outcome: tuple[bool, Any, str] = (True, [func(x) for x in items], "")
+        outcome: tuple[bool, Any, str] = (True, compute(), "")
     except BaseException as exc:  # sent to the caller, raised there
         outcome = (False, exc, traceback.format_exc())
     try:
         payload = pickle.dumps(outcome)
-        pickle.loads(payload)  # e.g. an exception class that cannot be rebuilt from its args
+        pickle.loads(payload)
     except Exception as exc:
         what = outcome[1] if not outcome[0] else exc
         payload = pickle.dumps((False, RuntimeError(
             f"worker failed with {type(what).__name__}: {what}"), outcome[2]))
-    conn.send_bytes(payload)
-    conn.close()
+    return payload
 
 
-class Running(Generic[T]):
-    """Items run by ``fork_start`` in one forked process; ``results()`` waits for them.
-
-    Used as a context manager, the process is stopped on leaving the block if its results
-    were not collected (the caller failed), so that it never outlives the report. Without
-    fork the items run in ``results()``, so errors come in the same order as with it.
-    """
-
-    def __init__(self, func: Callable[[Any], T], items: Sequence[Any]) -> None:
-        self._done: list[T] | None = None
-        self._process: Any = None
-        self._inline: tuple[Callable[[Any], T], Sequence[Any]] | None = None
-        if not items or "fork" not in multiprocessing.get_all_start_methods():
-            self._inline = (func, items)
-            return
-        context = multiprocessing.get_context("fork")
-        self._conn, child = context.Pipe(duplex=False)
-        self._process = context.Process(target=_run_all, args=(func, items, child),
-                                        daemon=True)
-        self._process.start()
-        child.close()
-
-    def results(self) -> list[T]:
-        """The results in the order of the items; an error of the worker is raised here,
-        caused by a ``WorkerTraceback`` that shows where in the worker it arose."""
-        if self._done is None and self._inline is not None:
-            func, items = self._inline
-            self._inline = None
-            self._done = [func(x) for x in items]
-        if self._done is None:
-            try:
-                # before join: a large result would fill the pipe
-                ok, value, trace = pickle.loads(self._conn.recv_bytes())
-            except EOFError:
-                ok, value, trace = False, RuntimeError(
-                    f"worker process ended without a result (exit code "
-                    f"{self._process.exitcode})"), ""
-            finally:
-                self._process.join()
-                self._conn.close()
-            if not ok:
-                raise value from (WorkerTraceback(trace) if trace else None)
-            self._done = value
-        return self._done
-
-    def stop(self) -> None:
-        """End the worker if its results were not collected (they are then lost)."""
-        if self._done is None and self._process is not None:
-            if self._process.is_alive():
-                self._process.terminate()
-            self._process.join()
-            self._conn.close()
-            self._done = []
-
-    def __enter__(self) -> Running[T]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+def _ended_without_result(exitcode: int | None) -> bytes:
+    return pickle.dumps((False, RuntimeError(
+        f"worker process ended without a result (exit code {exitcode})"), ""))
 
 
-def fork_start(func: Callable[[Any], T], items: Sequence[Any]) -> Running[T]:
-    """Start ``[func(x) for x in items]`` in one forked process and return at once, so that
-    the caller can go on; ``.results()`` waits (and, without fork, runs the items)."""
-    return Running(func, items)
+def _raise_or_return(payload: bytes) -> Any:
+    ok, value, trace = pickle.loads(payload)
+    if not ok:
+        raise value from (WorkerTraceback(trace) if trace else None)
+    return value
 
 
 def fork_map(func: Callable[[Any], T], items: Sequence[Any],
@@ -143,3 +96,148 @@ def fork_map(func: Callable[[Any], T], items: Sequence[Any],
             return list(pool.map(_call, range(len(items))))
     finally:
         _items, _func = (), None
+
+
+def _serve(prepare: Callable[[], None], requests: Connection, replies: Connection) -> None:
+    """The loop of a ``Server`` process: prepare, then run each batch sent, in order."""
+    prepared = _outcome(prepare)
+    while True:
+        try:
+            message = requests.recv_bytes()
+        except EOFError:  # the caller ended without saying so
+            break
+        if not message:  # the caller's close(): no more batches
+            break
+        path = message.decode("utf-8")
+
+        def batch(path: str = path) -> list[Any]:
+            with open(path, "rb") as handle:
+                workers, calls = pickle.load(handle)
+            os.unlink(path)
+            _raise_or_return(prepared)
+            return fork_map(run_job, calls, workers)
+
+        replies.send_bytes(_outcome(batch))
+    replies.close()
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
+class Server:
+    """A process forked at once, which prepares itself (``prepare``, e.g. importing
+    matplotlib) while the caller goes on, then runs the batches of calls it is sent.
+
+    ``submit(calls)`` returns at once; ``results(ticket)`` waits for that batch. Batches run
+    in the order they were sent, each spread over processes forked from the server, so they
+    start prepared (one process: the server itself). The calls travel pickled, in a
+    temporary file, so that sending never waits for the server; each batch's results or
+    error come back to ``results``. Used as a context manager, leaving the block
+    waits for the batches sent (as leaving ``fork_map`` waits for its items) and ends the
+    server. Without fork, the batches run in this process when their results are asked,
+    after ``prepare``.
+
+    Calls must pickle: functions defined at module level, or partials of them. The server
+    is a bare ``os.fork``, not a ``multiprocessing`` process: it may fork
+    workers of its own (a daemonic process may not), and the caller's interpreter never
+    waits for it at exit (it ends when the caller's end of its pipe closes).
+    """
+
+    def __init__(self, prepare: Callable[[], None], workers: int | None = None) -> None:
+        self._prepare: Callable[[], None] | None = prepare
+        self._workers = workers
+        self._batches: list[Sequence[Callable[[], Any]]] = []  # without fork
+        self._replies: list[bytes] = []
+        self._files: list[str] = []
+        self._pid: int | None = None
+        self._status: int | None = None
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return
+        context = multiprocessing.get_context("fork")
+        requests_in, self._requests_out = context.Pipe(duplex=False)
+        self._replies_in, replies_out = context.Pipe(duplex=False)
+        _flush_std_streams()  # else text buffered here would be written twice
+        pid = os.fork()
+        if pid == 0:  # the server: never returns into the caller's code
+            code = 1
+            try:
+                self._requests_out.close()
+                self._replies_in.close()
+                _serve(prepare, requests_in, replies_out)
+                code = 0
+            finally:
+                _flush_std_streams()
+                os._exit(code)
+        self._pid = pid
+        requests_in.close()
+        replies_out.close()
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (None without fork)."""
+        return self._pid
+
+    def _wait(self) -> int:
+        if self._status is None:
+            assert self._pid is not None
+            self._status = os.waitstatus_to_exitcode(os.waitpid(self._pid, 0)[1])
+        return self._status
+
+    def submit(self, calls: Sequence[Callable[[], T]], workers: int | None = None) -> int:
+        """Send a batch of calls, to run on ``workers`` processes (default: the server's);
+        returns its ticket for ``results``."""
+        ticket = len(self._files) + len(self._batches)
+        if self._pid is None:
+            self._batches.append(list(calls))
+            return ticket
+        fd, path = tempfile.mkstemp(prefix="blastic-meta-", suffix=".calls")
+        self._files.append(path)
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump((workers or self._workers, list(calls)), handle)
+        self._requests_out.send_bytes(path.encode("utf-8"))
+        return ticket
+
+    def results(self, ticket: int) -> list[Any]:
+        """The results of batch ``ticket`` in the order of its calls; its error is raised
+        here, caused by a ``WorkerTraceback``."""
+        if self._pid is None:
+            if self._prepare is not None:
+                prepare, self._prepare = self._prepare, None
+                prepare()
+            return [call() for call in self._batches[ticket]]
+        while len(self._replies) <= ticket:
+            try:
+                self._replies.append(self._replies_in.recv_bytes())
+            except EOFError:
+                self._replies.append(_ended_without_result(self._wait()))
+        return _raise_or_return(self._replies[ticket])
+
+    def close(self) -> None:
+        """Wait for the batches sent and end the server (at once if none was sent); results
+        not asked for are then lost."""
+        if self._pid is None or self._requests_out.closed:
+            return
+        if not self._files and self._status is None:  # it is only preparing: no need to wait
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGTERM)
+        # a message, not only closing our end: a process forked from the caller may hold it
+        with contextlib.suppress(OSError):
+            self._requests_out.send_bytes(b"")
+        self._requests_out.close()
+        with contextlib.suppress(EOFError, OSError):
+            while True:  # drained, so that the server never waits to send a reply
+                self._replies.append(self._replies_in.recv_bytes())
+        self._wait()
+        self._replies_in.close()
+        for path in self._files:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

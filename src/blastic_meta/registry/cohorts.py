@@ -34,12 +34,15 @@ def cohort_findings(loaded: list[tuple[StudyRecord, YamlDocument]],
         return any(o.study == b.key for o in a.known_overlap) or any(
             o.study == a.key for o in b.known_overlap)
 
+    # once per study, not once per pair
+    authors = ({rec.key: bib.author_ids(rec.key) for rec, _ in loaded if rec.key in bib}
+               if bib is not None else {})
     for (a, da), (b, _db) in combinations(loaded, 2):
         if a.key == b.key or declared(a, b):
             continue
         reasons = []
-        if bib is not None and a.key in bib and b.key in bib:
-            sa, sb = bib.author_ids(a.key), bib.author_ids(b.key)
+        if a.key in authors and b.key in authors:
+            sa, sb = authors[a.key], authors[b.key]
             shared = sorted(set(sa) & set(sb))
             if len(shared) >= 3 or (len(sa) > 1 and len(sb) > 1 and sa[0] == sb[0]
                                     and sa[-1] == sb[-1]):

@@ -48,19 +48,12 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
     without one, one is started here.
     """
     from .. import figures
-    from ..registry.screening import load_screening
-    from . import certainty, figure_panels, methods_text, prose, result_tables, synthesis
-    from .analyses import collect_scenarios, run_analyses, scenario_tasks, with_sensitivity
+    from . import figure_panels
     from .appraisal_view import appraisal_basis, appraisal_concern, no_information
     from .painter import Painter
-    from .report import _json_safe, _summary_json
-    from .report_page import build_page
-    from .tables import INPUT_WORDS, TABLE_WORDS, data_quality, study_characteristics, write_table
     from .workers import Server, fork_map, run_job
 
     bibliography, protocol, records, table, findings = loaded
-    screening = (load_screening(screening_path, records)
-                 if screening_path is not None and screening_path.is_file() else None)
     labels = {key: bibliography.label(key) for key in bibliography}
     concern = appraisal_concern(records, protocol)
     painter = Painter(staging / "figures", previous / "figures" if previous is not None else None)
@@ -72,6 +65,22 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         if drawer is None:
             drawer = stack.enter_context(Server(figures.preload))
         early = drawer.submit(painter.jobs(), workers=1)  # beside the main analyses
+        # imported once the appraisal figures are on their way: the server draws meanwhile
+        from ..registry.screening import load_screening
+        from . import certainty, methods_text, prose, result_tables, synthesis
+        from .analyses import collect_scenarios, run_analyses, scenario_tasks, with_sensitivity
+        from .report import _json_safe, _summary_json
+        from .report_page import build_page
+        from .tables import (
+            INPUT_WORDS,
+            TABLE_WORDS,
+            data_quality,
+            study_characteristics,
+            write_table,
+        )
+
+        screening = (load_screening(screening_path, records)
+                     if screening_path is not None and screening_path.is_file() else None)
         cache: dict[Any, Any] = {}
         results = run_analyses(records, table, protocol, bibliography, findings,
                                scenarios=False, cache=cache)
@@ -81,12 +90,14 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         _plan_figures(painter, results, summary, protocol, bibliography, labels, concern,
                       directions, signs, left_out, screening, records)
         # the scenarios and the figures are independent: they run side by side, the figures
-        # on the server's workers (one per CPU), the scenarios on one CPU fewer (here, on
-        # two CPUs), so that the CPUs are not shared by more processes than needed
-        drawings = drawer.submit(painter.jobs())
+        # on the server's workers (one per CPU), the scenarios on one CPU fewer (in this
+        # process, on two CPUs), so that no more processes than needed share the CPUs
+        jobs = painter.jobs()
+        drawings = drawer.submit(jobs)
+        cpus = os.cpu_count() or 1
         scenarios = fork_map(run_job, scenario_tasks(records, table, protocol, bibliography,
                                                      findings, cache),
-                             max(1, (os.cpu_count() or 1) - 1))
+                             max(1, cpus - 1) if jobs else cpus)
         results = with_sensitivity(results, collect_scenarios(protocol, scenarios))
         summary["sensitivity"] = {aid: dict(r.sensitivity) for aid, r in results.items()}
         drawer.results(drawings)

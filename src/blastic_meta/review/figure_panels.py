@@ -18,8 +18,6 @@ from typing import Any
 
 import pandas as pd
 
-from .comparison import procedures_text
-
 __all__ = ["ITEM_WORDING", "appraisal_spec", "comparison_spec", "direction_spec",
            "prisma_counts"]
 
@@ -144,6 +142,10 @@ def comparison_spec(analyses: Mapping[str, Mapping[str, Any]], groups: Sequence[
     """The headline figure: one row per analysis, panels by scale; ``min_k`` the protocol's
     fewest studies pooled (named in the footnote)."""
     from ..figures import ComparisonDifference, ComparisonPanel, ComparisonRow, ComparisonSpec
+
+    # here, not at the top: the report builds the appraisal figures from this module before
+    # it needs the fitting code that ``comparison`` imports
+    from .comparison import procedures_text
 
     panels: dict[str, list[Any]] = {"points": [], "percent": []}
     for a in analyses.values():

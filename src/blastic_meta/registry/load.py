@@ -11,9 +11,7 @@ Only reported numbers go into the numeric columns; reviewer-derived counts sit i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StudyRecordError
 from .appraisal import TOOLS, ConcernRule, summarise_appraisal
@@ -22,6 +20,9 @@ from .records import Arm, StudyRecord, percent_of
 from .synthesis import narrative_rows, within_study_rows
 from .validation import Finding, check_studies
 from .yamlio import dump_yaml, parse_yaml
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: reading records needs none
+    import pandas as pd
 
 __all__ = [
     "APPRAISAL_COLUMNS",
@@ -143,6 +144,8 @@ def _arm_rows(rec: StudyRecord, arm: Arm) -> list[dict[str, Any]]:
 
 def study_table(records: list[StudyRecord]) -> pd.DataFrame:
     """The long table of ``records`` (columns ``TABLE_COLUMNS``, documented in the module)."""
+    import pandas as pd
+
     rows = [row for rec in records for arm in rec.arms for row in _arm_rows(rec, arm)]
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     for name in _FLOAT_COLUMNS:
@@ -174,6 +177,8 @@ def study_level_table(records: list[StudyRecord],
     """One row per study: identity, the appraisal's counts and level of concern under
     ``rule`` (``appraisal.ConcernRule``), and how many within-study and narrative findings it
     has. ``identity_verified`` is False only for studies the file marks unverified."""
+    import pandas as pd
+
     rows = []
     for rec in records:
         summary = summarise_appraisal(rec, rule).to_dict()
@@ -197,6 +202,8 @@ def study_level_table(records: list[StudyRecord],
 
 def appraisal_table(records: list[StudyRecord]) -> pd.DataFrame:
     """One row per appraised item, in the order of the tool's checklist."""
+    import pandas as pd
+
     rows = []
     for rec in records:
         a = rec.appraisal
@@ -215,11 +222,15 @@ def appraisal_table(records: list[StudyRecord]) -> pd.DataFrame:
 def narrative_table(records: list[StudyRecord]) -> pd.DataFrame:
     """One row per narrative finding: domain, direction, significance (for SWiM and the
     effect-direction plot)."""
+    import pandas as pd
+
     return pd.DataFrame(narrative_rows(records), columns=list(NARRATIVE_COLUMNS))
 
 
 def within_study_table(records: list[StudyRecord]) -> pd.DataFrame:
     """One row per within-study comparison of two lesion types."""
+    import pandas as pd
+
     return pd.DataFrame(within_study_rows(records), columns=list(WITHIN_STUDY_COLUMNS))
 
 
@@ -242,6 +253,14 @@ def load_checked(studies_dir: str | Path, bibliography: str | Path | Bibliograph
     ``on_error`` is appended to the closing line of the error message (e.g. what the caller
     left untouched).
     """
+    records, findings = load_records(studies_dir, bibliography, on_error=on_error)
+    return records, study_table(records), findings
+
+
+def load_records(studies_dir: str | Path, bibliography: str | Path | Bibliography, *,
+                 on_error: str = "") -> tuple[list[StudyRecord], list[Finding]]:
+    """``load_checked`` without the long table (``study_table`` makes it): the records,
+    sorted by key, and every finding of the validation."""
     bib = bibliography if isinstance(bibliography, Bibliography) else load_bibliography(
         bibliography)
     loaded, findings = check_studies(studies_dir, bib)
@@ -250,8 +269,7 @@ def load_checked(studies_dir: str | Path, bibliography: str | Path | Bibliograph
         lines = [str(f) for f in errors]
         lines.append(f"{len(errors)} error(s) in {studies_dir}{on_error}")
         raise StudyRecordError("\n".join(lines))
-    records = sorted((rec for rec, _ in loaded), key=lambda r: r.key)
-    return records, study_table(records), list(findings)
+    return sorted((rec for rec, _ in loaded), key=lambda r: r.key), list(findings)
 
 
 def parse_study(text: str | bytes, name: str = "<string>") -> StudyRecord:

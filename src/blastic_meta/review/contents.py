@@ -44,8 +44,9 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                    drawer: Server | None = None) -> dict[str, Any]:
     """Write every output into ``staging``; returns the summary dictionary.
 
-    ``drawer`` (a ``workers.Server`` prepared with ``figures.preload``) draws the figures;
-    without one, one is started here.
+    ``loaded`` is what ``report._load`` returns; its long table may be None (it is then
+    made here, once the appraisal figures are sent). ``drawer`` (a ``workers.Server``
+    prepared with ``figures.preload``) draws the figures; without one, one is started here.
     """
     from .. import figures
     from . import figure_panels
@@ -81,6 +82,10 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
 
         screening = (load_screening(screening_path, records)
                      if screening_path is not None and screening_path.is_file() else None)
+        if table is None:
+            from ..registry.load import study_table
+
+            table = study_table(records)
         cache: dict[Any, Any] = {}
         results = run_analyses(records, table, protocol, bibliography, findings,
                                scenarios=False, cache=cache)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # imported where a table is made: the appraisal spec needs none
+    import pandas as pd
 
 __all__ = ["ITEM_WORDING", "appraisal_spec", "comparison_spec", "direction_spec",
            "prisma_counts"]
@@ -74,6 +75,8 @@ def appraisal_table(records: Sequence[Any], labels: Mapping[str, str],
                     basis: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per study and item: the answer and its source or reason, the study's overall
     level and (``basis``) what that level rests on."""
+    import pandas as pd
+
     from ..registry.appraisal import TOOLS
 
     rows = []

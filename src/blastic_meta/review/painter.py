@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from collections.abc import Callable, Mapping
 from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 __all__ = ["KEYS_FILE", "Painter"]
 
@@ -27,7 +26,8 @@ KEYS_FILE = "figure_keys.json"
 
 def _stable(value: Any) -> str:
     """An exact, order-stable text of a figure's inputs (floats by repr)."""
-    if isinstance(value, pd.DataFrame):
+    pd = sys.modules.get("pandas")  # a figure's input is a table only if pandas is loaded
+    if pd is not None and isinstance(value, pd.DataFrame):
         return repr(value.to_dict(orient="split"))
     if isinstance(value, Mapping):
         return "{" + ",".join(f"{k!r}:{_stable(v)}" for k, v in value.items()) + "}"

@@ -132,14 +132,16 @@ def _write_text(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", newline="\n")
 
 
-def _load(studies_dir: Path, evidence_dir: Path) -> tuple[Any, Any, Any, Any, list[Any]]:
-    """Bibliography, protocol, records, long table and validation warnings.
+def _load(studies_dir: Path, evidence_dir: Path, table: bool = True,
+          ) -> tuple[Any, Any, Any, Any, list[Any]]:
+    """Bibliography, protocol, records, long table (None unless ``table``; pandas is then
+    not imported yet) and validation warnings.
 
     Validation runs once: its warnings feed the data-quality table, its errors stop the
     report (as ``load_studies`` would).
     """
     from ..registry.citations import load_bibliography
-    from ..registry.load import load_checked
+    from ..registry.load import load_records, study_table
     from .protocol import load_protocol
 
     bib_path = evidence_dir / "references.bib"
@@ -147,9 +149,10 @@ def _load(studies_dir: Path, evidence_dir: Path) -> tuple[Any, Any, Any, Any, li
         raise ReportError(f"{bib_path}: bibliography not found")
     bibliography = load_bibliography(bib_path)
     protocol = load_protocol(evidence_dir / "protocol.yaml")
-    records, table, findings = load_checked(studies_dir, bibliography,
-                                            on_error="; outputs left as they were")
-    return bibliography, protocol, records, table, findings
+    records, findings = load_records(studies_dir, bibliography,
+                                     on_error="; outputs left as they were")
+    return (bibliography, protocol, records, study_table(records) if table else None,
+            findings)
 
 
 def _prepare_drawing() -> None:
@@ -165,7 +168,7 @@ def _build_into(staging: Path, studies_dir: Path, evidence_dir: Path,
     with Server(_prepare_drawing) as drawer:  # imports matplotlib while the registry loads
         from .contents import write_contents
 
-        loaded = _load(studies_dir, evidence_dir)
+        loaded = _load(studies_dir, evidence_dir, table=False)  # made once figures are sent
         return write_contents(staging, loaded, inputs_sha256(studies_dir, evidence_dir),
                               previous, screening_path=evidence_dir / "screening.yaml",
                               drawer=drawer)

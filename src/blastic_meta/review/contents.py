@@ -50,7 +50,7 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
     """
     from .. import figures
     from . import figure_panels
-    from .appraisal_view import appraisal_basis, appraisal_concern, no_information
+    from .appraisal_view import appraisal_concern
     from .painter import Painter
     from .workers import Server, fork_map, run_job
 
@@ -68,17 +68,9 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         early = drawer.submit(painter.jobs(), workers=1)  # beside the main analyses
         # imported once the appraisal figures are on their way: the server draws meanwhile
         from ..registry.screening import load_screening
-        from . import certainty, methods_text, prose, result_tables, synthesis
         from .analyses import collect_scenarios, run_analyses, scenario_tasks, with_sensitivity
         from .report import _json_safe, _summary_json
         from .report_page import build_page
-        from .tables import (
-            INPUT_WORDS,
-            TABLE_WORDS,
-            data_quality,
-            study_characteristics,
-            write_table,
-        )
 
         screening = (load_screening(screening_path, records)
                      if screening_path is not None and screening_path.is_file() else None)
@@ -90,7 +82,6 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         results = run_analyses(records, table, protocol, bibliography, findings,
                                scenarios=False, cache=cache)
         summary = _summary_json(results, sha, bibliography)
-        analyses = summary["analyses"]
         directions, signs, left_out = _synthesis(summary, records, labels, protocol, concern)
         _plan_figures(painter, results, summary, protocol, bibliography, labels, concern,
                       directions, signs, left_out, screening, records)
@@ -105,9 +96,33 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                              max(1, cpus - 1) if jobs else cpus)
         results = with_sensitivity(results, collect_scenarios(protocol, scenarios))
         summary["sensitivity"] = {aid: dict(r.sensitivity) for aid, r in results.items()}
+        # the tables and texts need no figure: written while the server still draws
+        frames, context, cited = _write_documents(staging, summary, results, loaded, labels,
+                                                  concern, directions, signs, left_out)
         drawer.results(drawings)
         drawer.results(early)
     painter.write_keys()
+    _write_text(staging / "report.html", build_page(staging, summary, frames, protocol,
+                                                    bibliography, labels, context, cited))
+    _write_text(staging / "summary.json",
+                json.dumps(_json_safe(summary), sort_keys=True, indent=2, ensure_ascii=False)
+                + "\n")
+    return summary
+
+
+def _write_documents(staging: Path, summary: dict[str, Any], results: Any,
+                     loaded: tuple[Any, ...], labels: dict[str, str], concern: dict[str, str],
+                     directions: Any, signs: Any, left_out: list[str],
+                     ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """The tables, the citable text and the cited bibliography (everything but the figures,
+    report.html and summary.json), with the certainty ratings and within-study comparisons
+    filed in ``summary``; returns the tables, the text's context and the cited keys."""
+    from . import certainty, figure_panels, methods_text, prose, result_tables, synthesis
+    from .appraisal_view import appraisal_basis, no_information
+    from .tables import INPUT_WORDS, TABLE_WORDS, data_quality, study_characteristics, write_table
+
+    bibliography, protocol, records, _, findings = loaded
+    analyses = summary["analyses"]
 
     procedures = {aid: {f"{r.study}/{r.arm}": str(r.procedure) for r in res.included.itertuples()}
                   for aid, res in results.items()}
@@ -176,12 +191,7 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                    | {w["study"] for a in analyses.values()
                       for w in (a.get("comparison") or {}).get("within") or []})
     _write_text(staging / "references.bib", bibliography.to_bibtex(cited))
-    _write_text(staging / "report.html", build_page(staging, summary, frames, protocol,
-                                                    bibliography, labels, context, cited))
-    _write_text(staging / "summary.json",
-                json.dumps(_json_safe(summary), sort_keys=True, indent=2, ensure_ascii=False)
-                + "\n")
-    return summary
+    return frames, context, cited
 
 
 def _synthesis(summary: dict[str, Any], records: Any, labels: dict[str, str], protocol: Any,

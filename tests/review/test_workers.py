@@ -6,6 +6,7 @@ a batch's error with the server's traceback, and never outlives or blocks its ca
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from functools import partial
 
@@ -190,3 +191,28 @@ def test_a_caller_that_never_closes_its_server_still_exits(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_call_that_cannot_travel_is_refused_at_submit_and_the_server_goes_on():
+    with Server(lambda: None) as server:
+        with pytest.raises((AttributeError, TypeError, pickle.PicklingError)):
+            server.submit([lambda: 1])  # a lambda cannot be pickled
+        ticket = server.submit([partial(_square_pid, 4)], workers=1)
+        assert ticket == 0 and server.results(ticket)[0][0] == 16
+        with pytest.raises(IndexError, match="no batch 1"):
+            server.results(1)
+    with pytest.raises(RuntimeError, match="closed"):
+        server.submit([partial(_square_pid, 1)])
+
+
+def test_without_a_temporary_folder_the_calls_go_through_the_pipe(monkeypatch):
+    import tempfile
+
+    def no_folder(*args, **kwargs):
+        raise OSError("read-only file system")
+
+    with Server(lambda: None) as server:
+        monkeypatch.setattr(tempfile, "mkstemp", no_folder)
+        ticket = server.submit([partial(_square_pid, x) for x in range(3)])
+        assert [r for r, _ in server.results(ticket)] == [0, 1, 4]
+        assert server._files == []

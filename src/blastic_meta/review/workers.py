@@ -108,12 +108,16 @@ def _serve(prepare: Callable[[], None], requests: Connection, replies: Connectio
             break
         if not message:  # the caller's close(): no more batches
             break
-        path = message.decode("utf-8")
 
-        def batch(path: str = path) -> list[Any]:
-            with open(path, "rb") as handle:
-                workers, calls = pickle.load(handle)
-            os.unlink(path)
+        def batch(message: bytes = message) -> list[Any]:
+            if message.startswith(b"F"):  # the calls are in a file
+                path = message[1:].decode("utf-8")
+                with open(path, "rb") as handle:
+                    payload = handle.read()
+                os.unlink(path)
+            else:
+                payload = message[1:]
+            workers, calls = pickle.loads(payload)
             _raise_or_return(prepared)
             return fork_map(run_job, calls, workers)
 
@@ -134,7 +138,8 @@ class Server:
     ``submit(calls)`` returns at once; ``results(ticket)`` waits for that batch. Batches run
     in the order they were sent, each spread over processes forked from the server, so they
     start prepared (one process: the server itself). The calls travel pickled, in a
-    temporary file, so that sending never waits for the server; each batch's results or
+    temporary file, so that sending never waits for the server (without a writable temporary
+    folder they go through the pipe); each batch's results or
     error come back to ``results``. Used as a context manager, leaving the block
     waits for the batches sent (as leaving ``fork_map`` waits for its items) and ends the
     server. Without fork, the batches run in this process when their results are asked,
@@ -152,6 +157,7 @@ class Server:
         self._batches: list[Sequence[Callable[[], Any]]] = []  # without fork
         self._replies: list[bytes] = []
         self._files: list[str] = []
+        self._sent = 0
         self._pid: int | None = None
         self._status: int | None = None
         if "fork" not in multiprocessing.get_all_start_methods():
@@ -189,16 +195,24 @@ class Server:
     def submit(self, calls: Sequence[Callable[[], T]], workers: int | None = None) -> int:
         """Send a batch of calls, to run on ``workers`` processes (default: the server's);
         returns its ticket for ``results``."""
-        ticket = len(self._files) + len(self._batches)
         if self._pid is None:
             self._batches.append(list(calls))
-            return ticket
-        fd, path = tempfile.mkstemp(prefix="blastic-meta-", suffix=".calls")
-        self._files.append(path)
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump((workers or self._workers, list(calls)), handle)
-        self._requests_out.send_bytes(path.encode("utf-8"))
-        return ticket
+            return len(self._batches) - 1
+        if self._requests_out.closed:
+            raise RuntimeError("Server.submit: the server was closed")
+        payload = pickle.dumps((workers or self._workers, list(calls)))  # before any state
+        try:
+            fd, path = tempfile.mkstemp(prefix="blastic-meta-", suffix=".calls")
+        except OSError:  # no temporary folder: sent whole (a large batch then waits its turn)
+            message = b"D" + payload
+        else:
+            self._files.append(path)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+            message = b"F" + path.encode("utf-8")
+        self._requests_out.send_bytes(message)
+        self._sent += 1
+        return self._sent - 1
 
     def results(self, ticket: int) -> list[Any]:
         """The results of batch ``ticket`` in the order of its calls; its error is raised
@@ -208,6 +222,8 @@ class Server:
                 prepare, self._prepare = self._prepare, None
                 prepare()
             return [call() for call in self._batches[ticket]]
+        if not 0 <= ticket < self._sent:
+            raise IndexError(f"Server.results: no batch {ticket} was sent")
         while len(self._replies) <= ticket:
             try:
                 self._replies.append(self._replies_in.recv_bytes())
@@ -220,7 +236,7 @@ class Server:
         not asked for are then lost."""
         if self._pid is None or self._requests_out.closed:
             return
-        if not self._files and self._status is None:  # it is only preparing: no need to wait
+        if not self._sent and self._status is None:  # it is only preparing: no need to wait
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._pid, signal.SIGTERM)
         # a message, not only closing our end: a process forked from the caller may hold it

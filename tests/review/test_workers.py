@@ -205,14 +205,60 @@ def test_a_call_that_cannot_travel_is_refused_at_submit_and_the_server_goes_on()
         server.submit([partial(_square_pid, 1)])
 
 
-def test_without_a_temporary_folder_the_calls_go_through_the_pipe(monkeypatch):
+def test_without_a_temporary_folder_nothing_is_sent(monkeypatch):
     import tempfile
 
     def no_folder(*args, **kwargs):
         raise OSError("read-only file system")
 
     with Server(lambda: None) as server:
-        monkeypatch.setattr(tempfile, "mkstemp", no_folder)
-        ticket = server.submit([partial(_square_pid, x) for x in range(3)])
-        assert [r for r, _ in server.results(ticket)] == [0, 1, 4]
-        assert server._files == []
+        with monkeypatch.context() as patch:
+            patch.setattr(tempfile, "mkstemp", no_folder)
+            with pytest.raises(OSError, match="read-only"):
+                server.submit([partial(_square_pid, 2)])
+        ticket = server.submit([partial(_square_pid, 3)], workers=1)
+        assert ticket == 0 and server.results(ticket)[0][0] == 9
+
+
+def test_leaving_with_an_error_stops_the_batches_at_once(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(KeyError), Server(lambda: None) as server:
+        server.submit([partial(_sleep, 30) for _ in range(4)], workers=2)
+        time.sleep(0.5)  # the server's workers are drawing
+        raise KeyError("the caller failed")
+    assert time.monotonic() - start < 10
+    assert server._status is not None
+
+
+def test_a_killed_server_is_reported_not_waited_for():
+    import signal
+
+    with Server(lambda: None) as server:
+        ticket = server.submit([partial(_sleep, 30) for _ in range(4)], workers=2)
+        time.sleep(0.5)
+        os.kill(server.pid, signal.SIGKILL)  # its workers keep running, orphaned
+        start = time.monotonic()
+        with pytest.raises(RuntimeError, match="ended without a result"):
+            server.results(ticket)
+        assert time.monotonic() - start < 10
+        os.killpg(server.pid, signal.SIGKILL)  # the orphans, still in its process group
+
+
+def test_without_fork_a_batch_runs_once_and_a_failed_prepare_fails_every_batch(monkeypatch):
+    import blastic_meta.review.workers as workers
+
+    monkeypatch.setattr(workers.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    ran: list[int] = []
+    with Server(lambda: None) as server:
+        ticket = server.submit([lambda: ran.append(1)])
+        assert server.results(ticket) == server.results(ticket) == [None] and ran == [1]
+
+    def prepare() -> None:
+        raise ImportError("no matplotlib")
+
+    with Server(prepare) as server:
+        tickets = [server.submit([lambda: ran.append(2)]) for _ in range(2)]
+        for ticket in tickets:
+            with pytest.raises(ImportError, match="no matplotlib"):
+                server.results(ticket)
+    assert ran == [1]

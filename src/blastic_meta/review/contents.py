@@ -65,7 +65,8 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
     with contextlib.ExitStack() as stack:
         if drawer is None:
             drawer = stack.enter_context(Server(figures.preload))
-        early = drawer.submit(painter.jobs(), workers=1)  # beside the main analyses
+        jobs = painter.jobs()  # none when reused from the previous report
+        early = drawer.submit(jobs, workers=1) if jobs else None  # beside the main analyses
         # imported once the appraisal figures are on their way: the server draws meanwhile
         from ..registry.screening import load_screening
         from .analyses import collect_scenarios, run_analyses, scenario_tasks, with_sensitivity
@@ -89,7 +90,7 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         # on the server's workers (one per CPU), the scenarios on one CPU fewer (in this
         # process, on two CPUs), so that no more processes than needed share the CPUs
         jobs = painter.jobs()
-        drawings = drawer.submit(jobs)
+        drawings = drawer.submit(jobs) if jobs else None
         cpus = os.cpu_count() or 1
         scenarios = fork_map(run_job, scenario_tasks(records, table, protocol, bibliography,
                                                      findings, cache),
@@ -99,8 +100,9 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         # the tables and texts need no figure: written while the server still draws
         frames, context, cited = _write_documents(staging, summary, results, loaded, labels,
                                                   concern, directions, signs, left_out)
-        drawer.results(drawings)
-        drawer.results(early)
+        for batch in (drawings, early):
+            if batch is not None:
+                drawer.results(batch)
     painter.write_keys()
     _write_text(staging / "report.html", build_page(staging, summary, frames, protocol,
                                                     bibliography, labels, context, cited))

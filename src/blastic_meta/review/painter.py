@@ -2,9 +2,10 @@
 plotting code, so a file reused from the previous report is byte-for-byte what drawing it
 again would give; only the 300 dpi rendering time is saved on reruns.
 
-Drawing is deferred to ``finish()``, which renders the figures in forked worker processes
-(``workers.fork_map``): each figure is an independent file, so the bytes do not depend on
-the order or the number of workers.
+Drawing is deferred: ``jobs()`` hands the pending figures over as calls (the report sends
+them to its drawing server, ``workers.Server``), and ``finish()`` draws them in forked
+workers (``workers.fork_map``). Each figure is an independent file, so the bytes do not
+depend on the order or the number of workers.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -83,8 +84,10 @@ def _raise_or_return(payload: bytes) -> Any:
 
 
 def fork_map(func: Callable[[Any], T], items: Sequence[Any],
-             workers: int | None = None) -> list[T]:
-    """``[func(x) for x in items]``, spread over ``workers`` processes (default: CPUs)."""
+             workers: int | None = None,
+             initializer: Callable[[], None] | None = None) -> list[T]:
+    """``[func(x) for x in items]``, spread over ``workers`` processes (default: CPUs), each
+    of which first calls ``initializer``."""
     global _items, _func
     n = min(workers or os.cpu_count() or 1, len(items))
     if n <= 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -92,16 +95,35 @@ def fork_map(func: Callable[[Any], T], items: Sequence[Any],
     # the children read func and items from the forked memory; only an index is sent
     _items, _func = items, func
     try:
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=initializer) as pool:
             return list(pool.map(_call, range(len(items))))
     finally:
         _items, _func = (), None
 
 
+def _stop_on_term(*_: object) -> None:
+    raise SystemExit(1)  # unlike the default action, this runs finally blocks
+
+
+def _server_worker(conns: Sequence[Connection]) -> None:
+    """Start of a server's pool worker: drop the server's pipes, so that were the server to
+    die its caller sees the end of the replies at once, and die at once when stopped."""
+    for conn in conns:
+        conn.close()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _serve(prepare: Callable[[], None], requests: Connection, replies: Connection) -> None:
-    """The loop of a ``Server`` process: prepare, then run each batch sent, in order."""
+    """The loop of a ``Server`` process: prepare, then run each batch sent, in order; stop
+    at the caller's close, or when the caller is gone."""
+    caller = os.getppid()
     prepared = _outcome(prepare)
     while True:
+        if not requests.poll(1.0):
+            if os.getppid() != caller:  # the caller died: no one will read the results
+                break
+            continue
         try:
             message = requests.recv_bytes()
         except EOFError:  # the caller ended without saying so
@@ -109,19 +131,20 @@ def _serve(prepare: Callable[[], None], requests: Connection, replies: Connectio
         if not message:  # the caller's close(): no more batches
             break
 
-        def batch(message: bytes = message) -> list[Any]:
-            if message.startswith(b"F"):  # the calls are in a file
-                path = message[1:].decode("utf-8")
-                with open(path, "rb") as handle:
-                    payload = handle.read()
-                os.unlink(path)
-            else:
-                payload = message[1:]
+        def batch(path: str = message.decode("utf-8")) -> list[Any]:
+            with open(path, "rb") as handle:
+                payload = handle.read()
+            os.unlink(path)
             workers, calls = pickle.loads(payload)
             _raise_or_return(prepared)
-            return fork_map(run_job, calls, workers)
+            return fork_map(run_job, calls, workers,
+                            initializer=partial(_server_worker, (requests, replies)))
 
-        replies.send_bytes(_outcome(batch))
+        outcome = _outcome(batch)
+        try:
+            replies.send_bytes(outcome)
+        except OSError:  # e.g. a broken pipe: the caller is gone
+            break
     replies.close()
 
 
@@ -138,23 +161,25 @@ class Server:
     ``submit(calls)`` returns at once; ``results(ticket)`` waits for that batch. Batches run
     in the order they were sent, each spread over processes forked from the server, so they
     start prepared (one process: the server itself). The calls travel pickled, in a
-    temporary file, so that sending never waits for the server (without a writable temporary
-    folder they go through the pipe); each batch's results or
-    error come back to ``results``. Used as a context manager, leaving the block
+    temporary file, so that sending never waits for the server; each batch's results or
+    error come back to ``results``. Used as a context manager, leaving the block normally
     waits for the batches sent (as leaving ``fork_map`` waits for its items) and ends the
-    server. Without fork, the batches run in this process when their results are asked,
-    after ``prepare``.
+    server; leaving it with an error stops the server and its workers at once. Without
+    fork, the batches run in this process when their results are asked, after ``prepare``.
 
     Calls must pickle: functions defined at module level, or partials of them. The server
-    is a bare ``os.fork``, not a ``multiprocessing`` process: it may fork
-    workers of its own (a daemonic process may not), and the caller's interpreter never
-    waits for it at exit (it ends when the caller's end of its pipe closes).
+    is a bare ``os.fork``, not a ``multiprocessing`` process: it may fork workers of its own
+    (a daemonic process may not), and the caller's interpreter never waits for it at exit.
+    It leads its own process group, so that ``stop`` reaches its workers too; it ends when
+    the caller closes it or is gone.
     """
 
     def __init__(self, prepare: Callable[[], None], workers: int | None = None) -> None:
         self._prepare: Callable[[], None] | None = prepare
+        self._prepare_error: BaseException | None = None
         self._workers = workers
         self._batches: list[Sequence[Callable[[], Any]]] = []  # without fork
+        self._done: dict[int, tuple[bool, Any]] = {}  # without fork
         self._replies: list[bytes] = []
         self._files: list[str] = []
         self._sent = 0
@@ -170,14 +195,23 @@ class Server:
         if pid == 0:  # the server: never returns into the caller's code
             code = 1
             try:
+                os.setpgid(0, 0)
+                signal.signal(signal.SIGTERM, _stop_on_term)
                 self._requests_out.close()
                 self._replies_in.close()
                 _serve(prepare, requests_in, replies_out)
                 code = 0
+            except (SystemExit, KeyboardInterrupt):
+                pass
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    traceback.print_exc()  # the caller only sees the exit code
             finally:
                 _flush_std_streams()
                 os._exit(code)
         self._pid = pid
+        with contextlib.suppress(OSError):  # also here: no stop may come before the child's
+            os.setpgid(pid, pid)
         requests_in.close()
         replies_out.close()
 
@@ -201,16 +235,11 @@ class Server:
         if self._requests_out.closed:
             raise RuntimeError("Server.submit: the server was closed")
         payload = pickle.dumps((workers or self._workers, list(calls)))  # before any state
-        try:
-            fd, path = tempfile.mkstemp(prefix="blastic-meta-", suffix=".calls")
-        except OSError:  # no temporary folder: sent whole (a large batch then waits its turn)
-            message = b"D" + payload
-        else:
-            self._files.append(path)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-            message = b"F" + path.encode("utf-8")
-        self._requests_out.send_bytes(message)
+        fd, path = tempfile.mkstemp(prefix="blastic-meta-", suffix=".calls")
+        self._files.append(path)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        self._requests_out.send_bytes(path.encode("utf-8"))
         self._sent += 1
         return self._sent - 1
 
@@ -218,10 +247,7 @@ class Server:
         """The results of batch ``ticket`` in the order of its calls; its error is raised
         here, caused by a ``WorkerTraceback``."""
         if self._pid is None:
-            if self._prepare is not None:
-                prepare, self._prepare = self._prepare, None
-                prepare()
-            return [call() for call in self._batches[ticket]]
+            return self._run_here(ticket)
         if not 0 <= ticket < self._sent:
             raise IndexError(f"Server.results: no batch {ticket} was sent")
         while len(self._replies) <= ticket:
@@ -231,14 +257,41 @@ class Server:
                 self._replies.append(_ended_without_result(self._wait()))
         return _raise_or_return(self._replies[ticket])
 
+    def _run_here(self, ticket: int) -> list[Any]:
+        """Without fork: ``prepare`` once, then the batch once; errors kept as in a fork."""
+        if self._prepare is not None:
+            prepare, self._prepare = self._prepare, None
+            try:
+                prepare()
+            except Exception as exc:
+                self._prepare_error = exc
+        if ticket not in self._done:
+            try:
+                if self._prepare_error is not None:
+                    raise self._prepare_error
+                self._done[ticket] = (True, [call() for call in self._batches[ticket]])
+            except Exception as exc:
+                self._done[ticket] = (False, exc)
+        ok, value = self._done[ticket]
+        if not ok:
+            raise value
+        return value
+
+    def stop(self) -> None:
+        """Stop the server and its workers now (their results are lost), then close."""
+        if self._pid is not None and self._status is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._pid, signal.SIGTERM)
+        self.close()
+
     def close(self) -> None:
         """Wait for the batches sent and end the server (at once if none was sent); results
         not asked for are then lost."""
         if self._pid is None or self._requests_out.closed:
             return
         if not self._sent and self._status is None:  # it is only preparing: no need to wait
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._pid, signal.SIGTERM)
         # a message, not only closing our end: a process forked from the caller may hold it
         with contextlib.suppress(OSError):
             self._requests_out.send_bytes(b"")
@@ -255,5 +308,8 @@ class Server:
     def __enter__(self) -> Server:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.stop()

@@ -11,7 +11,9 @@ gives one prefixed line per problem; warnings are one line each.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Sequence
@@ -81,12 +83,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM (``timeout``, a CI cancel, ``docker stop``), raised where the program is, so
+    that it cleans up as after Ctrl-C: a report leaves its outputs as they were."""
+
+
+def _on_sigterm(*_: object) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    in_main = threading.current_thread() is threading.main_thread()  # signals only there
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    try:
+        return _run_command(args)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _run_command(args: argparse.Namespace) -> int:
     where = f"{PROG} {args.command}"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")  # the program's own policy, as Python's defaults:
@@ -104,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             sys.stderr.write(f"{PROG}: interrupted\n")
             code = 130
+        except _Terminated:
+            sys.stderr.write(f"{PROG}: terminated\n")
+            code = 143
         except BrokenPipeError:  # e.g. `blastic-meta render t.md | head`
             code = 1
         except OSError as exc:  # the file system said no (name too long, no permission, ...)

@@ -74,6 +74,43 @@ def test_sigkill_leaves_a_staging_folder_that_the_next_run_removes(registry, cap
     assert (registry / "outputs" / "MANIFEST.txt").is_file()
 
 
+def _processes_naming(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and text.encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:  # ended meanwhile
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds processes in /proc")
+def test_sigterm_mid_drawing_leaves_no_staging_folder_and_no_process(tmp_path, repo_root):
+    """``timeout``, a CI cancel or ``docker stop`` send SIGTERM: the report cleans up as after
+    Ctrl-C, its drawing server and the server's workers included."""
+    for name in ("studies", "evidence"):
+        shutil.copytree(repo_root / name, tmp_path / name)
+    out = tmp_path / "sigterm-outputs"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "blastic_meta", "report", "--quiet", "--studies",
+         str(tmp_path / "studies"), "--evidence", str(tmp_path / "evidence"), "--out",
+         str(out)], env={**os.environ, "PYTHONPATH": str(SRC)}, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".sigterm-outputs-staging-*/figures/*.png")):
+        assert child.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 143 and "terminated" in err, err
+    deadline = time.monotonic() + 10
+    while _processes_naming(str(out)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _processes_naming(str(out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evidence", "studies"]
+
+
 def test_only_folders_of_finished_processes_on_this_machine_are_removed(tmp_path):
     out = tmp_path / "outputs"
     out.mkdir()

@@ -230,18 +230,51 @@ def test_leaving_with_an_error_stops_the_batches_at_once(tmp_path):
     assert server._status is not None
 
 
-def test_a_killed_server_is_reported_not_waited_for():
+def _note_pid_and_sleep(folder: str, seconds: float) -> None:
+    with open(os.path.join(folder, str(os.getpid())), "w", encoding="utf-8"):
+        pass
+    time.sleep(seconds)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
+def test_a_killed_server_is_reported_and_its_workers_ended(tmp_path):
     import signal
 
     with Server(lambda: None) as server:
-        ticket = server.submit([partial(_sleep, 30) for _ in range(4)], workers=2)
-        time.sleep(0.5)
-        os.kill(server.pid, signal.SIGKILL)  # its workers keep running, orphaned
+        ticket = server.submit([partial(_note_pid_and_sleep, str(tmp_path), 30)
+                                for _ in range(4)], workers=2)
+        deadline = time.monotonic() + 10
+        while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        workers = [int(p.name) for p in tmp_path.iterdir()]
+        assert len(workers) == 2 and all(_running(pid) for pid in workers)
+        os.kill(server.pid, signal.SIGKILL)
         start = time.monotonic()
         with pytest.raises(RuntimeError, match="ended without a result"):
             server.results(ticket)
         assert time.monotonic() - start < 10
-        os.killpg(server.pid, signal.SIGKILL)  # the orphans, still in its process group
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in workers)  # not left drawing, orphaned
+
+
+def test_stopping_does_not_wait_for_a_queued_batch():
+    start = time.monotonic()
+    with pytest.raises(KeyError), Server(lambda: None) as server:
+        server.submit([partial(_sleep, 3)], workers=1)
+        server.submit([partial(_sleep, 30)], workers=1)
+        time.sleep(0.3)
+        raise KeyError("the caller failed")
+    assert time.monotonic() - start < 3
 
 
 def test_without_fork_a_batch_runs_once_and_a_failed_prepare_fails_every_batch(monkeypatch):

@@ -59,7 +59,7 @@ def _outcome(compute: Callable[[], Any]) -> bytes:
     back as a RuntimeError naming it."""
     try:
         outcome: tuple[bool, Any, str] = (True, compute(), "")
-    except BaseException as exc:  # sent to the caller, raised there
+    except Exception as exc:  # sent to the caller, raised there (a SystemExit ends the process)
         outcome = (False, exc, traceback.format_exc())
     try:
         payload = pickle.dumps(outcome)
@@ -96,10 +96,17 @@ def fork_map(func: Callable[[Any], T], items: Sequence[Any],
     _items, _func = items, func
     try:
         with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=initializer) as pool:
+                                 initializer=partial(_start_worker, initializer)) as pool:
             return list(pool.map(_call, range(len(items))))
     finally:
         _items, _func = (), None
+
+
+def _start_worker(initializer: Callable[[], None] | None) -> None:
+    # a pool worker ends on SIGTERM, whatever handler it inherited from its parent
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if initializer is not None:
+        initializer()
 
 
 def _stop_on_term(*_: object) -> None:
@@ -108,28 +115,34 @@ def _stop_on_term(*_: object) -> None:
 
 def _server_worker(conns: Sequence[Connection]) -> None:
     """Start of a server's pool worker: drop the server's pipes, so that were the server to
-    die its caller sees the end of the replies at once, and die at once when stopped."""
+    die its caller would see the end of the replies at once."""
     for conn in conns:
         conn.close()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _serve(prepare: Callable[[], None], requests: Connection, replies: Connection) -> None:
+def _serve(prepare: Callable[[], None], requests: Connection, replies: Connection,
+           caller: int) -> None:
     """The loop of a ``Server`` process: prepare, then run each batch sent, in order; stop
-    at the caller's close, or when the caller is gone."""
-    caller = os.getppid()
-    prepared = _outcome(prepare)
+    at the caller's close, or when the caller (process ``caller``) is gone."""
+    try:
+        _batches(_outcome(prepare), requests, replies, caller)
+    finally:
+        _discard(requests)
+        replies.close()
+
+
+def _batches(prepared: bytes, requests: Connection, replies: Connection, caller: int) -> None:
     while True:
+        if os.getppid() != caller:  # the caller died: no one will read the results
+            return
         if not requests.poll(1.0):
-            if os.getppid() != caller:  # the caller died: no one will read the results
-                break
             continue
         try:
             message = requests.recv_bytes()
         except EOFError:  # the caller ended without saying so
-            break
+            return
         if not message:  # the caller's close(): no more batches
-            break
+            return
 
         def batch(path: str = message.decode("utf-8")) -> list[Any]:
             with open(path, "rb") as handle:
@@ -144,8 +157,17 @@ def _serve(prepare: Callable[[], None], requests: Connection, replies: Connectio
         try:
             replies.send_bytes(outcome)
         except OSError:  # e.g. a broken pipe: the caller is gone
-            break
-    replies.close()
+            return
+
+
+def _discard(requests: Connection) -> None:
+    """Remove the files of the batches sent but not run (the caller gone or stopping)."""
+    with contextlib.suppress(EOFError, OSError):
+        while requests.poll(0):
+            message = requests.recv_bytes()
+            if message:
+                with contextlib.suppress(OSError):
+                    os.unlink(message.decode("utf-8"))
 
 
 def _flush_std_streams() -> None:
@@ -191,6 +213,7 @@ class Server:
         requests_in, self._requests_out = context.Pipe(duplex=False)
         self._replies_in, replies_out = context.Pipe(duplex=False)
         _flush_std_streams()  # else text buffered here would be written twice
+        caller = os.getpid()
         pid = os.fork()
         if pid == 0:  # the server: never returns into the caller's code
             code = 1
@@ -199,7 +222,7 @@ class Server:
                 signal.signal(signal.SIGTERM, _stop_on_term)
                 self._requests_out.close()
                 self._replies_in.close()
-                _serve(prepare, requests_in, replies_out)
+                _serve(prepare, requests_in, replies_out, caller)
                 code = 0
             except (SystemExit, KeyboardInterrupt):
                 pass
@@ -207,8 +230,11 @@ class Server:
                 with contextlib.suppress(Exception):
                     traceback.print_exc()  # the caller only sees the exit code
             finally:
-                _flush_std_streams()
-                os._exit(code)
+                try:  # a second SIGTERM must not carry this copy into the caller's code
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                    _flush_std_streams()
+                finally:
+                    os._exit(code)
         self._pid = pid
         with contextlib.suppress(OSError):  # also here: no stop may come before the child's
             os.setpgid(pid, pid)
@@ -253,7 +279,8 @@ class Server:
         while len(self._replies) <= ticket:
             try:
                 self._replies.append(self._replies_in.recv_bytes())
-            except EOFError:
+            except EOFError:  # it died: its workers (its group, held by it until reaped) too
+                self._signal(signal.SIGKILL)
                 self._replies.append(_ended_without_result(self._wait()))
         return _raise_or_return(self._replies[ticket])
 
@@ -277,21 +304,28 @@ class Server:
             raise value
         return value
 
-    def stop(self) -> None:
-        """Stop the server and its workers now (their results are lost), then close."""
+    def _signal(self, number: int) -> None:
+        """Signal the server's process group, only while the server is not reaped (until
+        then its pid, the group's id, cannot be reused)."""
         if self._pid is not None and self._status is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._pid, signal.SIGTERM)
-        self.close()
+                os.killpg(self._pid, number)
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Stop the server and its workers now (their results are lost), then close."""
+        if self._pid is not None and not self._requests_out.closed:
+            self._signal(signal.SIGTERM)
+            self._signal(signal.SIGCONT)  # a stopped process acts on SIGTERM only when resumed
+        self.close(stopped=True)
+
+    def close(self, stopped: bool = False) -> None:
         """Wait for the batches sent and end the server (at once if none was sent); results
         not asked for are then lost."""
         if self._pid is None or self._requests_out.closed:
             return
-        if not self._sent and self._status is None:  # it is only preparing: no need to wait
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._pid, signal.SIGTERM)
+        if not self._sent and not stopped:  # it is only preparing: no need to wait
+            self._signal(signal.SIGTERM)
+            self._signal(signal.SIGCONT)
         # a message, not only closing our end: a process forked from the caller may hold it
         with contextlib.suppress(OSError):
             self._requests_out.send_bytes(b"")

@@ -16,7 +16,6 @@ CPUs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from pathlib import Path
@@ -41,18 +40,18 @@ def _input_table(data: Any) -> Any:
 
 def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
                    previous: Path | None = None, screening_path: Path | None = None,
-                   drawer: Server | None = None) -> dict[str, Any]:
+                   *, drawer: Server) -> dict[str, Any]:
     """Write every output into ``staging``; returns the summary dictionary.
 
     ``loaded`` is what ``report._load`` returns; its long table may be None (it is then
     made here, once the appraisal figures are sent). ``drawer`` (a ``workers.Server``
-    prepared with ``figures.preload``) draws the figures; without one, one is started here.
+    prepared with ``figures.preload``, which the caller closes) draws the figures.
     """
     from .. import figures
     from . import figure_panels
     from .appraisal_view import appraisal_concern
     from .painter import Painter
-    from .workers import Server, fork_map, run_job
+    from .workers import fork_map, run_job
 
     bibliography, protocol, records, table, findings = loaded
     labels = {key: bibliography.label(key) for key in bibliography}
@@ -62,47 +61,44 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
         appraisal = figure_panels.appraisal_spec(records, labels, concern)
         painter.draw("appraisal", figures.traffic_light_plot, appraisal)
         painter.draw("appraisal_summary", figures.appraisal_summary_plot, appraisal)
-    with contextlib.ExitStack() as stack:
-        if drawer is None:
-            drawer = stack.enter_context(Server(figures.preload))
-        jobs = painter.jobs()  # none when reused from the previous report
-        early = drawer.submit(jobs, workers=1) if jobs else None  # beside the main analyses
-        # imported once the appraisal figures are on their way: the server draws meanwhile
-        from ..registry.screening import load_screening
-        from .analyses import collect_scenarios, run_analyses, scenario_tasks, with_sensitivity
-        from .report import _json_safe, _summary_json
-        from .report_page import build_page
+    jobs = painter.jobs()  # none when reused from the previous report
+    early = drawer.submit(jobs, workers=1) if jobs else None  # beside the main analyses
+    # imported once the appraisal figures are on their way: the server draws meanwhile
+    from ..registry.screening import load_screening
+    from .analyses import collect_scenarios, run_analyses, scenario_tasks, with_sensitivity
+    from .report import _json_safe, _summary_json
+    from .report_page import build_page
 
-        screening = (load_screening(screening_path, records)
-                     if screening_path is not None and screening_path.is_file() else None)
-        if table is None:
-            from ..registry.load import study_table
+    screening = (load_screening(screening_path, records)
+                 if screening_path is not None and screening_path.is_file() else None)
+    if table is None:
+        from ..registry.load import study_table
 
-            table = study_table(records)
-        cache: dict[Any, Any] = {}
-        results = run_analyses(records, table, protocol, bibliography, findings,
-                               scenarios=False, cache=cache)
-        summary = _summary_json(results, sha, bibliography)
-        directions, signs, left_out = _synthesis(summary, records, labels, protocol, concern)
-        _plan_figures(painter, results, summary, protocol, bibliography, labels, concern,
-                      directions, signs, left_out, screening, records)
-        # the scenarios and the figures are independent: they run side by side, the figures
-        # on the server's workers (one per CPU), the scenarios on one CPU fewer (in this
-        # process, on two CPUs), so that no more processes than needed share the CPUs
-        jobs = painter.jobs()
-        drawings = drawer.submit(jobs) if jobs else None
-        cpus = os.cpu_count() or 1
-        scenarios = fork_map(run_job, scenario_tasks(records, table, protocol, bibliography,
-                                                     findings, cache),
-                             max(1, cpus - 1) if jobs else cpus)
-        results = with_sensitivity(results, collect_scenarios(protocol, scenarios))
-        summary["sensitivity"] = {aid: dict(r.sensitivity) for aid, r in results.items()}
-        # the tables and texts need no figure: written while the server still draws
-        frames, context, cited = _write_documents(staging, summary, results, loaded, labels,
-                                                  concern, directions, signs, left_out)
-        for batch in (drawings, early):
-            if batch is not None:
-                drawer.results(batch)
+        table = study_table(records)
+    cache: dict[Any, Any] = {}
+    results = run_analyses(records, table, protocol, bibliography, findings,
+                           scenarios=False, cache=cache)
+    summary = _summary_json(results, sha, bibliography)
+    directions, signs, left_out = _synthesis(summary, records, labels, protocol, concern)
+    _plan_figures(painter, results, summary, protocol, bibliography, labels, concern,
+                  directions, signs, left_out, screening, records)
+    # the scenarios and the figures are independent: they run side by side, the figures
+    # on the server's workers (one per CPU), the scenarios on one CPU fewer (in this
+    # process, on two CPUs), so that no more processes than needed share the CPUs
+    jobs = painter.jobs()
+    drawings = drawer.submit(jobs) if jobs else None
+    cpus = os.cpu_count() or 1
+    scenarios = fork_map(run_job, scenario_tasks(records, table, protocol, bibliography,
+                                                 findings, cache),
+                         max(1, cpus - 1) if jobs else cpus)
+    results = with_sensitivity(results, collect_scenarios(protocol, scenarios))
+    summary["sensitivity"] = {aid: dict(r.sensitivity) for aid, r in results.items()}
+    # the tables and texts need no figure: written while the server still draws
+    frames, context, cited = _write_documents(staging, summary, results, loaded, labels,
+                                              concern, directions, signs, left_out)
+    for batch in (drawings, early):
+        if batch is not None:
+            drawer.results(batch)
     painter.write_keys()
     _write_text(staging / "report.html", build_page(staging, summary, frames, protocol,
                                                     bibliography, labels, context, cited))

@@ -125,13 +125,14 @@ def _serve(prepare: Callable[[], None], requests: Connection, replies: Connectio
     """The loop of a ``Server`` process: prepare, then run each batch sent, in order; stop
     at the caller's close, or when the caller (process ``caller``) is gone."""
     try:
-        _batches(_outcome(prepare), requests, replies, caller)
+        _run_batches(_outcome(prepare), requests, replies, caller)
     finally:
         _discard(requests)
         replies.close()
 
 
-def _batches(prepared: bytes, requests: Connection, replies: Connection, caller: int) -> None:
+def _run_batches(prepared: bytes, requests: Connection, replies: Connection,
+                 caller: int) -> None:
     while True:
         if os.getppid() != caller:  # the caller died: no one will read the results
             return
@@ -196,10 +197,9 @@ class Server:
     the caller closes it or is gone.
     """
 
-    def __init__(self, prepare: Callable[[], None], workers: int | None = None) -> None:
+    def __init__(self, prepare: Callable[[], None]) -> None:
         self._prepare: Callable[[], None] | None = prepare
         self._prepare_error: BaseException | None = None
-        self._workers = workers
         self._batches: list[Sequence[Callable[[], Any]]] = []  # without fork
         self._done: dict[int, tuple[bool, Any]] = {}  # without fork
         self._replies: list[bytes] = []
@@ -253,14 +253,14 @@ class Server:
         return self._status
 
     def submit(self, calls: Sequence[Callable[[], T]], workers: int | None = None) -> int:
-        """Send a batch of calls, to run on ``workers`` processes (default: the server's);
+        """Send a batch of calls, to run on ``workers`` processes (default: one per CPU);
         returns its ticket for ``results``."""
         if self._pid is None:
             self._batches.append(list(calls))
             return len(self._batches) - 1
         if self._requests_out.closed:
             raise RuntimeError("Server.submit: the server was closed")
-        payload = pickle.dumps((workers or self._workers, list(calls)))  # before any state
+        payload = pickle.dumps((workers, list(calls)))  # before any state changes
         fd, path = tempfile.mkstemp(prefix="blastic-meta-", suffix=".calls")
         self._files.append(path)
         with os.fdopen(fd, "wb") as handle:

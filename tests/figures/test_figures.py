@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import subprocess
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
@@ -30,7 +32,8 @@ from blastic_meta.figures import (
     save_figure,
     sensitivity_plot,
 )
-from blastic_meta.figures.io import style_context, write_png
+from blastic_meta.figures import io as figure_io
+from blastic_meta.figures.io import FONT, style_context, write_png
 
 LABELS_A = ["Alpha et al. 2016", "Bravo et al. 2021", "Charlie 2019"]
 LABELS_B = ["Delta et al. 2018", "Echo and Fox 2020"]
@@ -174,14 +177,35 @@ def test_no_global_state_changes(tmp_path: Path) -> None:
     try:
         before_err = np.geterr()
         before_rc = dict(mpl.rcParams)
+        before_font = font_manager._get_font
         save_figure(forest_plot(two_block_spec()), tmp_path / "forest")
         save_figure(leave_one_out_plot(loo_frame(), overall()), tmp_path / "loo")
         save_figure(funnel_plot([0.1, 0.3, -0.2], [0.1, 0.2, 0.3], 0.05, contour_null=0.0),
                     tmp_path / "funnel")
         assert np.geterr() == before_err
         assert dict(mpl.rcParams) == before_rc
+        assert font_manager._get_font is before_font
     finally:
         np.seterr(**old_err)
+
+
+def test_fonts_read_from_memory_only_inside_the_style_and_change_no_byte(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    matplotlibs_own = font_manager._get_font
+    path = font_manager.findfont(FONT)
+    with style_context():
+        with style_context():  # nested, as a figure saved inside its own drawing block
+            font = font_manager.get_font(path)
+        assert font_manager._get_font is not matplotlibs_own
+        assert "BytesIO" in font.fname  # matplotlib names a font read from a file object so
+        assert "BytesIO" in font_manager.get_font(path).fname
+    assert font_manager._get_font is matplotlibs_own
+    assert os.path.samefile(font_manager.get_font(path).fname, path)
+    from_memory = save_figure(forest_plot(two_block_spec()), tmp_path / "memory" / "forest")
+    monkeypatch.setattr(figure_io, "_fonts_from_memory", contextlib.nullcontext)
+    from_file = save_figure(forest_plot(two_block_spec()), tmp_path / "file" / "forest")
+    for one, two in zip(from_memory, from_file, strict=True):
+        assert one.read_bytes() == two.read_bytes(), one.name
 
 
 def test_import_is_light_and_leaves_numpy_alone() -> None:

@@ -9,6 +9,7 @@ matplotlib is imported inside the functions: importing this module stays cheap.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import sys
@@ -68,11 +69,58 @@ def style_context() -> Iterator[None]:
     import matplotlib as mpl
     from cycler import cycler
 
-    with mpl.rc_context():
+    with mpl.rc_context(), _fonts_from_memory():
         mpl.rcdefaults()
         mpl.rcParams.update(_STYLE)
         mpl.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
         yield
+
+
+@lru_cache(maxsize=8)
+def _font_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+@lru_cache(maxsize=64)
+def _memory_font(font_filepaths: tuple[str, ...], hinting_factor: int, **options: Any) -> Any:
+    """matplotlib's own font constructor, given the font files as in-memory files."""
+    files = tuple(io.BytesIO(_font_bytes(path)) for path in font_filepaths)
+    return _MATPLOTLIB_FONT[0](files, hinting_factor, **options)
+
+
+_MATPLOTLIB_FONT: list[Any] = []  # matplotlib's font constructor, without its cache
+
+
+if hasattr(os, "register_at_fork"):  # a font is tied to its process's FreeType library
+    os.register_at_fork(after_in_child=_memory_font.cache_clear)
+
+
+@contextlib.contextmanager
+def _fonts_from_memory() -> Iterator[None]:
+    """matplotlib's fonts read from memory instead of through a file, inside this block only.
+
+    matplotlib gives FreeType its font files as Python file objects, so every glyph loaded
+    for measuring or drawing text costs a Python ``seek`` and ``read`` on the file: about
+    three quarters of the time of laying out a label. Laying out and drawing text is the
+    largest part of drawing these figures, and the same file held in a ``BytesIO`` makes the
+    figures about a fifth faster, with identical output. matplotlib has no public way to do
+    this, so its (private, cached) font constructor is swapped for the block's duration and
+    left alone if it has changed shape.
+    """
+    from matplotlib import font_manager
+
+    original = getattr(font_manager, "_get_font", None)
+    constructor = getattr(original, "__wrapped__", None)
+    if original is _memory_font or constructor is None:  # already swapped, or changed shape
+        yield
+        return
+    _MATPLOTLIB_FONT[:] = [constructor]
+    font_manager._get_font = _memory_font
+    try:
+        yield
+    finally:
+        font_manager._get_font = original
 
 
 @lru_cache(maxsize=4096)

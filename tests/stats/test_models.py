@@ -411,3 +411,23 @@ def test_trim_and_fill_oscillation_raises_like_metafor():
 def test_overflowing_values_are_rejected_clearly():
     with pytest.raises(InputError, match="too extreme"):
         pool([1e200, -1e200, 3.0], [1.0, 1.0, 1.0])
+
+
+def test_engine_result_equals_the_dataclass_constructor_and_checks_its_fields():
+    import dataclasses
+
+    from blastic_meta.stats.models import _make_result
+
+    yi, vi = bcg()
+    fit = pool(yi, vi, method="REML", mods=np.arange(13.0))
+    fields = {f.name: getattr(fit, f.name) for f in dataclasses.fields(fit)}
+    assert set(fit.__dict__) == set(fields)  # the engine gave every field, no other
+    rebuilt = PooledResult(**fields)
+    assert rebuilt.to_dict() == fit.to_dict()
+    assert rebuilt.summary() == fit.summary()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fit.tau2 = 0.0  # type: ignore[misc]
+    with pytest.raises(TypeError, match=r"\['tau2'\]"):
+        _make_result(**{n: x for n, x in fields.items() if n != "tau2"})
+    with pytest.raises(TypeError, match=r"\['extra'\]"):
+        _make_result(**fields, extra=1)

@@ -11,10 +11,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import optimize, stats
 
 from blastic_meta.errors import ConvergenceError
 from blastic_meta.stats import tau2 as t2
+from blastic_meta.stats._gls import _score_small
 
 # dat.bcg (Colditz et al. 1994), log risk ratios as metafor escalc(measure="RR")
 TPOS = [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27]
@@ -274,3 +277,45 @@ def test_qprofile_upper_bound_is_not_capped():
     assert ub == pytest.approx(6246.166002, rel=1e-8)
     assert loop_q(y, v, ub) == pytest.approx(stats.chi2.ppf(0.025, 2), rel=1e-9)
     assert lb == pytest.approx(35.2634086735, rel=1e-9)
+
+
+def _score_from_matrices(y, v, tau2, method):
+    """The ML/REML score, its derivative and information from the k x k matrix P (no
+    shortcut): REML (y'PPy - tr P, -2 y'PPPy + tr PP, tr PP); ML with W in place of the
+    traces' P."""
+    w = 1.0 / (v + tau2)
+    P = np.diag(w) - np.outer(w, w) / w.sum()
+    py = P @ y
+    yppy, ypppy = py @ py, py @ P @ py
+    if method == "ML":
+        return yppy - w.sum(), -2.0 * ypppy + w @ w, w @ w
+    return yppy - np.trace(P), -2.0 * ypppy + np.trace(P @ P), np.trace(P @ P)
+
+
+@given(st.integers(2, 40), st.integers(0, 10_000), st.floats(0.0, 50.0),
+       st.sampled_from(["ML", "REML"]))
+@settings(max_examples=200, deadline=None)
+def test_score_loops_and_arrays_agree_with_the_matrix_formula(k, seed, tau2, method):
+    # up to _gls._SMALL_K studies the score is summed over Python floats, above it with arrays
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(0.001, 2.0, k)
+    y = rng.normal(0.0, 1.0, k) * rng.uniform(0.1, 5.0)
+    got = t2.Gls(y, v, None).score(tau2, method)
+    want = _score_from_matrices(y, v, tau2, method)
+    for g, w in zip(got, want, strict=True):
+        assert g == pytest.approx(w, rel=1e-9, abs=1e-9 * (1.0 + abs(want[1])))
+
+
+def test_small_k_overflow_meets_numpy_error_handling():
+    # w^3 overflows in the score of the Newton search (not in the grid or the scale): the
+    # loop over floats gives a non-finite value silently; the score then takes the arrays,
+    # whose errstate turns the overflow into an error, and pool into a clear InputError
+    from blastic_meta import InputError, pool
+
+    y, v = np.array([0.0, 1e-55, 2e-55, 5e-56]), np.full(4, 1e-110)
+    looped = _score_small(y.tolist(), v.tolist(), 1e-111, False)
+    assert not math.isfinite(looped[0] + looped[1])
+    with np.errstate(over="raise", invalid="raise"), pytest.raises(FloatingPointError):
+        t2.Gls(y, v, None).score(1e-111, "REML")
+    with pytest.raises(InputError, match="too extreme"):
+        pool(y, v)

@@ -113,9 +113,9 @@ class Gls:
         P = W - w w'/sum(w), y'PPy = |w e|^2, y'PPPy = sum(w (w e)^2) - (sum w^2 e)^2/sum(w).
 
         Up to ``_SMALL_K`` studies the sums are taken in two plain loops over Python floats
-        (``_score_small``), which is three times faster than a dozen array operations on a
-        dozen values; a value that is not finite is recomputed here, so that overflow is met
-        by numpy's error handling as it is for larger k."""
+        (``_score_small``), at a fraction of the cost of a dozen array operations on a dozen
+        values; a value that is not finite is recomputed here, so that overflow is met by
+        numpy's error handling as it is for larger k."""
         if self.k <= _SMALL_K:
             out = _score_small(*self.lists(), tau2, method == "ML")
             if math.isfinite(out[0] + out[1]):
@@ -196,7 +196,6 @@ class Gls:
         if self._lists is None:
             self._lists = (self.y.tolist(), self.v.tolist())
         return self._lists
-
 
 
 def _score_small(y: list[float], v: list[float], tau2: float,

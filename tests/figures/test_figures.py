@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import subprocess
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from PIL import Image
 
 from blastic_meta.errors import InputError
@@ -193,19 +195,32 @@ def test_fonts_read_from_memory_only_inside_the_style_and_change_no_byte(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     matplotlibs_own = font_manager._get_font
     path = font_manager.findfont(FONT)
+    on_file = font_manager.get_font(path)
     with style_context():
         with style_context():  # nested, as a figure saved inside its own drawing block
-            font = font_manager.get_font(path)
-        assert font_manager._get_font is not matplotlibs_own
-        assert "BytesIO" in font.fname  # matplotlib names a font read from a file object so
-        assert "BytesIO" in font_manager.get_font(path).fname
+            in_memory = font_manager.get_font(path)
+        assert font_manager._get_font is figure_io._memory_font
+        assert font_manager.get_font(path) is in_memory
+        assert in_memory is not on_file
+        assert os.path.samefile(os.fspath(in_memory.fname), path)  # still names its file
     assert font_manager._get_font is matplotlibs_own
-    assert os.path.samefile(font_manager.get_font(path).fname, path)
+    assert font_manager.get_font(path) is on_file
+
+    def pdf() -> bytes:  # a PDF embeds the font file it finds by the font's name
+        fig = Figure()
+        fig.text(0.5, 0.5, "Kyphoplasty $x^2$")
+        with style_context():
+            handle = io.BytesIO()
+            fig.savefig(handle, format="pdf", metadata={"CreationDate": None})
+        return handle.getvalue()
+
     from_memory = save_figure(forest_plot(two_block_spec()), tmp_path / "memory" / "forest")
+    pdf_from_memory = pdf()
     monkeypatch.setattr(figure_io, "_fonts_from_memory", contextlib.nullcontext)
     from_file = save_figure(forest_plot(two_block_spec()), tmp_path / "file" / "forest")
     for one, two in zip(from_memory, from_file, strict=True):
         assert one.read_bytes() == two.read_bytes(), one.name
+    assert pdf_from_memory == pdf()
 
 
 def test_import_is_light_and_leaves_numpy_alone() -> None:

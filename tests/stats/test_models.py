@@ -408,9 +408,17 @@ def test_trim_and_fill_oscillation_raises_like_metafor():
         pool(y, v, method="HE").trim_and_fill()
 
 
-def test_overflowing_values_are_rejected_clearly():
+@pytest.mark.parametrize(("y", "v"), [
+    ([1e200, -1e200, 3.0], [1.0, 1.0, 1.0]),  # numpy's overflow
+    ([1.7e308, 1.7e308, 0.5], [1.0, 1.0, 1.0]),  # finite, but the sum overflows: no warning
+    ([6e126, -3e126, 1e126], [5e12, 6e12, 7e12]),  # a Python float's power in the search
+    ([8e12, -3e12, 1e12], [4e172, 5e172, 6e172]),  # weights that underflow to 0 (ML)
+    ([6.9e-89, -3e-89, 1e-89], [4.7e-303, 6e-303, 5e-303]),
+])
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_overflowing_values_are_rejected_clearly(y, v, method):
     with pytest.raises(InputError, match="too extreme"):
-        pool([1e200, -1e200, 3.0], [1.0, 1.0, 1.0])
+        pool(y, v, method=method)
 
 
 def test_engine_result_equals_the_dataclass_constructor_and_checks_its_fields():

@@ -82,10 +82,26 @@ def _font_bytes(path: str) -> bytes:
         return handle.read()
 
 
+class _FontFile(io.BytesIO):
+    """A font file held in memory that still names its path: matplotlib takes a font's
+    ``fname`` (``str`` of the file object, or the object itself before matplotlib 3.10) as
+    the path of the file to embed in a PDF or PostScript file."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(_font_bytes(path))
+        self.name = path
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __fspath__(self) -> str:
+        return self.name
+
+
 @lru_cache(maxsize=64)
 def _memory_font(font_filepaths: tuple[str, ...], hinting_factor: int, **options: Any) -> Any:
     """matplotlib's own font constructor, given the font files as in-memory files."""
-    files = tuple(io.BytesIO(_font_bytes(path)) for path in font_filepaths)
+    files = tuple(_FontFile(path) for path in font_filepaths)
     return _MATPLOTLIB_FONT[0](files, hinting_factor, **options)
 
 
@@ -106,7 +122,8 @@ def _fonts_from_memory() -> Iterator[None]:
     largest part of drawing these figures, and the same file held in a ``BytesIO`` makes the
     figures about a fifth faster, with identical output. matplotlib has no public way to do
     this, so its (private, cached) font constructor is swapped for the block's duration and
-    left alone if it has changed shape.
+    left alone if it has changed shape. (The swap is seen by every thread of the process;
+    a font read from memory gives the same bytes in every format, PDF included.)
     """
     from matplotlib import font_manager
 

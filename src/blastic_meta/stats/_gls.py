@@ -137,13 +137,14 @@ class Gls:
         """The ML or REML score at every tau^2 in ``ts`` (vectorised without moderators)."""
         if not self.int_only:
             return np.array([self.score(float(t), method)[0] for t in ts])
-        W = 1.0 / (self.v + ts[:, None])
-        S = _SUM(W, axis=1)
-        py = W * (self.y - ((W @ self.y) / S)[:, None])
-        yppy = _SUM(py * py, axis=1)
+        W = 1.0 / (self.v[None, :] + ts[:, None])
+        S = W.sum(axis=1)
+        e = self.y[None, :] - ((W @ self.y) / S)[:, None]
+        py = W * e
+        yppy = np.einsum("ij,ij->i", py, py)
         if method == "ML":
             return yppy - S
-        return yppy - (S - _SUM(W * W, axis=1) / S)
+        return yppy - (S - np.einsum("ij,ij->i", W, W) / S)
 
     def _traces(self, w: np.ndarray, vb: np.ndarray) -> tuple[float, float]:
         """tr(P) and tr(PP)."""

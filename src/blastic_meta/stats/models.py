@@ -71,7 +71,7 @@ POOL_METHODS = (*METHODS, *EQUAL_EFFECTS)
 
 _EPS = np.finfo(float).eps
 _NAN = math.nan
-_SUM = np.add.reduce
+_MAX, _MIN = np.maximum.reduce, np.minimum.reduce
 
 
 class _Deferred:
@@ -336,9 +336,9 @@ def _validate(yi: Any, vi: Any, method: Any, test: Any, level: Any, pi: Any, adh
     v = as_vector("vi", vi)
     # one pass for the common case of valid input; the checks that name the position of a
     # bad value run only when something is wrong
-    # (a sum is finite only if every value is; one that overflows takes the long way)
-    if not (y.shape == v.shape and v.size
-            and math.isfinite(float(_SUM(y)) + float(_SUM(v))) and float(v.min()) > 0.0):
+    # (the extremes propagate NaN, and are finite only if every value is)
+    if not (y.shape == v.shape and v.size and float(_MAX(np.abs(y))) < math.inf
+            and float(_MIN(v)) > 0.0 and float(_MAX(v)) < math.inf):
         check_same_length(("yi", "vi"), (y, v))
         check_finite("yi", y)
         check_vi(v)
@@ -417,7 +417,7 @@ def pool(
     try:
         with np.errstate(over="raise", invalid="raise"):
             return _fit(y, v, M, names, method, test, lev, pi, bool(adhoc), i2)
-    except FloatingPointError as exc:
+    except ArithmeticError as exc:  # numpy's overflow, or Python's on the search's floats
         raise InputError(f"yi, vi: the values are too extreme to fit in floating point ({exc}); "
                          "rescale the effect sizes") from None
 

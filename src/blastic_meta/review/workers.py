@@ -311,11 +311,14 @@ class Server:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._pid, number)
 
+    def _terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+        self._signal(signal.SIGCONT)  # a stopped process acts on SIGTERM only when resumed
+
     def stop(self) -> None:
         """Stop the server and its workers now (their results are lost), then close."""
         if self._pid is not None and not self._requests_out.closed:
-            self._signal(signal.SIGTERM)
-            self._signal(signal.SIGCONT)  # a stopped process acts on SIGTERM only when resumed
+            self._terminate()
         self.close(stopped=True)
 
     def close(self, stopped: bool = False) -> None:
@@ -324,8 +327,7 @@ class Server:
         if self._pid is None or self._requests_out.closed:
             return
         if not self._sent and not stopped:  # it is only preparing: no need to wait
-            self._signal(signal.SIGTERM)
-            self._signal(signal.SIGCONT)
+            self._terminate()
         # a message, not only closing our end: a process forked from the caller may hold it
         with contextlib.suppress(OSError):
             self._requests_out.send_bytes(b"")

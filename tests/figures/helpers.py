@@ -6,6 +6,8 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.path import Path as MarkerPath
 from matplotlib.text import Text
 
 from blastic_meta.figures import save_figure
@@ -18,6 +20,13 @@ def texts(fig: Figure) -> list[str]:
         found += [t.get_text() for t in ax.texts]
         found += [ax.get_xlabel(), ax.get_ylabel()]
     return [t for t in found if t]
+
+
+def symbols(fig: Figure) -> list[str]:
+    """The symbols of the figure's risk-of-bias marks (``judgement.draw_mark``), each drawn
+    as a marker made of its glyphs and labelled with the symbol, in drawing order."""
+    return [a.get_label() for a in fig.get_children()
+            if isinstance(a, Line2D) and isinstance(a.get_marker(), MarkerPath)]
 
 
 def gids(fig: Figure) -> list[str]:

@@ -15,10 +15,11 @@ from blastic_meta.figures import (
     appraisal_summary_plot,
     traffic_light_plot,
 )
-from blastic_meta.figures.judgement import ANSWERS, JUDGEMENTS
+from blastic_meta.figures.io import FONT
+from blastic_meta.figures.judgement import ANSWERS, JUDGEMENTS, symbol_marker
 
 from .examples import CASE_SERIES_ITEMS, CASE_SERIES_WORDING, COHORT_ITEMS, Y, appraisal_spec
-from .helpers import gids, saved, texts
+from .helpers import gids, saved, symbols, texts
 
 
 def _markers(fig, prefix: str) -> dict[str, object]:
@@ -52,8 +53,9 @@ def test_texts_codes_wording_and_not_appraised() -> None:
         assert text in shown, text
     assert shown.count("not appraised") == 2  # the row's cells and the legend
     assert all(any(w.startswith(line[:20]) for line in shown) for w in CASE_SERIES_WORDING)
-    symbols = [t for t in shown if t in ("+", "\u2212", "?", "NA", "!", "\u00d7")]
-    assert symbols.count("NA") == 2  # Bravo's Q10 and the legend
+    marks = symbols(traffic_light_plot(spec))
+    assert marks.count("NA") == 2  # Bravo's Q10 and the legend
+    assert not {"+", "\u2212", "?", "NA", "!", "\u00d7"} & set(shown)  # drawn, not set as text
 
 
 def test_unanswered_legend_only_when_an_item_is_unanswered() -> None:
@@ -138,3 +140,31 @@ def test_svg_keeps_text_and_gids(tmp_path: Path) -> None:
     svg = saved(traffic_light_plot(appraisal_spec()), tmp_path)[".svg"].decode()
     assert ">not appraised<" in svg and 'id="cell-0-0-0"' in svg
     assert "block-title-1" in gids(traffic_light_plot(appraisal_spec()))
+
+
+@pytest.mark.parametrize("symbol", ["+", "\u2212", "?", "NA", "!", "\u00d7"])
+def test_symbol_marker_draws_the_glyph_at_its_size_centred_on_its_ink(symbol: str) -> None:
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.markers import MarkerStyle
+    from matplotlib.textpath import TextPath
+    from matplotlib.transforms import Affine2D
+
+    size = 9.62
+    path, markersize = symbol_marker(symbol, size)
+    glyph = TextPath((0, 0), symbol, size=size, prop=FontProperties(family=FONT, weight="bold"))
+    # as Line2D draws a marker: matplotlib's own rescaling, then the marker size in points
+    style = MarkerStyle(path)
+    drawn = style.get_path().transformed(style.get_transform() + Affine2D().scale(markersize))
+    box, want = drawn.get_extents(), glyph.get_extents()
+    assert (box.width, box.height) == pytest.approx((want.width, want.height), rel=1e-12)
+    assert ((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2) == pytest.approx((0, 0), abs=1e-12)
+
+
+def test_each_cell_carries_the_symbol_of_its_answer() -> None:
+    fig = traffic_light_plot(appraisal_spec())
+    marks = {a.get_gid(): a for a in fig.artists if a.get_gid()}
+    assert marks["cell-0-0-3-symbol"].get_label() == ANSWERS["no"].symbol
+    assert marks["cell-0-1-9-symbol"].get_label() == ANSWERS["not_applicable"].symbol
+    assert marks["overall-0-1-symbol"].get_label() == JUDGEMENTS["high"].symbol
+    assert marks["cell-0-0-3-symbol"].get_markerfacecolor() == ANSWERS["no"].ink
+    assert "overall-0-3-symbol" not in marks  # not appraised: a pale circle, no symbol

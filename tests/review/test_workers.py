@@ -72,6 +72,19 @@ def test_parallel_figures_are_the_bytes_of_sequential_ones(tmp_path):
     assert len(out[1]) == 6 and out[1] == out[2]
 
 
+def test_figures_with_the_most_input_are_handed_out_first(tmp_path):
+    painter = Painter(tmp_path)
+    for name, rows in (("small", 1), ("large", 30), ("medium", 8), ("also_medium", 8)):
+        painter.draw(name, _figure_of_rows, ["row"] * rows)
+    names = [job.args[1] for job in painter.jobs()]
+    assert names == ["large", "medium", "also_medium", "small"]  # ties keep their order
+    assert painter.jobs() == []
+
+
+def _figure_of_rows(rows: list[str]) -> None:
+    raise AssertionError("not drawn in this test")
+
+
 # --- Server: calls travel pickled, so they are module-level functions or partials of them ---
 
 def _square_pid(x: int) -> tuple[int, int]:

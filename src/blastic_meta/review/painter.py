@@ -61,7 +61,8 @@ class Painter:
         self.keys: dict[str, str] = {}
         self._old: dict[str, str] = {}
         self._code = _code_version()
-        self._pending: list[tuple[str, Any, tuple[Any, ...], dict[str, Any]]] = []
+        # (size of the inputs' text, name, function, args, kwargs) of each figure to draw
+        self._pending: list[tuple[int, str, Any, tuple[Any, ...], dict[str, Any]]] = []
         if previous is not None and (previous / KEYS_FILE).is_file():
             try:
                 self._old = json.loads((previous / KEYS_FILE).read_text(encoding="utf-8"))
@@ -70,8 +71,8 @@ class Painter:
 
     def draw(self, name: str, func: Any, *args: Any, **kwargs: Any) -> list[Path]:
 
-        key = hashlib.sha256("\0".join(
-            [self._code, func.__name__, _stable(args), _stable(kwargs)]).encode()).hexdigest()
+        inputs = _stable(args) + "\0" + _stable(kwargs)
+        key = hashlib.sha256("\0".join([self._code, func.__name__, inputs]).encode()).hexdigest()
         self.keys[name] = key
         targets = [self.folder / f"{name}.svg", self.folder / f"{name}.png"]
         if self.previous is not None and self._old.get(name) == key:
@@ -81,14 +82,21 @@ class Painter:
                 for src, dst in zip(sources, targets, strict=True):
                     shutil.copyfile(src, dst)
                 return targets
-        self._pending.append((name, func, args, kwargs))
+        self._pending.append((len(inputs), name, func, args, kwargs))
         return targets
 
     def jobs(self) -> list[Callable[[], None]]:
         """The pending figures as calls that draw and save one each (the caller runs them
-        where it likes, e.g. beside other work in ``workers.fork_map``); none stay pending."""
+        where it likes, e.g. beside other work in ``workers.fork_map``); none stay pending.
+
+        The figures with the most input come first: workers that take the next call when
+        they finish one then end on small figures, so no CPU waits long for the last figure
+        (longest job first; Graham 1969). The size of the inputs' text stands for the
+        drawing work; ties keep the order the figures were asked for.
+        """
         jobs, self._pending = self._pending, []
-        return [partial(_render, self.folder, *job) for job in jobs]
+        jobs.sort(key=lambda job: -job[0])  # stable: equal sizes keep their order
+        return [partial(_render, self.folder, *job[1:]) for job in jobs]
 
     def finish(self, workers: int | None = None) -> None:
         """Draw every pending figure; ``workers`` processes (default: one per CPU)."""

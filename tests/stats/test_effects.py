@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blastic_meta import InputError, effect_sizes
-from blastic_meta.stats.effects import MEASURES
+from blastic_meta.stats.effects import MEASURES, effect_values
 
 # inputs shared by the cases below
 PREPOST = dict(m1i=[7.2, 6.8, 8.1], m2i=[3.1, 2.5, 4.0], sd1i=[1.9, 2.2, 1.5],
@@ -229,6 +229,16 @@ def test_unknown_measure_lists_the_valid_codes():
 def test_bad_input_names_argument_position_and_form(measure, arrays, message):
     with pytest.raises(InputError, match=message):
         effect_sizes(measure, **arrays)
+    with pytest.raises(InputError, match=message):  # the same checks without the table
+        effect_values(measure, **arrays)
+
+
+@pytest.mark.parametrize("measure", sorted(METAFOR))
+def test_effect_values_are_the_yi_and_vi_columns_of_effect_sizes(measure):
+    yi, vi = effect_values(measure, **INPUTS[measure])
+    table = effect_sizes(measure, **INPUTS[measure])
+    assert yi.tobytes() == table["yi"].to_numpy().tobytes()
+    assert vi.tobytes() == table["vi"].to_numpy().tobytes()
 
 
 def test_pandas_series_inputs_are_accepted():

@@ -181,11 +181,11 @@ def within_contrasts(included: pd.DataFrame, spec: AnalysisSpec, protocol: Proto
         if spec.kind == "change":
             yi, vi, measure = float(a["yi"]) - float(b["yi"]), float(a["vi"]) + float(b["vi"]), "MD"
         else:
-            from ..stats.effects import effect_sizes
+            from ..stats.effects import effect_values
 
-            es = effect_sizes("OR", ai=[float(a["events"])], n1i=[float(a["total"])],
-                              ci=[float(b["events"])], n2i=[float(b["total"])])
-            yi, vi, measure = float(es["yi"].iloc[0]), float(es["vi"].iloc[0]), "log OR"
+            yis, vis = effect_values("OR", ai=[float(a["events"])], n1i=[float(a["total"])],
+                                     ci=[float(b["events"])], n2i=[float(b["total"])])
+            yi, vi, measure = float(yis[0]), float(vis[0]), "log OR"
         z = z_quantile(protocol.model.level)
         out.append(WithinContrast(study, str(a["label"]), (groups[0], groups[1]), measure, yi, vi,
                                   yi - z * math.sqrt(vi), yi + z * math.sqrt(vi)))

@@ -41,7 +41,7 @@ from ._arrays import (
     same_length,
 )
 
-__all__ = ["MEASURES", "EffectSizeError", "Measure", "effect_sizes"]
+__all__ = ["MEASURES", "EffectSizeError", "Measure", "effect_sizes", "effect_values"]
 
 #: continuity correction of metafor's escalc default (``add = 1/2, to = "only0"``)
 _ADD = 0.5
@@ -376,8 +376,20 @@ def effect_sizes(measure: str, /, *values: ArrayLike, **arrays: ArrayLike) -> pd
     0 -3.0445  2.0952
     1 -0.8473  0.4762
     """
+    arrays = _by_name(MEASURES[check_choice("measure", measure, MEASURES)], values, arrays)
+    yi, vi = effect_values(measure, **arrays)
+    table = pd.DataFrame({name: np.asarray(arrays[name]).reshape(-1) for name in arrays})
+    table["measure"] = measure
+    table["yi"] = yi
+    table["vi"] = vi
+    return table
+
+
+def effect_values(measure: str, /, **arrays: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """``yi`` and ``vi`` of ``effect_sizes(measure, **arrays)`` as two arrays, with the same
+    checks and errors, without building its table: for callers that compute effect sizes of
+    a few studies many times over (the report's analyses and sensitivity grids)."""
     spec = MEASURES[check_choice("measure", measure, MEASURES)]
-    arrays = _by_name(spec, values, arrays)
     given = set(arrays)
     unexpected = sorted(given - set(spec.accepted))
     if unexpected:
@@ -390,11 +402,7 @@ def effect_sizes(measure: str, /, *values: ArrayLike, **arrays: ArrayLike) -> pd
     values = {name: as_vector(name, arr) for name, arr in arrays.items()}
     same_length(values)
     yi, vi = spec.formula(values)
-    table = pd.DataFrame({name: np.asarray(arrays[name]).reshape(-1) for name in arrays})
-    table["measure"] = measure
-    table["yi"] = yi
-    table["vi"] = vi
-    return table
+    return np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
 
 
 def _by_name(spec: Measure, values: tuple[ArrayLike, ...],

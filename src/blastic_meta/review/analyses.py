@@ -13,7 +13,7 @@ sensitivity scenario of the protocol: the analysis rerun with one rule changed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -148,47 +148,86 @@ def run_analysis(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol
                  spec: AnalysisSpec, bibliography: Any = None, findings: Iterable[Any] = (),
                  *, light: bool = False, cache: dict[Any, Any] | None = None) -> AnalysisResult:
     """Build the input of one analysis and run every fit the protocol asks for (``light``:
-    the main fits and the comparison only, as the sensitivity scenarios need)."""
+    the main fits and the comparison only, as the sensitivity scenarios need).
+
+    Past the input table nothing reads the protocol's ``rules`` (they only select and
+    exclude rows) or its scenarios: the fits get the protocol without them, so a read
+    would fail. With a ``cache``, a light result is therefore reused for any later call
+    with the same input table, records, bibliography, analysis and other settings: a
+    scenario whose rule changes no row of this analysis costs only its input table.
+    """
     findings = list(findings)
     cache = {} if cache is None else cache
     data = build_input(records, table, protocol, spec, bibliography, findings, cache=cache)
+    fit_protocol, settings = _without_rules(protocol, cache)
+    key = ("light", id(records), id(bibliography), spec, settings, _content(data))
+    if light and key in cache:
+        return cache[key][1]
+    full, lean = _analyse(records, table, protocol, fit_protocol, spec, bibliography,
+                          findings, data, light, cache)
+    cache[key] = ((records, bibliography), lean)  # keeps the keyed objects alive
+    return full
+
+
+def _without_rules(protocol: Protocol, cache: dict[Any, Any]) -> tuple[Protocol, str]:
+    """``protocol`` with ``rules`` and ``sensitivity`` (the scenarios, which a scenario's
+    protocol does not list again) set to None, and its settings as exact JSON (the key of
+    its light results), once per protocol object."""
+    key = ("without_rules", id(protocol))
+    if key not in cache:
+        without = protocol.model_copy(update={"rules": None, "sensitivity": None})
+        cache[key] = (protocol, (without, without.model_dump_json()))  # keeps protocol alive
+    return cache[key][1]
+
+
+def _content(data: pd.DataFrame) -> str:
+    """The input table exactly, as text: its index, and each column's name, dtype and values
+    (``repr`` is exact for floats and tells 1 from 1.0, NaN from None)."""
+    return repr([data.index.tolist(),
+                 *((name, str(column.dtype), column.tolist()) for name, column in data.items())])
+
+
+def _analyse(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
+             fit_protocol: Protocol, spec: AnalysisSpec, bibliography: Any,
+             findings: list[Any], data: pd.DataFrame, light: bool, cache: dict[Any, Any],
+             ) -> tuple[AnalysisResult, AnalysisResult]:
+    """The result of ``run_analysis`` on its input ``data``, and the light result (the same
+    fits and comparison, what a light call gives)."""
+    p = fit_protocol
     included = data[data["included"]] if len(data) else data
     notes: list[str] = []
-    groups = group_order(protocol, included["group"]) if len(included) else []
-    fits = {g: safe_fit(g, included[included["group"] == g], spec, protocol, notes)
-            for g in groups}
+    groups = group_order(p, included["group"]) if len(included) else []
+    fits = {g: safe_fit(g, included[included["group"] == g], spec, p, notes) for g in groups}
+    fit_notes = list(notes)
     secondary: dict[str, dict[str, GroupFit]] = {}
     if spec.kind == "change" and spec.outcome == "vas" and not light and len(included):
-        for measure in protocol.vas.secondary_measures:
-            rows = secondary_effects(included, measure, protocol.vas.correlation,
-                                     protocol.model.level)
-            secondary[measure] = {g: safe_fit(g, rows[rows["group"] == g], spec, protocol,
-                                              notes, scale=measure) for g in groups}
+        for measure in p.vas.secondary_measures:
+            rows = secondary_effects(included, measure, p.vas.correlation, p.model.level)
+            secondary[measure] = {g: safe_fit(g, rows[rows["group"] == g], spec, p, notes,
+                                              scale=measure) for g in groups}
     labels = {str(r.key): study_label(bibliography, str(r.key)) for r in records}
-    comparison = compare_lesion_types(included, spec, protocol,
-                                      within_reports(records, spec, protocol, labels))
+    comparison = compare_lesion_types(included, spec, p,
+                                      within_reports(records, spec, p, labels))
     side = [f.name for f in fits.values() if f.status == "side by side"]
-    if side:
-        notes.append(f"{', '.join(side)}: k = 2, shown side by side and not pooled "
-                     f"(protocol: pool from k = {protocol.model.min_k})")
+    side_notes = [f"{', '.join(side)}: k = 2, shown side by side and not pooled "
+                  f"(protocol: pool from k = {p.model.min_k})"] if side else []
     empty = pd.DataFrame()
-    if light:
-        loo = corr = icc = empty
-        small: dict[str, str] = {}
-    else:
-        loo = leave_one_out(fits, included, spec, protocol)
-        corr = correlation_grid(data, spec, protocol, groups)
-        icc = icc_grid(lambda v: build_input(records, table, protocol, spec, bibliography,
-                                             findings, icc=v, cache=cache),
-                       spec, protocol, groups)
-        small = small_study(fits, protocol)
-    return AnalysisResult(spec=spec, data=data, subgroups=fits, secondary=secondary,
-                          comparison=comparison, leave_one_out=loo, correlation=corr, icc=icc,
-                          small_study=small, method=method_text(spec, protocol),
-                          notes=tuple(notes),
+    lean = AnalysisResult(spec=spec, data=data, subgroups=fits, secondary={},
+                          comparison=comparison, leave_one_out=empty, correlation=empty,
+                          icc=empty, small_study={}, method=method_text(spec, p),
+                          notes=(*fit_notes, *side_notes),
                           scale_direction=_scale_direction(records, spec,
                                                            included["study"] if len(included)
                                                            else ()))
+    if light:
+        return lean, lean
+    icc = icc_grid(lambda v: build_input(records, table, protocol, spec, bibliography, findings,
+                                         icc=v, cache=cache), spec, p, groups)
+    full = replace(lean, secondary=secondary,
+                   leave_one_out=leave_one_out(fits, included, spec, p),
+                   correlation=correlation_grid(data, spec, p, groups), icc=icc,
+                   small_study=small_study(fits, p), notes=(*notes, *side_notes))
+    return full, lean
 
 
 def _applies(applies_to: str, spec: AnalysisSpec) -> bool:
@@ -274,7 +313,5 @@ def with_sensitivity(results: Mapping[str, AnalysisResult],
                      by_analysis: Mapping[str, Mapping[str, Any]],
                      ) -> dict[str, AnalysisResult]:
     """``results`` with each analysis' scenarios (``run_scenarios``) attached."""
-    from dataclasses import replace
-
     return {aid: replace(res, sensitivity=dict(by_analysis.get(aid, {})))
             for aid, res in results.items()}

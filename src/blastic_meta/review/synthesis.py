@@ -23,6 +23,7 @@ Studies whose identity the file marks unverified are left out, as in the main an
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -184,19 +185,27 @@ def direction_rows(records: Sequence[Any], analyses: Mapping[str, Mapping[str, A
     return frame
 
 
-def _cell(entries: pd.DataFrame) -> tuple[str, str | None]:
+def _cell(entries: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
     """(direction, significance) of one study's entries in one domain under ``CELL_RULE``;
     the significance is kept only when every entry behind the direction reports the same."""
-    voting = entries[entries["direction"] != "unclear"]
-    if voting.empty:
+    voting = [e for e in entries if e["direction"] != "unclear"]
+    if not voting:
         return "unclear", None
-    counts = voting["direction"].value_counts(sort=False)
-    top = str(counts.idxmax())
-    if 100 * int(counts.max()) < CELL_SHARE_PERCENT * len(voting):
+    # in order of first appearance, as value_counts(sort=False); a missing direction votes
+    # but names none
+    counts = Counter(e["direction"] for e in voting if not _missing(e["direction"]))
+    if not counts:
+        return "unclear", None
+    top, most = max(counts.items(), key=lambda item: item[1])  # the first of the largest
+    if 100 * most < CELL_SHARE_PERCENT * len(voting):
         return "mixed", None
-    significance = set(voting.loc[voting["direction"] == top, "significance"])
+    significance = {e["significance"] for e in voting if e["direction"] == top}
     one = significance.pop() if len(significance) == 1 else None
-    return top, one if isinstance(one, str) else None
+    return str(top), one if isinstance(one, str) else None
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def cell_directions(rows: pd.DataFrame) -> pd.DataFrame:
@@ -204,17 +213,29 @@ def cell_directions(rows: pd.DataFrame) -> pd.DataFrame:
     ``CELL_RULE``, the one the effect-direction plot draws and the sign test counts.
 
     ``entries`` is how many of ``rows`` (from ``direction_rows``) the cell resolves;
-    ``patients`` the largest count among them."""
-    out = []
+    ``patients`` the largest count among them. Cells come in the order of their keys,
+    missing values last (as pandas' ``groupby``); the rows are read as plain records, as
+    there are hundreds of cells of one or two entries each."""
+    out: list[dict[str, Any]] = []
     if rows.empty:
         return pd.DataFrame(out, columns=CELL_COLUMNS)
-    for key, sub in rows.groupby(CELL_KEY, sort=True, dropna=False):
-        direction, significance = _cell(sub)
-        patients = sub["patients"].dropna()
-        out.append({**dict(zip(CELL_KEY, key, strict=True)), "label": sub["label"].iloc[0],
+    names = [*CELL_KEY, "label", "direction", "significance", "patients"]
+    cells: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for values in zip(*(rows[c].tolist() for c in names), strict=True):
+        entry = dict(zip(names, values, strict=True))
+        key = tuple(None if _missing(v) else v for v in values[:len(CELL_KEY)])
+        cells.setdefault(key, []).append(entry)
+    for key in sorted(cells, key=lambda k: tuple((1, "") if v is None else (0, v) for v in k)):
+        entries = cells[key]
+        direction, significance = _cell(entries)
+        patients = [e["patients"] for e in entries if not _missing(e["patients"])]
+        first = entries[0]
+        out.append({**{c: math.nan if v is None else v for c, v in zip(CELL_KEY, key,
+                                                                       strict=True)},
+                    "label": first["label"],
                     "direction": direction, "significance": significance,
-                    "patients": int(patients.max()) if len(patients) else None,
-                    "entries": len(sub)})
+                    "patients": int(max(patients)) if patients else None,
+                    "entries": len(entries)})
     return pd.DataFrame(out, columns=CELL_COLUMNS)
 
 

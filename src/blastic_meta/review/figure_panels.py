@@ -205,16 +205,27 @@ def direction_spec(directions: pd.DataFrame, concern: Mapping[str, str],
     (the rule the sign tests use too, Thomson & Thomas 2013). ``left_out``: labels of the
     studies the protocol's rule on unverified identity kept out, named in the footnote."""
     from ..figures import DirectionBlock, DirectionSpec
+    from .arm_selection import is_missing
+    from .fitting import row_records
     from .synthesis import CELL_SHARE_PERCENT, cell_directions
 
     if directions.empty:
         return None
     cells = cell_directions(directions)
     domains = [d for d in _DOMAINS if d in set(cells["domain"])]
+    # the cells of each kind of evidence, group and study, keys sorted and cells without a
+    # key left out (as pandas' groupby); read as plain records, as there are few
+    by_key: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    for cell in row_records(cells, ("evidence", "group", "study", "domain", "label",
+                                    "direction", "significance", "patients")):
+        if any(is_missing(cell[k]) for k in ("evidence", "group", "study")):
+            continue
+        by_key.setdefault((cell["evidence"], cell["group"]), {}).setdefault(
+            cell["study"], []).append(cell)
     blocks = []
-    for (evidence, group), rows in cells.groupby(["evidence", "group"], sort=True):
-        out_rows = [_direction_row(srows, domains, evidence, group, concern.get(study))
-                    for study, srows in rows.groupby("study", sort=True)]
+    for (evidence, group), studies in sorted(by_key.items()):
+        out_rows = [_direction_row(studies[study], domains, evidence, group,
+                                   concern.get(study)) for study in sorted(studies)]
         out_rows = [r for r in out_rows if r is not None]
         if not out_rows:
             continue
@@ -247,25 +258,26 @@ def direction_spec(directions: pd.DataFrame, concern: Mapping[str, str],
                          [d.replace("_", " ") for d in domains], blocks, footnote_lines=notes)
 
 
-def _direction_row(cells: pd.DataFrame, domains: Sequence[str], evidence: str, group: str,
-                   appraisal: str | None) -> Any | None:
+def _direction_row(cells: Sequence[Mapping[str, Any]], domains: Sequence[str], evidence: str,
+                   group: str, appraisal: str | None) -> Any | None:
     """One study's row of the plot from its resolved cells (None: no domain drawn)."""
     from ..figures import DirectionCell, DirectionRow
+    from .arm_selection import is_missing
 
     drawn: list[Any] = [None] * len(domains)
-    for r in cells.itertuples():
-        if r.domain not in domains:
+    for r in cells:
+        if r["domain"] not in domains:
             continue
-        arrow = _arrow(r.direction, evidence, group)
-        significance = (r.significance if arrow != "unclear" and r.significance in
+        arrow = _arrow(r["direction"], evidence, group)
+        significance = (r["significance"] if arrow != "unclear" and r["significance"] in
                         ("significant", "not_significant") else "not_tested")
-        drawn[domains.index(r.domain)] = DirectionCell(arrow, significance)
+        drawn[domains.index(r["domain"])] = DirectionCell(arrow, significance)
     if not any(drawn):
         return None
-    patients = cells["patients"].dropna()
-    return DirectionRow(str(cells["label"].iloc[0]),
-                        int(patients.max()) if len(patients) else None, drawn,
+    patients = [r["patients"] for r in cells if not is_missing(r["patients"])]
+    return DirectionRow(str(cells[0]["label"]), int(max(patients)) if patients else None, drawn,
                         appraisal=appraisal)
+
 
 
 def _arrow(direction: str, evidence: str, group: str) -> str:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..formatting import fmt_num, fmt_p
 from .analyses import AnalysisResult, GroupFit
+from .fitting import row_records
 from .painter import Painter
 from .protocol import Protocol
 
@@ -121,7 +122,7 @@ def forest_spec(res: AnalysisResult, protocol: Protocol,
         weights = dict(zip(fit.arms, fit.weights, strict=True)) if fit.pooled and \
             fit.weights else {}
         rows = []
-        for _, r in inc[inc["group"] == name].iterrows():
+        for r in row_records(inc[inc["group"] == name], _FOREST_COLUMNS):
             est = float(r["events"]) / float(r["total"]) if proportion else float(r["yi"])
             rows.append(ForestRow(
                 label=_row_label(r), n_text=_n_text(r, proportion), estimate=est * scale,
@@ -163,12 +164,17 @@ def forest_spec(res: AnalysisResult, protocol: Protocol,
         footnote_lines=_footnotes(res), digits=1 if proportion else 2)
 
 
+#: the input columns a forest row reads (``row_records``: absent ones left out)
+_FOREST_COLUMNS = ("study", "arm", "label", "flags", "n", "yi", "ci_low", "ci_high", "events",
+                   "total", "events_observed", "total_observed")
+
+
 def _footnotes(res: AnalysisResult) -> list[str]:
     lines = []
-    for _, r in res.excluded.iterrows():
+    for r in row_records(res.excluded, ("arm", "arm_label", "label", "reason")):
         arm = "" if r["arm"] in (None, "all") else f" ({r['arm_label'] or r['arm']})"
         lines.append(f"Not pooled: {r['label']}{arm}: {r['reason']}")
-    for _, r in res.included.iterrows():
+    for r in row_records(res.included, ("label", "flags")):
         if r["flags"]:
             lines.append(f"{DAGGER} {r['label']}: " + "; ".join(r["flags"]))
     lines += list(res.notes)
@@ -185,7 +191,8 @@ def _leakage_frames(results: Mapping[str, AnalysisResult]) -> tuple[pd.DataFrame
                 pooled.append({"unit": res.spec.unit, "subgroup": name, "estimate": fit.estimate,
                                "ci_low": fit.ci_low, "ci_high": fit.ci_high,
                                "pi_low": fit.pi_low, "pi_high": fit.pi_high, "k": fit.k})
-        for _, r in res.included.iterrows():
+        for r in row_records(res.included, ("group", "label", "events", "total", "ci_low",
+                                            "ci_high")):
             studies.append({"unit": res.spec.unit, "subgroup": r["group"], "label": r["label"],
                             "proportion": float(r["events"]) / float(r["total"]),
                             "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"])})

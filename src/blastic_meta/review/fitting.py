@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from ..errors import BlasticMetaError, BlasticMetaWarning
 from .analysis_input import as_int
 from .protocol import AnalysisSpec, Protocol
 
-__all__ = ["NAN", "SOFT_ERRORS", "GroupFit", "clean", "fit_group", "method_text",
+__all__ = ["NAN", "SOFT_ERRORS", "GroupFit", "clean", "fit_group", "method_text", "row_records",
            "safe_fit"]
 
 NAN = float("nan")
@@ -150,7 +151,7 @@ def _per_study(rows: pd.DataFrame, proportion: bool, scale: str = "MC"
                ) -> tuple[dict[str, Any], ...]:
     """Each study's own estimate and CI on the reporting scale (with its observed counts)."""
     out = []
-    for r in _records(rows, ("study", "arm", "label", "yi", "ci_low", "ci_high", "mean_pre",
+    for r in row_records(rows, ("study", "arm", "label", "yi", "ci_low", "ci_high", "mean_pre",
                              "events", "total", "events_observed", "total_observed")):
         if proportion:
             est, lo, hi = (float(r["events"]) / float(r["total"]), float(r["ci_low"]),
@@ -171,7 +172,7 @@ def _per_study(rows: pd.DataFrame, proportion: bool, scale: str = "MC"
     return tuple(out)
 
 
-def _records(rows: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+def row_records(rows: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
     """The ``columns`` of each row as a dict (absent columns left out), read column by
     column: ``iterrows`` builds a Series per row, which costs more than the fit of a few."""
     present = [c for c in columns if c in rows]

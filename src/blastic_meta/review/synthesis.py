@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from ..formatting import words
+from .arm_selection import is_missing
 
 __all__ = ["BENEFIT_DOMAINS", "CELL_RULE", "cell_directions", "direction_notes",
            "direction_rows", "direction_table", "sign_test_pvalue", "sign_tests",
@@ -193,7 +194,7 @@ def _cell(entries: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
         return "unclear", None
     # in order of first appearance, as value_counts(sort=False); a missing direction votes
     # but names none
-    counts = Counter(e["direction"] for e in voting if not _missing(e["direction"]))
+    counts = Counter(e["direction"] for e in voting if not is_missing(e["direction"]))
     if not counts:
         return "unclear", None
     top, most = max(counts.items(), key=lambda item: item[1])  # the first of the largest
@@ -202,10 +203,6 @@ def _cell(entries: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
     significance = {e["significance"] for e in voting if e["direction"] == top}
     one = significance.pop() if len(significance) == 1 else None
     return str(top), one if isinstance(one, str) else None
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def cell_directions(rows: pd.DataFrame) -> pd.DataFrame:
@@ -223,12 +220,12 @@ def cell_directions(rows: pd.DataFrame) -> pd.DataFrame:
     cells: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for values in zip(*(rows[c].tolist() for c in names), strict=True):
         entry = dict(zip(names, values, strict=True))
-        key = tuple(None if _missing(v) else v for v in values[:len(CELL_KEY)])
+        key = tuple(None if is_missing(v) else v for v in values[:len(CELL_KEY)])
         cells.setdefault(key, []).append(entry)
     for key in sorted(cells, key=lambda k: tuple((1, "") if v is None else (0, v) for v in k)):
         entries = cells[key]
         direction, significance = _cell(entries)
-        patients = [e["patients"] for e in entries if not _missing(e["patients"])]
+        patients = [e["patients"] for e in entries if not is_missing(e["patients"])]
         first = entries[0]
         out.append({**{c: math.nan if v is None else v for c, v in zip(CELL_KEY, key,
                                                                        strict=True)},

@@ -81,6 +81,16 @@ def test_figures_with_the_most_input_are_handed_out_first(tmp_path):
     assert painter.jobs() == []
 
 
+def test_a_figure_drawn_again_is_drawn_once_from_the_later_inputs(tmp_path):
+    painter = Painter(tmp_path)
+    painter.draw("one", _figure_of_rows, ["row"] * 30)
+    painter.draw("other", _figure_of_rows, ["row"] * 5)
+    painter.draw("one", _figure_of_rows, ["row"])  # the file must match keys["one"]
+    jobs = painter.jobs()
+    assert [(job.args[1], job.args[3]) for job in jobs] == [("other", (["row"] * 5,)),
+                                                             ("one", (["row"],))]
+
+
 def _figure_of_rows(rows: list[str]) -> None:
     raise AssertionError("not drawn in this test")
 

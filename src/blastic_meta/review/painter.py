@@ -82,6 +82,8 @@ class Painter:
                 for src, dst in zip(sources, targets, strict=True):
                     shutil.copyfile(src, dst)
                 return targets
+        # a figure drawn again replaces the pending one: its key is the later draw's
+        self._pending = [job for job in self._pending if job[1] != name]
         self._pending.append((len(inputs), name, func, args, kwargs))
         return targets
 

@@ -157,15 +157,18 @@ def run_analysis(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol
     scenario whose rule changes no row of this analysis costs only its input table.
     """
     findings = list(findings)
+    keep = cache is not None  # only a caller's cache outlives this call
     cache = {} if cache is None else cache
     data = build_input(records, table, protocol, spec, bibliography, findings, cache=cache)
     fit_protocol, settings = _without_rules(protocol, cache)
-    key = ("light", id(records), id(bibliography), spec, settings, _content(data))
-    if light and key in cache:
+    key = ("light", id(records), id(bibliography), spec, settings, _content(data)) \
+        if keep else None
+    if light and keep and key in cache:
         return cache[key][1]
     full, lean = _analyse(records, table, protocol, fit_protocol, spec, bibliography,
                           findings, data, light, cache)
-    cache[key] = ((records, bibliography), lean)  # keeps the keyed objects alive
+    if keep:
+        cache[key] = ((records, bibliography), lean)  # keeps the keyed objects alive
     return full
 
 

@@ -279,7 +279,6 @@ def _direction_row(cells: Sequence[Mapping[str, Any]], domains: Sequence[str], e
                         appraisal=appraisal)
 
 
-
 def _arrow(direction: str, evidence: str, group: str) -> str:
     if evidence == "within-study comparison":
         first = str(group).split(" vs ")[0]

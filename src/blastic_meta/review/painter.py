@@ -61,8 +61,8 @@ class Painter:
         self.keys: dict[str, str] = {}
         self._old: dict[str, str] = {}
         self._code = _code_version()
-        # (size of the inputs' text, name, function, args, kwargs) of each figure to draw
-        self._pending: list[tuple[int, str, Any, tuple[Any, ...], dict[str, Any]]] = []
+        # name -> (size of the inputs' text, function, args, kwargs) of each figure to draw
+        self._pending: dict[str, tuple[int, Any, tuple[Any, ...], dict[str, Any]]] = {}
         if previous is not None and (previous / KEYS_FILE).is_file():
             try:
                 self._old = json.loads((previous / KEYS_FILE).read_text(encoding="utf-8"))
@@ -82,9 +82,10 @@ class Painter:
                 for src, dst in zip(sources, targets, strict=True):
                     shutil.copyfile(src, dst)
                 return targets
-        # a figure drawn again replaces the pending one: its key is the later draw's
-        self._pending = [job for job in self._pending if job[1] != name]
-        self._pending.append((len(inputs), name, func, args, kwargs))
+        # a figure drawn again replaces the pending one (its key is the later draw's), and
+        # takes its place in the order as if asked for then
+        self._pending.pop(name, None)
+        self._pending[name] = (len(inputs), func, args, kwargs)
         return targets
 
     def jobs(self) -> list[Callable[[], None]]:
@@ -96,9 +97,9 @@ class Painter:
         (longest job first; Graham 1969). The size of the inputs' text stands for the
         drawing work; ties keep the order the figures were asked for.
         """
-        jobs, self._pending = self._pending, []
-        jobs.sort(key=lambda job: -job[0])  # stable: equal sizes keep their order
-        return [partial(_render, self.folder, *job[1:]) for job in jobs]
+        jobs, self._pending = self._pending, {}
+        order = sorted(jobs, key=lambda name: -jobs[name][0])  # stable: ties keep their order
+        return [partial(_render, self.folder, name, *jobs[name][1:]) for name in order]
 
     def finish(self, workers: int | None = None) -> None:
         """Draw every pending figure; ``workers`` processes (default: one per CPU)."""

@@ -23,10 +23,34 @@ def texts(fig: Figure) -> list[str]:
 
 
 def symbols(fig: Figure) -> list[str]:
-    """The symbols of the figure's risk-of-bias marks (``judgement.draw_mark``), each drawn
-    as a marker made of its glyphs and labelled with the symbol, in drawing order."""
+    """The symbols of the figure's risk-of-bias marks (``judgement.draw_mark`` and
+    ``draw_marks``), each drawn as a marker made of its glyphs and labelled with the symbol:
+    one entry per mark drawn, in drawing order."""
     return [a.get_label() for a in fig.get_children()
-            if isinstance(a, Line2D) and isinstance(a.get_marker(), MarkerPath)]
+            if isinstance(a, Line2D) and isinstance(a.get_marker(), MarkerPath)
+            for _ in a.get_xdata()]
+
+
+def grid_marks(fig: Figure, prefix: str) -> dict[tuple[int, int], tuple[Line2D, Line2D | None]]:
+    """The marks ``judgement.draw_marks`` drew under gid ``prefix``, by (row, column): the
+    circle's artist and its symbol's (None without one). Rows and columns are the ranks of
+    the marks' centres (top to bottom, left to right), so a mark is found where it is drawn."""
+    circles = {g[len(prefix) + 1:]: a for a in fig.artists
+               if (g := a.get_gid() or "").startswith(prefix + "-") and not g.endswith("-symbol")}
+    found = {}
+    points = [(x, y, key) for key, a in circles.items()
+              for x, y in zip(a.get_xdata(), a.get_ydata(), strict=True)]
+    rows = sorted({y for _, y, _ in points})  # the canvas measures y downwards
+    columns = sorted({x for x, _, _ in points})
+    symbols_of = {g[len(prefix) + 1:-len("-symbol")]: a for a in fig.artists
+                  if (g := a.get_gid() or "").startswith(prefix + "-") and g.endswith("-symbol")}
+    for x, y, key in points:
+        symbol = symbols_of.get(key)
+        if symbol is not None:
+            assert (x, y) in set(zip(symbol.get_xdata(), symbol.get_ydata(), strict=True))
+        found[(rows.index(y), columns.index(x))] = (circles[key], symbol)
+    assert len(found) == len(points), "two marks drawn on one spot"
+    return found
 
 
 def gids(fig: Figure) -> list[str]:

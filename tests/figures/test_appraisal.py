@@ -16,32 +16,38 @@ from blastic_meta.figures import (
     traffic_light_plot,
 )
 from blastic_meta.figures.io import FONT
-from blastic_meta.figures.judgement import ANSWERS, JUDGEMENTS, symbol_marker
+from blastic_meta.figures.judgement import ANSWERS, JUDGEMENTS, UNANSWERED, symbol_marker
 
 from .examples import CASE_SERIES_ITEMS, CASE_SERIES_WORDING, COHORT_ITEMS, Y, appraisal_spec
-from .helpers import gids, saved, symbols, texts
-
-
-def _markers(fig, prefix: str) -> dict[str, object]:
-    return {a.get_gid(): a for a in fig.artists if (a.get_gid() or "").startswith(prefix)
-            and not a.get_gid().endswith("-symbol")}
+from .helpers import gids, grid_marks, saved, symbols, texts
 
 
 def test_one_cell_per_answer_and_one_overall_per_study() -> None:
     spec = appraisal_spec()
     fig = traffic_light_plot(spec)
-    cells = _markers(fig, "cell-")
-    expected = {f"cell-{b}-{r}-{j}" for b, block in enumerate(spec.blocks)
-                for r, row in enumerate(block.rows) for j in range(len(row.answers))}
-    assert set(cells) == expected
-    assert len(cells) == 4 * 10 + 2 * 9  # four appraised case series, two cohorts
-    overall = _markers(fig, "overall-")
-    assert len(overall) == 5 + 2
+    for b, block in enumerate(spec.blocks):
+        cells = grid_marks(fig, f"cell-{b}")
+        appraised = [r for r, row in enumerate(block.rows) if row.appraised]
+        # the rows with cells, in order, and one cell per item in each
+        assert len(cells) == len(appraised) * len(block.item_ids)
+        for (rank, j), (circle, symbol) in cells.items():
+            answer = block.rows[appraised[rank]].answers[j]
+            mark = UNANSWERED if answer is None else ANSWERS[answer]
+            assert circle.get_markerfacecolor() == mark.face
+            assert (symbol.get_label() if symbol is not None else "") == mark.symbol
+        overall = grid_marks(fig, f"overall-{b}")
+        assert len(overall) == len(block.rows)
+        for (r, j), (circle, _) in overall.items():
+            assert j == 0 and circle.get_markerfacecolor() == JUDGEMENTS[block.rows[r].overall].face
+    assert sum(len(grid_marks(fig, f"cell-{b}")) for b in range(len(spec.blocks))) == 4 * 10 + 2 * 9
     # colours come from the answer: Alpha's Q4 is "no", Bravo's Q10 "not applicable"
-    assert cells["cell-0-0-3"].get_markerfacecolor() == ANSWERS["no"].face
-    assert cells["cell-0-1-9"].get_markerfacecolor() == ANSWERS["not_applicable"].face
-    assert overall["overall-0-1"].get_markerfacecolor() == JUDGEMENTS["high"].face
-    assert overall["overall-0-3"].get_markerfacecolor() == JUDGEMENTS["not appraised"].face
+    cells = grid_marks(fig, "cell-0")
+    assert cells[(0, 3)][0].get_markerfacecolor() == ANSWERS["no"].face
+    assert cells[(1, 9)][0].get_markerfacecolor() == ANSWERS["not_applicable"].face
+    overall = grid_marks(fig, "overall-0")
+    assert overall[(1, 0)][0].get_markerfacecolor() == JUDGEMENTS["high"].face
+    assert overall[(3, 0)][0].get_markerfacecolor() == JUDGEMENTS["not appraised"].face
+    assert overall[(3, 0)][1] is None  # not appraised: a pale circle, no symbol
 
 
 def test_texts_codes_wording_and_not_appraised() -> None:
@@ -138,7 +144,7 @@ def test_summary_block_without_appraisal_says_so() -> None:
 
 def test_svg_keeps_text_and_gids(tmp_path: Path) -> None:
     svg = saved(traffic_light_plot(appraisal_spec()), tmp_path)[".svg"].decode()
-    assert ">not appraised<" in svg and 'id="cell-0-0-0"' in svg
+    assert ">not appraised<" in svg and 'id="cell-0-yes"' in svg and 'id="cell-0-no-symbol"' in svg
     assert "block-title-1" in gids(traffic_light_plot(appraisal_spec()))
 
 
@@ -161,10 +167,10 @@ def test_symbol_marker_draws_the_glyph_at_its_size_centred_on_its_ink(symbol: st
 
 
 def test_each_cell_carries_the_symbol_of_its_answer() -> None:
-    fig = traffic_light_plot(appraisal_spec())
-    marks = {a.get_gid(): a for a in fig.artists if a.get_gid()}
-    assert marks["cell-0-0-3-symbol"].get_label() == ANSWERS["no"].symbol
-    assert marks["cell-0-1-9-symbol"].get_label() == ANSWERS["not_applicable"].symbol
-    assert marks["overall-0-1-symbol"].get_label() == JUDGEMENTS["high"].symbol
-    assert marks["cell-0-0-3-symbol"].get_markerfacecolor() == ANSWERS["no"].ink
-    assert "overall-0-3-symbol" not in marks  # not appraised: a pale circle, no symbol
+    cells = grid_marks(traffic_light_plot(appraisal_spec()), "cell-0")
+    symbol = cells[(0, 3)][1]
+    assert symbol.get_label() == ANSWERS["no"].symbol
+    assert symbol.get_markerfacecolor() == ANSWERS["no"].ink
+    assert cells[(1, 9)][1].get_label() == ANSWERS["not_applicable"].symbol
+    overall = grid_marks(traffic_light_plot(appraisal_spec()), "overall-0")
+    assert overall[(1, 0)][1].get_label() == JUDGEMENTS["high"].symbol

@@ -223,6 +223,51 @@ def test_fonts_read_from_memory_only_inside_the_style_and_change_no_byte(
     assert pdf_from_memory == pdf()
 
 
+def test_text_sizes_shared_across_renderers_only_inside_the_style_and_change_no_byte(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib import text as mtext
+    from matplotlib.backends.backend_svg import RendererSVG
+
+    matplotlibs_own = mtext._get_text_metrics_with_cache
+    with style_context():
+        shared = mtext._get_text_metrics_with_cache
+        assert shared is not matplotlibs_own
+        with style_context():  # nested: not wrapped twice
+            assert mtext._get_text_metrics_with_cache is shared
+    assert mtext._get_text_metrics_with_cache is matplotlibs_own
+
+    prop = font_manager.FontProperties(family=FONT, size=9.0, weight="bold")
+
+    def sizes() -> list[tuple[float, float, float]]:
+        svg = RendererSVG(4.0, 3.0, io.StringIO())
+        agg = [FigureCanvasAgg(Figure(dpi=dpi)).get_renderer() for dpi in (100.0, 300.0)]
+        out = []
+        for renderer, dpi in ((svg, 72.0), (agg[0], 100.0), (agg[1], 300.0), (agg[1], 300.0)):
+            for text in ("Kyphoplasty", "Alpha et al. 2016", "$x^2$"):
+                ismath = text.startswith("$")
+                out.append(mtext._get_text_metrics_with_cache(renderer, text, prop, ismath, dpi))
+        return out
+
+    def measured() -> tuple[list[tuple[float, float, float]], ...]:
+        with style_context():
+            once, again = sizes(), sizes()
+            mpl.rcParams["text.hinting"] = "force_autohint"  # changes the sizes: measured anew
+            return once, again, sizes()
+
+    shared_sizes = measured()
+    shared_bytes = save_figure(forest_plot(two_block_spec()), tmp_path / "shared" / "forest")
+    monkeypatch.setattr(figure_io, "_shared_text_metrics", contextlib.nullcontext)
+    own_sizes = measured()
+    assert shared_sizes == own_sizes  # matplotlib's own measures, per renderer
+    once, again, hinted = own_sizes
+    assert once == again
+    assert once[3:6] != once[6:9]  # kept apart by dpi
+    assert hinted[3:6] != once[3:6]  # and by the rcParams a size depends on
+    own_bytes = save_figure(forest_plot(two_block_spec()), tmp_path / "own" / "forest")
+    for one, two in zip(shared_bytes, own_bytes, strict=True):
+        assert one.read_bytes() == two.read_bytes(), one.name
+
+
 def test_import_is_light_and_leaves_numpy_alone() -> None:
     code = (
         "import sys, numpy as np\n"

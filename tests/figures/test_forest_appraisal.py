@@ -18,7 +18,7 @@ from blastic_meta.figures import ForestBlock, ForestRow, ForestSpec, forest_plot
 from blastic_meta.figures.judgement import JUDGEMENTS
 
 from .forest_cases import CASES, subgroups_spec
-from .helpers import gids, overlapping_texts, saved, texts
+from .helpers import gids, grid_marks, overlapping_texts, saved, texts
 
 # One set of hashes per rendering engine: the SVG files' bytes and the PNG's pixels (decoded,
 # so that a change of PNG encoder shows nothing while a change of drawing does). The
@@ -56,11 +56,11 @@ def with_appraisals(*values: str | None) -> ForestSpec:
 
 def test_rob_column_shows_one_chip_per_appraised_row() -> None:
     fig = forest_plot(with_appraisals("low", "some", "high", None, "not appraised"))
-    chips = {g: a for a in fig.artists if (g := a.get_gid() or "").startswith("rob-")
-             and not g.startswith("rob-legend") and not g.endswith("symbol")}
-    assert len(chips) == 4
-    faces = sorted(a.get_markerfacecolor() for a in chips.values())
-    assert faces == sorted(JUDGEMENTS[k].face for k in ("low", "some", "high", "not appraised"))
+    chips = grid_marks(fig, "rob-column")  # rows top to bottom, one column
+    assert sorted(chips) == [(r, 0) for r in range(4)]
+    faces = [chips[(r, 0)][0].get_markerfacecolor() for r in range(4)]
+    assert faces == [JUDGEMENTS[k].face for k in ("low", "some", "high", "not appraised")]
+    assert [chips[(r, 0)][1] is None for r in range(4)] == [False, False, False, True]
     shown = texts(fig)
     assert "RoB" in shown and "RoB: overall appraisal \u2014" in shown
     assert {"low", "some concerns", "high", "not appraised"} <= set(shown)

@@ -328,6 +328,25 @@ def test_failures_leave_old_outputs_untouched(built, tmp_path):
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".outputs-")]
 
 
+def test_report_collects_garbage_less_often_and_restores_the_collector(built, monkeypatch):
+    import gc
+
+    import blastic_meta.review.report as report
+
+    studies, evidence, out, _ = built
+    before, seen = gc.get_threshold(), []
+
+    def build(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        raise ReportError("stopped here")
+
+    monkeypatch.setattr(report, "_build_into", build)
+    with pytest.raises(ReportError, match="stopped here"):
+        build_report(studies, evidence, out)
+    assert seen == [report._GC_THRESHOLDS] and seen[0] != before
+    assert gc.get_threshold() == before
+
+
 def test_refuses_to_replace_foreign_files(built, tmp_path):
     studies, evidence, _, _ = built
     target = tmp_path / "mine"

@@ -27,7 +27,7 @@ from ._canvas import Canvas
 from ._common import FOOT_H, FS, FS_FOOT, FS_SMALL, FS_TITLE, GAP, MARGIN
 from .appraisal_spec import AppraisalBlock, AppraisalRow, AppraisalSpec
 from .io import style_context, text_width, wrap_text
-from .judgement import ANSWERS, JUDGEMENTS, UNANSWERED, draw_legend, draw_mark, legend_width
+from .judgement import ANSWERS, JUDGEMENTS, UNANSWERED, draw_legend, draw_marks, legend_width
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -143,25 +143,25 @@ def _draw_block(canvas: Canvas, m: _Block, index: int, x_grid: float, y: float) 
     canvas.text(x_overall + _overall_w() / 2, y + HEAD_H / 2, "Overall", ha="center", size=FS_SMALL,
                 weight="bold")
     y += HEAD_H
+    cells, overall = [], []
     for r, row in enumerate(block.rows):
         yc = y + ROW / 2
         if r % 2 == 0:  # faint banding guides the eye along a row
             canvas.box(MARGIN, y, x_overall + _overall_w() - MARGIN, ROW, face=SHADE, edge="none",
                        linewidth=0)
         canvas.text(MARGIN, yc, row.label)
-        gid = f"cell-{index}-{r}"
         if row.appraised:
             for j, answer in enumerate(row.answers):  # type: ignore[union-attr]
                 mark = UNANSWERED if answer is None else ANSWERS[answer]
-                draw_mark(canvas.fig, canvas.transform, x_grid + (j + 0.5) * cell, yc, mark,
-                          DIAMETER, gid=f"{gid}-{j}")
+                cells.append((x_grid + (j + 0.5) * cell, yc, mark))
         else:
             canvas.text(x_grid + n_items * cell / 2, yc, NOT_APPRAISED, ha="center",
                         size=FS_SMALL, style="italic", color="#555555",
                         gid=f"not-appraised-{index}-{r}")
-        draw_mark(canvas.fig, canvas.transform, x_overall + _overall_w() / 2, yc,
-                  JUDGEMENTS[row.overall], DIAMETER, gid=f"overall-{index}-{r}")
+        overall.append((x_overall + _overall_w() / 2, yc, JUDGEMENTS[row.overall]))
         y += ROW
+    draw_marks(canvas.fig, canvas.transform, cells, DIAMETER, gid=f"cell-{index}")
+    draw_marks(canvas.fig, canvas.transform, overall, DIAMETER, gid=f"overall-{index}")
     canvas.line([x_overall - 0.05] * 2, [y - ROW * len(block.rows), y], color="#8c8c8c",
                 linewidth=0.6)
     y += 0.08

@@ -72,7 +72,7 @@ from .forest_spec import (
     fmt_ci,
 )
 from .io import save_figure, style_context, text_width, tick_label
-from .judgement import JUDGEMENTS, draw_legend, draw_mark
+from .judgement import JUDGEMENTS, Mark, draw_legend, draw_marks
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -178,6 +178,7 @@ def _draw_table(canvas: _Canvas, spec: ForestSpec, lay: Layout, ax: Axes) -> Non
             transform=canvas.inch)
 
     n_diamond = 0
+    chips: list[tuple[float, float, Mark]] = []  # the RoB column's marks, drawn together
     for y, line in enumerate(lay.lines):
         if line.kind == "title":
             put(lay.x_label, y, line.item, weight="bold")
@@ -188,8 +189,7 @@ def _draw_table(canvas: _Canvas, spec: ForestSpec, lay: Layout, ax: Axes) -> Non
                 put(lay.x_label + lay.indent + text_width(row.label, FS) + 0.06, y, row.note,
                     size=FS_SMALL, style="italic", color="#555555")
             if row.appraisal is not None:
-                draw_mark(canvas.fig, canvas.rows, lay.x_rob, y, JUDGEMENTS[row.appraisal],
-                          ROB_DIAMETER, gid=f"rob-{y}")
+                chips.append((lay.x_rob, y, JUDGEMENTS[row.appraisal]))
             if lay.n_w:
                 put(lay.x_n, y, row.n_text, ha="right")
             put(lay.x_eff, y, fmt_ci(row.estimate, row.ci_low, row.ci_high, d), ha="right")
@@ -216,6 +216,8 @@ def _draw_table(canvas: _Canvas, spec: ForestSpec, lay: Layout, ax: Axes) -> Non
                 size=FS_SMALL, style="italic")
         elif line.kind == "het":
             put(lay.x_label + lay.indent, y, line.item, size=FS_SMALL, color="#333333")
+    if chips:
+        draw_marks(canvas.fig, canvas.rows, chips, ROB_DIAMETER, gid="rob-column")
 
 
 def _whisker(lo: float, hi: float, y: float, xlim: tuple[float, float],

@@ -70,7 +70,7 @@ def style_context() -> Iterator[None]:
     import matplotlib as mpl
     from cycler import cycler
 
-    with mpl.rc_context(), _fonts_from_memory():
+    with mpl.rc_context(), _fonts_from_memory(), _shared_text_metrics():
         mpl.rcdefaults()
         mpl.rcParams.update(_STYLE)
         mpl.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
@@ -139,6 +139,61 @@ def _fonts_from_memory() -> Iterator[None]:
         yield
     finally:
         font_manager._get_font = original
+
+
+#: the renderers whose text sizes depend only on the text, its font, the dpi and the rcParams
+#: below (Agg and SVG; PDF's, say, also depend on its own settings, and are left alone)
+_SHARED_RENDERERS = frozenset({("matplotlib.backends.backend_agg", "RendererAgg"),
+                               ("matplotlib.backends.backend_svg", "RendererSVG")})
+_TEXT_RC = ("font.family", "font.sans-serif", "font.serif", "font.monospace", "font.cursive",
+            "font.fantasy", "font.stretch", "text.hinting", "text.hinting_factor",
+            "text.kerning_factor")
+_METRICS: dict[tuple[Any, ...], Any] = {}
+_METRICS_MAX = 20_000
+
+
+@contextlib.contextmanager
+def _shared_text_metrics() -> Iterator[None]:
+    """Text sizes measured once per process, not once per renderer, inside this block only.
+
+    matplotlib keeps the size of each laid-out text per renderer, and every save makes a new
+    renderer: each figure is measured afresh, once for the SVG and once for the PNG, and most
+    of its texts (tick labels, study names, column heads) were already measured for the
+    previous figure. The same measure is kept here under the renderer's kind and dpi, the
+    text, its font and the rcParams a size depends on, so it gives the same numbers as
+    measuring again. Math texts and other renderers go to matplotlib's own cache. As with
+    ``_fonts_from_memory``, a private function is swapped for the block's duration and left
+    alone if it has changed shape.
+    """
+    from matplotlib import text as mtext
+
+    original = getattr(mtext, "_get_text_metrics_with_cache", None)
+    if original is None or getattr(original, "__name__", "") == "_shared_metrics":
+        yield
+        return
+
+    def _shared_metrics(renderer: Any, text: str, fontprop: Any, ismath: Any,
+                        dpi: float) -> Any:
+        kind = type(renderer)
+        if ismath is not False or (kind.__module__, kind.__qualname__) not in _SHARED_RENDERERS:
+            return original(renderer, text, fontprop, ismath, dpi)
+        import matplotlib as mpl
+
+        key = (kind, getattr(renderer, "dpi", None), text, fontprop.copy(), dpi,
+               repr([mpl.rcParams[name] for name in _TEXT_RC]))
+        found = _METRICS.get(key)
+        if found is None:
+            if len(_METRICS) >= _METRICS_MAX:
+                _METRICS.clear()
+            found = _METRICS[key] = renderer.get_text_width_height_descent(text, fontprop,
+                                                                           ismath)
+        return found
+
+    mtext._get_text_metrics_with_cache = _shared_metrics
+    try:
+        yield
+    finally:
+        mtext._get_text_metrics_with_cache = original
 
 
 @lru_cache(maxsize=4096)

@@ -154,33 +154,46 @@ _METRICS_MAX = 20_000
 
 @contextlib.contextmanager
 def _shared_text_metrics() -> Iterator[None]:
-    """Text sizes measured once per process, not once per renderer, inside this block only.
+    """Text sizes measured once per process, not once per renderer or per size, inside this
+    block only.
 
     matplotlib keeps the size of each laid-out text per renderer, and every save makes a new
     renderer: each figure is measured afresh, once for the SVG and once for the PNG, and most
     of its texts (tick labels, study names, column heads) were already measured for the
-    previous figure. The same measure is kept here under the renderer's kind and dpi, the
-    text, its font and the rcParams a size depends on, so it gives the same numbers as
-    measuring again. Math texts and other renderers go to matplotlib's own cache. As with
-    ``_fonts_from_memory``, a private function is swapped for the block's duration and left
-    alone if it has changed shape.
+    previous figure, or by ``text_width`` to lay it out. Two measures are kept here, each
+    giving the same numbers as measuring again:
+
+    - a text's size for a renderer, under the renderer's kind and dpi, the text, its font and
+      the rcParams a size depends on (Agg and SVG only);
+    - the outline size ``TextToPath`` measures (for ``text_width`` and the SVG renderer) at
+      its fixed 100 points and scales to the font size: kept unscaled, under the text, the
+      font without its size and the same rcParams, so every size shares one measure.
+
+    Math texts and other renderers are measured by matplotlib as before. As with
+    ``_fonts_from_memory``, private functions are swapped for the block's duration and left
+    alone if they have changed shape.
     """
     from matplotlib import text as mtext
+    from matplotlib.textpath import TextToPath
 
     original = getattr(mtext, "_get_text_metrics_with_cache", None)
-    if original is None or getattr(original, "__name__", "") == "_shared_metrics":
+    outline = getattr(TextToPath, "get_text_width_height_descent", None)
+    if original is None or outline is None \
+            or getattr(original, "__name__", "") == "_shared_metrics":
         yield
         return
+
+    def rc_key() -> str:
+        import matplotlib as mpl
+
+        return repr([mpl.rcParams[name] for name in _TEXT_RC])
 
     def _shared_metrics(renderer: Any, text: str, fontprop: Any, ismath: Any,
                         dpi: float) -> Any:
         kind = type(renderer)
         if ismath is not False or (kind.__module__, kind.__qualname__) not in _SHARED_RENDERERS:
             return original(renderer, text, fontprop, ismath, dpi)
-        import matplotlib as mpl
-
-        key = (kind, getattr(renderer, "dpi", None), text, fontprop.copy(), dpi,
-               repr([mpl.rcParams[name] for name in _TEXT_RC]))
+        key = (kind, getattr(renderer, "dpi", None), text, fontprop.copy(), dpi, rc_key())
         found = _METRICS.get(key)
         if found is None:
             if len(_METRICS) >= _METRICS_MAX:
@@ -189,11 +202,29 @@ def _shared_text_metrics() -> Iterator[None]:
                                                                            ismath)
         return found
 
+    def _outline_size(self: Any, s: str, prop: Any, ismath: Any) -> Any:
+        scale_size = getattr(self, "FONT_SCALE", None)
+        if ismath is not False or type(self) is not TextToPath or not scale_size:
+            return outline(self, s, prop, ismath)
+        face = prop.copy()
+        face.set_size(scale_size)
+        key = ("outline", s, face, rc_key())
+        found = _METRICS.get(key)
+        if found is None:
+            if len(_METRICS) >= _METRICS_MAX:
+                _METRICS.clear()
+            # at FONT_SCALE the scale is 1.0: the unscaled size, as matplotlib computes it
+            found = _METRICS[key] = outline(self, s, face, ismath)
+        scale = prop.get_size_in_points() / scale_size
+        return found[0] * scale, found[1] * scale, found[2] * scale
+
     mtext._get_text_metrics_with_cache = _shared_metrics
+    TextToPath.get_text_width_height_descent = _outline_size
     try:
         yield
     finally:
         mtext._get_text_metrics_with_cache = original
+        TextToPath.get_text_width_height_descent = outline
 
 
 @lru_cache(maxsize=4096)
@@ -214,35 +245,51 @@ def wrap_text(
 ) -> list[str]:
     """Greedy word wrap of ``text`` to ``width`` inches; explicit newlines are kept.
 
-    Each line takes as many words as fit (at least one). A line grows wider with each word
-    added, so the longest fitting run is found by bisection: about log2(words) widths
-    measured per line instead of one per word, with the same lines as adding word by word.
+    Each line takes as many words as fit (at least one), the lines of adding word by word.
+    A line grows wider with each word added, so the longest fitting run is found from a
+    guess: the words' own widths (each measured once, and again in no other line) and the
+    width of a space add up to about the line's width; the line itself is then measured
+    at the guess and one word either side until the run that fits is found. Most lines
+    take two measures of about their own length, where a bisection over the paragraph
+    measures runs of up to its whole length several times per line.
     Empty words at the start of a line (from repeated spaces) are dropped, as a word-by-word
     wrap drops them.
     """
     def fits(line: str) -> bool:
         return text_width(line, size, weight, style) <= width
 
+    gap = _space_width(size, weight, style)
     lines: list[str] = []
     for paragraph in text.split("\n"):
         words = paragraph.split(" ")
+        widths = [text_width(w, size, weight, style) for w in words]
         start = 0
         while True:
             while start < len(words) - 1 and not words[start]:
                 start += 1
-            # the line words[start:stop]: stop - 1 is known to fit, stop_bad known not to
-            stop, stop_bad = start + 1, len(words) + 1
-            while stop_bad - stop > 1:
-                middle = (stop + stop_bad) // 2
-                if fits(" ".join(words[start:middle])):
-                    stop = middle
-                else:
-                    stop_bad = middle
+            # the guess: as many words as the sum of their widths and gaps lets in
+            stop, guess = start + 1, widths[start]
+            while stop < len(words) and guess + gap + widths[stop] <= width:
+                guess += gap + widths[stop]
+                stop += 1
+            # the line words[start:stop]: fewer words while it does not fit (one at least),
+            # more while one more still fits
+            while stop > start + 1 and not fits(" ".join(words[start:stop])):
+                stop -= 1
+            while stop < len(words) and fits(" ".join(words[start:stop + 1])):
+                stop += 1
             lines.append(" ".join(words[start:stop]))
             if stop >= len(words):
                 break
             start = stop
     return lines
+
+
+@lru_cache(maxsize=64)
+def _space_width(size: float, weight: str, style: str) -> float:
+    """About what a space between two words adds to a line's width (for ``wrap_text``'s
+    guess only: the lines themselves are measured)."""
+    return text_width("n n", size, weight, style) - 2 * text_width("n", size, weight, style)
 
 
 def preload() -> None:

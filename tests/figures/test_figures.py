@@ -35,7 +35,7 @@ from blastic_meta.figures import (
     sensitivity_plot,
 )
 from blastic_meta.figures import io as figure_io
-from blastic_meta.figures.io import FONT, style_context, write_png
+from blastic_meta.figures.io import FONT, style_context, text_width, write_png
 
 LABELS_A = ["Alpha et al. 2016", "Bravo et al. 2021", "Charlie 2019"]
 LABELS_B = ["Delta et al. 2018", "Echo and Fox 2020"]
@@ -237,6 +237,7 @@ def test_text_sizes_shared_across_renderers_only_inside_the_style_and_change_no_
     assert mtext._get_text_metrics_with_cache is matplotlibs_own
 
     prop = font_manager.FontProperties(family=FONT, size=9.0, weight="bold")
+    smaller = font_manager.FontProperties(family=FONT, size=7.5, weight="bold")
 
     def sizes() -> list[tuple[float, float, float]]:
         svg = RendererSVG(4.0, 3.0, io.StringIO())
@@ -246,6 +247,9 @@ def test_text_sizes_shared_across_renderers_only_inside_the_style_and_change_no_
             for text in ("Kyphoplasty", "Alpha et al. 2016", "$x^2$"):
                 ismath = text.startswith("$")
                 out.append(mtext._get_text_metrics_with_cache(renderer, text, prop, ismath, dpi))
+        # the SVG's outline sizes at another font size, and text_width's (one measure each)
+        out += [mtext._get_text_metrics_with_cache(svg, "Kyphoplasty", smaller, False, 72.0),
+                (text_width.__wrapped__("Kyphoplasty", 7.5, "bold"),)]
         return out
 
     def measured() -> tuple[list[tuple[float, float, float]], ...]:

@@ -272,6 +272,29 @@ def test_text_sizes_shared_across_renderers_only_inside_the_style_and_change_no_
         assert one.read_bytes() == two.read_bytes(), one.name
 
 
+def test_a_constrained_layout_is_made_once_and_kept_for_the_png(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    runs: list[int] = []
+    execute = ConstrainedLayoutEngine.execute
+    monkeypatch.setattr(ConstrainedLayoutEngine, "execute",
+                        lambda self, fig: runs.append(1) or execute(self, fig))
+    fig = Figure(figsize=(4.0, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1])
+    ax.set_xlabel("Cement leakage per vertebra (%)")
+    ax.set_title("A long title that the layout makes room for")
+    engine = fig.get_layout_engine()
+    positions: list[tuple[float, ...]] = []
+    fig.canvas.mpl_connect("draw_event", lambda _: positions.append(ax.get_position().bounds))
+    paths = save_figure(fig, tmp_path / "laid_out")
+    assert [p.suffix for p in paths] == [".svg", ".png"]
+    assert len(runs) == 1  # the SVG's draw; the PNG's keeps its positions
+    assert len(positions) >= 2 and len(set(positions)) == 1  # every draw, the same positions
+    assert fig.get_layout_engine() is engine  # put back
+
+
 def test_import_is_light_and_leaves_numpy_alone() -> None:
     code = (
         "import sys, numpy as np\n"

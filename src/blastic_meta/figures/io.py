@@ -14,7 +14,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -387,6 +387,29 @@ def write_png(fig: Figure, handle: BinaryIO, dpi: float = PNG_DPI) -> None:
     png.write_chunk(handle, b"IEND")
 
 
+@contextlib.contextmanager
+def _layout_kept(fig: Figure) -> Iterator[Callable[[], None]]:
+    """A call that keeps ``fig``'s current layout for its later draws (its layout engine,
+    such as constrained layout, is switched off); the engine is put back on exit.
+
+    A layout engine runs at every draw, and constrained layout measures every text twice a
+    run: about a third of the time of saving a small figure. ``save_figure`` keeps the
+    layout the SVG was drawn with for the PNG, whose positions differ from a layout made
+    again at 300 dpi by less than a pixel; the two files then show the same layout.
+    """
+    engine = fig.get_layout_engine()
+
+    def keep() -> None:
+        if engine is not None:
+            fig.set_layout_engine("none")
+
+    try:
+        yield keep
+    finally:
+        if engine is not None and fig.get_layout_engine() is not engine:
+            fig.set_layout_engine(engine)
+
+
 def save_figure(fig: Figure, path_without_suffix: str | os.PathLike[str]) -> list[Path]:
     """Write ``fig`` as ``<path>.svg`` and ``<path>.png`` (300 dpi), then close it.
 
@@ -407,7 +430,7 @@ def save_figure(fig: Figure, path_without_suffix: str | os.PathLike[str]) -> lis
     folder.mkdir(parents=True, exist_ok=True)
     written: list[tuple[str, Path]] = []
     try:
-        with style_context():
+        with style_context(), _layout_kept(fig) as keep_layout:
             for fmt in ("svg", "png"):
                 fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{base.name}.", suffix=".tmp")
                 written.append((tmp, folder / f"{base.name}.{fmt}"))
@@ -415,6 +438,7 @@ def save_figure(fig: Figure, path_without_suffix: str | os.PathLike[str]) -> lis
                     if fmt == "svg":
                         fig.savefig(handle, format="svg", metadata={"Date": None,
                                                                     "Creator": None})
+                        keep_layout()
                     else:
                         write_png(fig, handle)
                     handle.flush()

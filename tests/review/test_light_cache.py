@@ -76,3 +76,34 @@ def test_the_fits_never_see_the_rules(shipped, monkeypatch):
     monkeypatch.setattr(analyses, "safe_fit", spying)
     run_analysis(records, table, protocol, protocol.analysis("leak_patient"), bib, findings)
     assert seen and all(s == (None, None) for s in seen)
+
+
+def test_a_rule_that_excludes_no_row_reuses_the_table(shipped, monkeypatch):
+    """The exclusion rules run on the rows first: when they leave every reason as it was,
+    the table made before is reused, and it is the table built without any cache."""
+    from blastic_meta.review import analysis_input
+    from blastic_meta.review.analysis_input import build_input
+
+    protocol, bib, records, table, findings = shipped
+    made: list[int] = []
+    finish = analysis_input._finish
+    monkeypatch.setattr(analysis_input, "_finish",
+                        lambda frame, p: made.append(1) or finish(frame, p))
+    cache: dict = {}
+    for spec in protocol.analyses:
+        build_input(records, table, protocol, spec, bib, findings, cache=cache)
+    assert len(made) == len(protocol.analyses)
+    procedures = sorted(set(table["procedure"].dropna()))
+    same_rows = protocol.with_changes({"rules": {"procedures": procedures}})
+    pvp_only = protocol.with_changes({"rules": {"procedures": ["PVP"]}})
+    for changed, new_tables in ((same_rows, 0), (pvp_only, None)):
+        made.clear()
+        for spec in changed.analyses:
+            got = build_input(records, table, changed, spec, bib, findings, cache=cache)
+            fresh = build_input(records, table, changed, spec, bib, findings)
+            assert analyses._content(got) == analyses._content(fresh), spec.id
+        built = len(made) - len(changed.analyses)  # the fresh builds always make theirs
+        if new_tables is not None:
+            assert built == new_tables
+        else:  # PVP only leaves out the PKP arms: some analyses need a table of their own
+            assert 0 < built < len(changed.analyses)

@@ -60,30 +60,29 @@ def _declared_pairs(records: Sequence[Any]) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def _apply_overlap(frame: pd.DataFrame, records: Sequence[Any],
-                   protocol: Protocol) -> pd.DataFrame:
-    """Of two declared overlapping cohorts that both enter this analysis, keep the larger.
+def _apply_overlap(rows: Sequence[dict[str, Any]], records: Sequence[Any],
+                   protocol: Protocol) -> None:
+    """Of two declared overlapping cohorts that both enter this analysis, keep the larger
+    (the other's rows get a ``reason``).
 
     Size is the number of patients in the arms the analysis would use (tie: the first key in
     sort order is kept). A cohort whose partner has no usable data here is kept.
     """
-    if protocol.rules.overlapping_cohorts != "keep_larger" or frame.empty:
-        return frame
-    frame = frame.copy()
-    studies = frame["study"].tolist()
+    if protocol.rules.overlapping_cohorts != "keep_larger" or not rows:
+        return
     for a, b in _declared_pairs(records):
-        usable = frame["reason"].isna()
-        entering = {s for s, ok in zip(studies, usable, strict=True) if ok}
+        usable = [is_missing(row["reason"]) for row in rows]
+        entering = {row["study"] for row, ok in zip(rows, usable, strict=True) if ok}
         if a not in entering or b not in entering:
             continue
-        size = {s: sum(as_int(p) or 0
-                       for p in frame.loc[(frame["study"] == s) & usable, "patients"])
+        size = {s: sum(as_int(row["patients"]) or 0 for row, ok in zip(rows, usable, strict=True)
+                       if ok and row["study"] == s)
                 for s in (a, b)}
         keep, drop = sorted((a, b), key=lambda s: (-size[s], s))
-        mask = (frame["study"] == drop) & usable
-        frame.loc[mask, "reason"] = (f"declared overlapping cohort with {keep} "
-                                     f"(the larger cohort is kept)")
-    return frame
+        for row, ok in zip(rows, usable, strict=True):
+            if ok and row["study"] == drop:
+                row["reason"] = (f"declared overlapping cohort with {keep} "
+                                 f"(the larger cohort is kept)")
 
 
 def _empty_input() -> pd.DataFrame:
@@ -153,7 +152,7 @@ def _build(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
            icc: float | None, cache: dict[Any, Any] | None) -> pd.DataFrame:
     """``build_input`` without the cache of finished tables: select the arms, apply the
     study rules, combine arms, add effect sizes, order the rows."""
-    from .input_rules import apply_study_rules, combine_arms, design_effect, exclude_derived
+    from .input_rules import combine_arms, derived_reasons, design_effect, study_rule_reasons
 
     r = protocol.rules
     key = (id(table), id(bibliography), spec, protocol.windows, r.excluded_designs,
@@ -170,15 +169,41 @@ def _build(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
     for row in rows:
         row["group"] = protocol.subgroups.group_of(row["lesion_type"])
     info = _study_info(records, cache)
-    frame = _apply_overlap(pd.DataFrame(rows), records, protocol)
-    frame = apply_study_rules(frame, protocol, info, duplicates)
+    # the exclusion rules set only reasons, and read only the rows: applied to them first,
+    # so that rules which exclude nothing here lead to a table already made
+    _apply_overlap(rows, records, protocol)
+    study_rule_reasons(rows, protocol, info, duplicates)
     if protocol.rules.exclude_derived:
-        frame = exclude_derived(frame)
+        derived_reasons(rows)
+    key = None
+    if cache is not None:
+        key = ("rows", id(records), spec, icc, repr(rows), _table_settings(protocol, cache))
+        if key in cache:
+            return cache[key][1]
+    frame = pd.DataFrame(rows)
     if spec.design_effect:
         frame = design_effect(frame, protocol, icc, info)
     frame = combine_arms(frame, spec, protocol)
     frame = add_effects(frame, spec, protocol, protocol.vas.correlation)
-    return _finish(frame, protocol)
+    frame = _finish(frame, protocol)
+    if cache is not None:
+        cache[key] = (records, frame)  # keeps the records alive; callers get copies
+    return frame
+
+
+def _table_settings(protocol: Protocol, cache: dict[Any, Any]) -> Protocol:
+    """What the table is made from past the exclusion rules: the protocol without its
+    ``rules`` (their effect is in the rows' reasons) and the sections only the fits read,
+    once per protocol object."""
+    key = ("table_settings", id(protocol))
+    if key not in cache:
+        p = protocol
+        settings = p.model_copy(update={
+            **{name: None for name in _FIT_ONLY}, "rules": None,
+            "model": p.model.level,  # the confidence level of the study CIs is input
+            "proportions": p.proportions.model_copy(update={"model": None})})
+        cache[key] = (protocol, settings)  # keeps the protocol alive
+    return cache[key][1]
 
 
 def _study_info(records: Sequence[Any], cache: dict[Any, Any] | None) -> dict[str, Any]:

@@ -17,13 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from .arm_selection import is_missing
 from .protocol import AnalysisSpec, Protocol
 
-__all__ = ["StudyInfo", "apply_study_rules", "combine_arms", "design_effect",
-           "duplicate_pairs", "exclude_derived", "is_derived", "study_info"]
+__all__ = ["StudyInfo", "apply_study_rules", "combine_arms", "derived_reasons", "design_effect",
+           "duplicate_pairs", "exclude_derived", "is_derived", "study_info",
+           "study_rule_reasons"]
 
 # flags that name an adjustment or a caveat of a reported value, not a value the review
 # derived or imputed: a rescaled VAS, arms combined, the design effect, an ambiguity noted
@@ -89,20 +90,31 @@ def duplicate_pairs(records: Sequence[Any], findings: Iterable[Any] = ()) -> lis
 
 def apply_study_rules(frame: pd.DataFrame, protocol: Protocol, info: Mapping[str, StudyInfo],
                       duplicates: Sequence[tuple[str, str]]) -> pd.DataFrame:
-    """Exclusions that follow from the study, not from its numbers (first reason wins)."""
+    """Exclusions that follow from the study, not from its numbers (first reason wins):
+    ``study_rule_reasons`` on the rows of ``frame``."""
     if frame.empty:
         return frame
+    rows = _reason_rows(frame)
+    study_rule_reasons(rows, protocol, info, duplicates)
+    return _with_reasons(frame, rows)
+
+
+def study_rule_reasons(rows: Sequence[dict[str, Any]], protocol: Protocol,
+                       info: Mapping[str, StudyInfo],
+                       duplicates: Sequence[tuple[str, str]]) -> None:
+    """Set the ``reason`` of the input rows (dicts with ``study``, ``procedure``,
+    ``patients``, ``reason``) that the study rules exclude; a row's first reason wins.
+
+    The rules read only these fields, so they run on the rows before any table is made.
+    """
     rules = protocol.rules
-    frame = frame.copy()
-    studies = frame["study"].tolist()
 
-    def exclude(mask: Sequence[bool], reason: str) -> None:
-        # rows are tens, so the masks are plain lists; the frame is written only when a row
-        # is excluded
-        todo = np.asarray(mask, dtype=bool) & frame["reason"].isna().to_numpy()
-        if todo.any():
-            frame.loc[todo, "reason"] = reason
+    def exclude(mask: Iterable[bool], reason: str) -> None:
+        for row, hit in zip(rows, mask, strict=True):
+            if hit and is_missing(row["reason"]):
+                row["reason"] = reason
 
+    studies = [row["study"] for row in rows]
     if rules.unverified_studies == "exclude":
         exclude([not info[s].verified if s in info else False for s in studies],
                 "identity unverified (enters only the sensitivity analysis that puts "
@@ -112,19 +124,36 @@ def apply_study_rules(frame: pd.DataFrame, protocol: Protocol, info: Mapping[str
                 "read only as an abstract or a secondary source")
     if rules.procedures:
         wanted = set(rules.procedures)
-        exclude([p not in wanted for p in frame["procedure"]],
+        exclude([row["procedure"] not in wanted for row in rows],
                 f"procedure not {' or '.join(sorted(wanted))}")
     if rules.exclude_possible_duplicates:
         for a, b in duplicates:
-            usable = frame["reason"].isna()
+            usable = [is_missing(row["reason"]) for row in rows]
             entering = {s for s, ok in zip(studies, usable, strict=True) if ok}
             if a not in entering or b not in entering:
                 continue
-            sizes = {s: float(frame.loc[(frame["study"] == s) & usable, "patients"]
-                              .fillna(0).sum()) for s in (a, b)}
+            sizes = {s: sum(0.0 if is_missing(row["patients"]) else float(row["patients"])
+                            for row, ok in zip(rows, usable, strict=True)
+                            if ok and row["study"] == s) for s in (a, b)}
             keep, drop = sorted((a, b), key=lambda s: (-sizes[s], s))
             exclude([s == drop for s in studies], f"possible duplicate of {keep} (smaller "
                                                   "cohort left out)")
+
+
+def _reason_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The fields the exclusion rules read, one dict per row of ``frame``."""
+    names = [c for c in ("study", "procedure", "patients", "reason", "flags") if c in frame]
+    return [dict(zip(names, values, strict=True))
+            for values in zip(*(frame[c].tolist() for c in names), strict=True)]
+
+
+def _with_reasons(frame: pd.DataFrame, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """A copy of ``frame`` with the rows' reasons written where a rule set one."""
+    frame = frame.copy()
+    changed = [i for i, (old, row) in enumerate(zip(frame["reason"], rows, strict=True))
+               if row["reason"] is not old and not (is_missing(old) and is_missing(row["reason"]))]
+    for i in changed:
+        frame.iloc[i, frame.columns.get_loc("reason")] = rows[i]["reason"]
     return frame
 
 
@@ -137,11 +166,19 @@ def is_derived(flags: Iterable[str]) -> bool:
 
 
 def exclude_derived(frame: pd.DataFrame) -> pd.DataFrame:
-    """Leave out every included row that carries a derived or imputed value."""
-    frame = frame.copy()
-    mask = frame["reason"].isna() & frame["flags"].map(is_derived)
-    frame.loc[mask, "reason"] = "derived or imputed value (left out in this scenario)"
-    return frame
+    """Leave out every included row that carries a derived or imputed value
+    (``derived_reasons`` on the rows of ``frame``)."""
+    rows = _reason_rows(frame)
+    derived_reasons(rows)
+    return _with_reasons(frame, rows) if len(frame) else frame.copy()
+
+
+def derived_reasons(rows: Sequence[dict[str, Any]]) -> None:
+    """Set the ``reason`` of every usable row (a dict with ``reason`` and ``flags``) that
+    carries a derived or imputed value."""
+    for row in rows:
+        if is_missing(row["reason"]) and is_derived(row["flags"]):
+            row["reason"] = "derived or imputed value (left out in this scenario)"
 
 
 def _combined_summary(ns: list[float], means: list[float], sds: list[float]

@@ -328,6 +328,15 @@ def test_failures_leave_old_outputs_untouched(built, tmp_path):
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".outputs-")]
 
 
+def test_summary_json_is_the_summary_the_report_returns(built):
+    """summary.json is written before the page: nothing after it may change the summary."""
+    from blastic_meta.review.report import _json_safe
+
+    _, _, out, result = built
+    on_disk = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert on_disk == json.loads(json.dumps(_json_safe(result.summary)))
+
+
 def test_report_collects_garbage_less_often_and_restores_the_collector(built, monkeypatch):
     import gc
 

@@ -108,7 +108,9 @@ def build_input(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
     by the calls of one report) keeps each analysis' selected rows, which depend only on the
     table, the windows and the data rules, across the sensitivity scenarios, and each
     finished table under the protocol settings it is built from (``_input_key``), so a
-    scenario that changes only the model reuses the main analysis' input.
+    scenario that changes only the model reuses the main analysis' input; and under the
+    selected rows with the reasons the exclusion rules gave them (``_table_settings``), so
+    a scenario whose rules exclude nothing new here reuses it too.
     """
     from .input_rules import duplicate_pairs
 

@@ -96,15 +96,16 @@ def write_contents(staging: Path, loaded: tuple[Any, ...], sha: str,
     # the tables and texts need no figure: written while the server still draws
     frames, context, cited = _write_documents(staging, summary, results, loaded, labels,
                                               concern, directions, signs, left_out)
+    _write_text(staging / "summary.json",
+                json.dumps(_json_safe(summary), sort_keys=True, indent=2, ensure_ascii=False)
+                + "\n")
     for batch in (drawings, early):
         if batch is not None:
             drawer.results(batch)
     painter.write_keys()
+    # the page holds the figures' SVG: made once they are drawn (it changes no summary)
     _write_text(staging / "report.html", build_page(staging, summary, frames, protocol,
                                                     bibliography, labels, context, cited))
-    _write_text(staging / "summary.json",
-                json.dumps(_json_safe(summary), sort_keys=True, indent=2, ensure_ascii=False)
-                + "\n")
     return summary
 
 

@@ -13,8 +13,8 @@ Examples
 ...                        [AppraisalRow("Tian 2016", ["yes", "unclear"], "some"),
 ...                         AppraisalRow("Xu 2021", None, "not appraised")])
 >>> fig = traffic_light_plot(AppraisalSpec("Risk of bias", [block]))
->>> sorted(a.get_gid() for a in fig.artists if a.get_gid())[:2]
-['cell-0-0-0', 'cell-0-0-1']
+>>> sorted(a.get_gid() for a in fig.artists if (a.get_gid() or "").startswith("cell-"))
+['cell-0-unclear', 'cell-0-unclear-symbol', 'cell-0-yes', 'cell-0-yes-symbol']
 """
 
 from __future__ import annotations

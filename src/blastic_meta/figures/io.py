@@ -142,7 +142,8 @@ def _fonts_from_memory() -> Iterator[None]:
 
 
 #: the renderers whose text sizes depend only on the text, its font, the dpi and the rcParams
-#: below (Agg and SVG; PDF's, say, also depend on its own settings, and are left alone)
+#: below (Agg and SVG; a save wraps the SVG one, whose texts then share only the outline
+#: sizes; PDF's, say, also depend on its own settings, and are left alone)
 _SHARED_RENDERERS = frozenset({("matplotlib.backends.backend_agg", "RendererAgg"),
                                ("matplotlib.backends.backend_svg", "RendererSVG")})
 _TEXT_RC = ("font.family", "font.sans-serif", "font.serif", "font.monospace", "font.cursive",
@@ -163,11 +164,12 @@ def _shared_text_metrics() -> Iterator[None]:
     previous figure, or by ``text_width`` to lay it out. Two measures are kept here, each
     giving the same numbers as measuring again:
 
-    - a text's size for a renderer, under the renderer's kind and dpi, the text, its font and
-      the rcParams a size depends on (Agg and SVG only);
-    - the outline size ``TextToPath`` measures (for ``text_width`` and the SVG renderer) at
-      its fixed 100 points and scales to the font size: kept unscaled, under the text, the
-      font without its size and the same rcParams, so every size shares one measure.
+    - a text's size for an Agg renderer, under its dpi, the text, its font and the
+      rcParams a size depends on;
+    - the outline size ``TextToPath`` measures (for ``text_width`` and the SVG renderer,
+      which a save hands to the texts wrapped in a ``MixedModeRenderer``) at its fixed 100
+      points and scales to the font size: kept unscaled, under the text, the font without
+      its size and the same rcParams, so every size shares one measure.
 
     Math texts and other renderers are measured by matplotlib as before. As with
     ``_fonts_from_memory``, private functions are swapped for the block's duration and left
@@ -392,8 +394,9 @@ def _layout_kept(fig: Figure) -> Iterator[Callable[[], None]]:
     """A call that keeps ``fig``'s current layout for its later draws (its layout engine,
     such as constrained layout, is switched off); the engine is put back on exit.
 
-    A layout engine runs at every draw, and constrained layout measures every text twice a
-    run: about a third of the time of saving a small figure. ``save_figure`` keeps the
+    A layout engine runs at every draw (and makes a save draw once more before it draws),
+    and constrained layout measures every text twice a run: about a third of the time of
+    saving a small figure. ``save_figure`` keeps the
     layout the SVG was drawn with for the PNG, whose positions differ from a layout made
     again at 300 dpi by less than a pixel; the two files then show the same layout.
     """
@@ -401,7 +404,10 @@ def _layout_kept(fig: Figure) -> Iterator[Callable[[], None]]:
 
     def keep() -> None:
         if engine is not None:
-            fig.set_layout_engine("none")
+            # None, not "none": with no engine at all a save skips its layout-only draw
+            fig.set_layout_engine(None)
+            if fig.get_layout_engine() is not None:  # an rcParam asked for one again
+                fig.set_layout_engine("none")
 
     try:
         yield keep

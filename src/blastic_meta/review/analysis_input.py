@@ -154,7 +154,13 @@ def _build(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
            icc: float | None, cache: dict[Any, Any] | None) -> pd.DataFrame:
     """``build_input`` without the cache of finished tables: select the arms, apply the
     study rules, combine arms, add effect sizes, order the rows."""
-    from .input_rules import combine_arms, derived_reasons, design_effect, study_rule_reasons
+    from .input_rules import (
+        combine_arms,
+        derived_reasons,
+        design_effect,
+        study_rule_reasons,
+        write_reasons,
+    )
 
     r = protocol.rules
     key = (id(table), id(bibliography), spec, protocol.windows, r.excluded_designs,
@@ -173,6 +179,7 @@ def _build(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
     info = _study_info(records, cache)
     # the exclusion rules set only reasons, and read only the rows: applied to them first,
     # so that rules which exclude nothing here lead to a table already made
+    selected = [row["reason"] for row in rows]
     _apply_overlap(rows, records, protocol)
     study_rule_reasons(rows, protocol, info, duplicates)
     if protocol.rules.exclude_derived:
@@ -182,7 +189,11 @@ def _build(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
         key = ("rows", id(records), spec, icc, repr(rows), _table_settings(protocol, cache))
         if key in cache:
             return cache[key][1]
-    frame = pd.DataFrame(rows)
+    # the table of the rows as selected, with the rules' reasons written into it: the
+    # reason column has the type it had when the rules wrote into the table
+    frame = write_reasons(pd.DataFrame([{**row, "reason": reason}
+                                        for row, reason in zip(rows, selected, strict=True)]),
+                          rows)
     if spec.design_effect:
         frame = design_effect(frame, protocol, icc, info)
     frame = combine_arms(frame, spec, protocol)

@@ -24,7 +24,7 @@ from .protocol import AnalysisSpec, Protocol
 
 __all__ = ["StudyInfo", "apply_study_rules", "combine_arms", "derived_reasons", "design_effect",
            "duplicate_pairs", "exclude_derived", "is_derived", "study_info",
-           "study_rule_reasons"]
+           "study_rule_reasons", "write_reasons"]
 
 # flags that name an adjustment or a caveat of a reported value, not a value the review
 # derived or imputed: a rescaled VAS, arms combined, the design effect, an ambiguity noted
@@ -96,7 +96,7 @@ def apply_study_rules(frame: pd.DataFrame, protocol: Protocol, info: Mapping[str
         return frame
     rows = _reason_rows(frame)
     study_rule_reasons(rows, protocol, info, duplicates)
-    return _with_reasons(frame, rows)
+    return write_reasons(frame, rows)
 
 
 def study_rule_reasons(rows: Sequence[dict[str, Any]], protocol: Protocol,
@@ -147,8 +147,10 @@ def _reason_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             for values in zip(*(frame[c].tolist() for c in names), strict=True)]
 
 
-def _with_reasons(frame: pd.DataFrame, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """A copy of ``frame`` with the rows' reasons written where a rule set one."""
+def write_reasons(frame: pd.DataFrame, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """A copy of ``frame`` with the reasons of ``rows`` (one per row, in order) written where
+    they differ, cell by cell, so the column keeps its type (object, or pandas' string type
+    when it held a reason already), as writing the excluded rows into the table does."""
     frame = frame.copy()
     changed = [i for i, (old, row) in enumerate(zip(frame["reason"], rows, strict=True))
                if row["reason"] is not old and not (is_missing(old) and is_missing(row["reason"]))]
@@ -170,7 +172,7 @@ def exclude_derived(frame: pd.DataFrame) -> pd.DataFrame:
     (``derived_reasons`` on the rows of ``frame``)."""
     rows = _reason_rows(frame)
     derived_reasons(rows)
-    return _with_reasons(frame, rows) if len(frame) else frame.copy()
+    return write_reasons(frame, rows) if len(frame) else frame.copy()
 
 
 def derived_reasons(rows: Sequence[dict[str, Any]]) -> None:

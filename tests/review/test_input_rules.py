@@ -335,3 +335,18 @@ def test_design_effect_row_by_row(protocol):
     assert cd["events"] == pytest.approx(2.0) and cd["total"] == pytest.approx(8.0)
     assert list(out["total_observed"]) == [30, 20, 10, 12]
     assert list(out["events_observed"]) == [6, 4, "n.r.", 3]
+
+
+def test_reasons_are_written_cell_by_cell_and_the_column_keeps_its_type():
+    from blastic_meta.review.input_rules import write_reasons
+
+    frame = _rows(study=["a2001", "b2002", "c2003"])  # no reason yet: an object column
+    rows = [{"reason": None}, {"reason": "left out"}, {"reason": None}]
+    out = write_reasons(frame, rows)
+    assert out["reason"].dtype == object and out["reason"].tolist() == [None, "left out", None]
+    assert frame["reason"].tolist() == [None, None, None]  # a copy: the input is unchanged
+    texts = pd.DataFrame({"reason": pd.Series(["unit not stated", None, None], dtype="str")})
+    out = write_reasons(texts, [{"reason": "unit not stated"}, {"reason": None},
+                                {"reason": "case report"}])
+    assert out["reason"].dtype == texts["reason"].dtype
+    assert out["reason"].iloc[2] == "case report" and pd.isna(out["reason"].iloc[1])

@@ -272,6 +272,28 @@ def test_text_sizes_shared_across_renderers_only_inside_the_style_and_change_no_
         assert one.read_bytes() == two.read_bytes(), one.name
 
 
+def test_shared_text_sizes_see_a_font_list_changed_in_place(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib import text as mtext
+
+    prop = font_manager.FontProperties(family="sans-serif", size=9.0)
+
+    def size() -> tuple[float, float, float]:
+        renderer = FigureCanvasAgg(Figure(dpi=300.0)).get_renderer()
+        return mtext._get_text_metrics_with_cache(renderer, "Kyphoplasty", prop, False, 300.0)
+
+    def measured() -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        with style_context():
+            before = size()
+            mpl.rcParams["font.sans-serif"].insert(0, "DejaVu Serif")  # in place
+            return before, size()
+
+    shared = measured()
+    monkeypatch.setattr(figure_io, "_shared_text_metrics", contextlib.nullcontext)
+    own = measured()
+    assert shared == own and own[0] != own[1]
+
+
 def test_a_constrained_layout_is_made_once_and_kept_for_the_png(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from matplotlib.layout_engine import ConstrainedLayoutEngine

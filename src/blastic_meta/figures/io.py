@@ -185,38 +185,51 @@ def _shared_text_metrics() -> Iterator[None]:
         yield
         return
 
-    def rc_key() -> str:
-        import matplotlib as mpl
+    import matplotlib as mpl
 
-        return repr([mpl.rcParams[name] for name in _TEXT_RC])
+    last: list[Any] = [None, ""]  # the rcParams' values last seen, and their text
+
+    def rc_key() -> str:
+        # read without RcParams' own lookup (it checks deprecations), and compared with a
+        # copy of the values last seen, so that a list changed in place is seen as changed
+        values = [dict.__getitem__(mpl.rcParams, name) for name in _TEXT_RC]
+        if values != last[0]:
+            last[:] = [[list(v) if isinstance(v, list) else v for v in values], repr(values)]
+        return last[1]
+
+    def remember(key: tuple[Any, ...], measure: Callable[[], Any]) -> Any:
+        if len(_METRICS) >= _METRICS_MAX:
+            _METRICS.clear()
+        found = _METRICS[key] = measure()
+        return found
 
     def _shared_metrics(renderer: Any, text: str, fontprop: Any, ismath: Any,
                         dpi: float) -> Any:
         kind = type(renderer)
         if ismath is not False or (kind.__module__, kind.__qualname__) not in _SHARED_RENDERERS:
             return original(renderer, text, fontprop, ismath, dpi)
-        key = (kind, getattr(renderer, "dpi", None), text, fontprop.copy(), dpi, rc_key())
-        found = _METRICS.get(key)
-        if found is None:
-            if len(_METRICS) >= _METRICS_MAX:
-                _METRICS.clear()
-            found = _METRICS[key] = renderer.get_text_width_height_descent(text, fontprop,
-                                                                           ismath)
+        rc = rc_key()
+        found = _METRICS.get((kind, getattr(renderer, "dpi", None), text, fontprop, dpi, rc))
+        if found is None:  # kept under a copy: the font may be changed later
+            key = (kind, getattr(renderer, "dpi", None), text, fontprop.copy(), dpi, rc)
+            found = remember(key, lambda: renderer.get_text_width_height_descent(
+                text, fontprop, ismath))
         return found
 
     def _outline_size(self: Any, s: str, prop: Any, ismath: Any) -> Any:
         scale_size = getattr(self, "FONT_SCALE", None)
         if ismath is not False or type(self) is not TextToPath or not scale_size:
             return outline(self, s, prop, ismath)
-        face = prop.copy()
-        face.set_size(scale_size)
-        key = ("outline", s, face, rc_key())
+        # the font without its size: what FontProperties compares, but the size
+        key = ("outline", s, tuple(prop.get_family()), prop.get_style(), prop.get_variant(),
+               prop.get_weight(), prop.get_stretch(), prop.get_file(),
+               prop.get_math_fontfamily(), rc_key())
         found = _METRICS.get(key)
         if found is None:
-            if len(_METRICS) >= _METRICS_MAX:
-                _METRICS.clear()
+            face = prop.copy()
+            face.set_size(scale_size)
             # at FONT_SCALE the scale is 1.0: the unscaled size, as matplotlib computes it
-            found = _METRICS[key] = outline(self, s, face, ismath)
+            found = remember(key, lambda: outline(self, s, face, ismath))
         scale = prop.get_size_in_points() / scale_size
         return found[0] * scale, found[1] * scale, found[2] * scale
 

@@ -34,6 +34,7 @@ from blastic_meta.figures import (
     save_figure,
     sensitivity_plot,
 )
+from blastic_meta.figures import _text_sizes as text_sizes
 from blastic_meta.figures import io as figure_io
 from blastic_meta.figures.io import FONT, style_context, text_width, write_png
 
@@ -260,7 +261,7 @@ def test_text_sizes_shared_across_renderers_only_inside_the_style_and_change_no_
 
     shared_sizes = measured()
     shared_bytes = save_figure(forest_plot(two_block_spec()), tmp_path / "shared" / "forest")
-    monkeypatch.setattr(figure_io, "_shared_text_metrics", contextlib.nullcontext)
+    monkeypatch.setattr(text_sizes, "shared_text_metrics", contextlib.nullcontext)
     own_sizes = measured()
     assert shared_sizes == own_sizes  # matplotlib's own measures, per renderer
     once, again, hinted = own_sizes
@@ -289,7 +290,7 @@ def test_shared_text_sizes_see_a_font_list_changed_in_place(
             return before, size()
 
     shared = measured()
-    monkeypatch.setattr(figure_io, "_shared_text_metrics", contextlib.nullcontext)
+    monkeypatch.setattr(text_sizes, "shared_text_metrics", contextlib.nullcontext)
     own = measured()
     assert shared == own and own[0] != own[1]
 

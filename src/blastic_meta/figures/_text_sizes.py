@@ -72,20 +72,22 @@ def shared_text_metrics() -> Iterator[None]:
     def remember(key: tuple[Any, ...], measure: Callable[[], Any]) -> Any:
         if len(_METRICS) >= _METRICS_MAX:
             _METRICS.clear()
-        found = _METRICS[key] = measure()
-        return found
+        _METRICS[key] = value = measure()
+        return value
 
     def _shared_metrics(renderer: Any, text: str, fontprop: Any, ismath: Any,
                         dpi: float) -> Any:
         kind = type(renderer)
         if ismath is not False or (kind.__module__, kind.__qualname__) not in _SHARED_RENDERERS:
             return original(renderer, text, fontprop, ismath, dpi)
+        where = (kind, getattr(renderer, "dpi", None), text)
         rc = rc_key()
-        found = _METRICS.get((kind, getattr(renderer, "dpi", None), text, fontprop, dpi, rc))
+        found = _METRICS.get((*where, fontprop, dpi, rc))
         if found is None:  # kept under a copy: the font may be changed later
-            key = (kind, getattr(renderer, "dpi", None), text, fontprop.copy(), dpi, rc)
-            found = remember(key, lambda: renderer.get_text_width_height_descent(
-                text, fontprop, ismath))
+            def measure() -> Any:
+                return renderer.get_text_width_height_descent(text, fontprop, ismath)
+
+            found = remember((*where, fontprop.copy(), dpi, rc), measure)
         return found
 
     def _outline_size(self: Any, s: str, prop: Any, ismath: Any) -> Any:

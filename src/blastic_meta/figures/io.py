@@ -309,9 +309,9 @@ def _layout_kept(fig: Figure) -> Iterator[Callable[[], None]]:
 
     A layout engine runs at every draw (and makes a save draw once more before it draws),
     and constrained layout measures every text twice a run: about a third of the time of
-    saving a small figure. ``save_figure`` keeps the
-    layout the SVG was drawn with for the PNG, whose positions differ from a layout made
-    again at 300 dpi by less than a pixel; the two files then show the same layout.
+    saving a small figure. ``save_figure`` keeps the layout the SVG was drawn with for the
+    PNG, whose positions differ from a layout made again at 300 dpi by less than a pixel;
+    the two files then show the same layout.
     """
     engine = fig.get_layout_engine()
 

@@ -98,18 +98,10 @@ def draw_mark(fig: Any, transform: Any, x: float, y: float, mark: Mark, diameter
               *, gid: str | None = None) -> None:
     """A circle of ``diameter`` points centred on (x, y) in ``transform``, with the symbol
     on it (``symbol_marker``; the symbol is the artist's label)."""
-    from matplotlib.lines import Line2D
-
-    fig.add_artist(Line2D([x], [y], transform=transform, marker="o", markersize=diameter,
-                          markerfacecolor=mark.face, markeredgecolor=mark.edge,
-                          markeredgewidth=0.6, linestyle="none", gid=gid))
+    _circles(fig, transform, [x], [y], mark, diameter, gid)
     if mark.symbol:
-        path, markersize = symbol_marker(mark.symbol, symbol_size(mark, diameter))
-        fig.add_artist(Line2D([x], [y], transform=transform, marker=path,
-                              markersize=markersize, markerfacecolor=mark.ink,
-                              markeredgecolor="none", markeredgewidth=0.0, linestyle="none",
-                              label=mark.symbol,
-                              gid=None if gid is None else f"{gid}-symbol"))
+        _symbols(fig, transform, [x], [y], mark, diameter,
+                 None if gid is None else f"{gid}-symbol")
 
 
 def draw_marks(fig: Any, transform: Any, points: Sequence[tuple[float, float, Mark]],
@@ -122,26 +114,39 @@ def draw_marks(fig: Any, transform: Any, points: Sequence[tuple[float, float, Ma
     circle under every symbol. A traffic-light plot has a thousand marks: drawn one artist
     each, they took two thirds of the figure's time to lay out and save.
     """
-    from matplotlib.lines import Line2D
-
     kinds: dict[Mark, tuple[list[float], list[float]]] = {}
     for x, y, mark in points:
         xs, ys = kinds.setdefault(mark, ([], []))
         xs.append(x)
         ys.append(y)
     for mark, (xs, ys) in kinds.items():
-        fig.add_artist(Line2D(xs, ys, transform=transform, marker="o", markersize=diameter,
-                              markerfacecolor=mark.face, markeredgecolor=mark.edge,
-                              markeredgewidth=0.6, linestyle="none",
-                              gid=f"{gid}-{mark.key.replace(' ', '_')}"))
+        _circles(fig, transform, xs, ys, mark, diameter, f"{gid}-{mark.key.replace(' ', '_')}")
     for mark, (xs, ys) in kinds.items():
         if mark.symbol:
-            path, markersize = symbol_marker(mark.symbol, symbol_size(mark, diameter))
-            fig.add_artist(Line2D(xs, ys, transform=transform, marker=path,
-                                  markersize=markersize, markerfacecolor=mark.ink,
-                                  markeredgecolor="none", markeredgewidth=0.0,
-                                  linestyle="none", label=mark.symbol,
-                                  gid=f"{gid}-{mark.key.replace(' ', '_')}-symbol"))
+            _symbols(fig, transform, xs, ys, mark, diameter,
+                     f"{gid}-{mark.key.replace(' ', '_')}-symbol")
+
+
+def _circles(fig: Any, transform: Any, xs: Sequence[float], ys: Sequence[float], mark: Mark,
+             diameter: float, gid: str | None) -> None:
+    """The mark's circles of ``diameter`` points centred on (xs, ys), as one artist."""
+    from matplotlib.lines import Line2D
+
+    fig.add_artist(Line2D(xs, ys, transform=transform, marker="o", markersize=diameter,
+                          markerfacecolor=mark.face, markeredgecolor=mark.edge,
+                          markeredgewidth=0.6, linestyle="none", gid=gid))
+
+
+def _symbols(fig: Any, transform: Any, xs: Sequence[float], ys: Sequence[float], mark: Mark,
+             diameter: float, gid: str | None) -> None:
+    """The mark's symbol on each of its circles (``symbol_marker``), as one artist whose
+    label is the symbol."""
+    from matplotlib.lines import Line2D
+
+    path, markersize = symbol_marker(mark.symbol, symbol_size(mark, diameter))
+    fig.add_artist(Line2D(xs, ys, transform=transform, marker=path, markersize=markersize,
+                          markerfacecolor=mark.ink, markeredgecolor="none",
+                          markeredgewidth=0.0, linestyle="none", label=mark.symbol, gid=gid))
 
 
 def legend_width(items: Sequence[tuple[Mark, str]], diameter: float, size: float,

@@ -68,19 +68,17 @@ def _apply_overlap(rows: Sequence[dict[str, Any]], records: Sequence[Any],
     Size is the number of patients in the arms the analysis would use (tie: the first key in
     sort order is kept). A cohort whose partner has no usable data here is kept.
     """
+    from .input_rules import larger_cohort
+
     if protocol.rules.overlapping_cohorts != "keep_larger" or not rows:
         return
     for a, b in _declared_pairs(records):
-        usable = [is_missing(row["reason"]) for row in rows]
-        entering = {row["study"] for row, ok in zip(rows, usable, strict=True) if ok}
-        if a not in entering or b not in entering:
+        larger = larger_cohort(rows, a, b, lambda p: as_int(p) or 0)
+        if larger is None:
             continue
-        size = {s: sum(as_int(row["patients"]) or 0 for row, ok in zip(rows, usable, strict=True)
-                       if ok and row["study"] == s)
-                for s in (a, b)}
-        keep, drop = sorted((a, b), key=lambda s: (-size[s], s))
-        for row, ok in zip(rows, usable, strict=True):
-            if ok and row["study"] == drop:
+        keep, drop = larger
+        for row in rows:
+            if row["study"] == drop and is_missing(row["reason"]):
                 row["reason"] = (f"declared overlapping cohort with {keep} "
                                  f"(the larger cohort is kept)")
 
@@ -133,15 +131,20 @@ def _input_key(records: Sequence[Any], table: pd.DataFrame, protocol: Protocol,
     the whole protocol except what only the fit reads (``_FIT_ONLY``), so a scenario that
     changes only the model reuses the main analysis' table. The settings left out are named,
     not the ones kept: a setting added later is in the key until shown to be fit-only."""
-    p = protocol
-    fit_free = p.model_copy(update={
-        **{name: None for name in _FIT_ONLY},
-        "model": p.model.level,  # the confidence level of the study CIs is input
-        "proportions": p.proportions.model_copy(update={"model": None}),
-        "unit_of_analysis": p.unit_of_analysis.model_copy(
-            update={"icc": p.unit_of_analysis.icc if icc is None else icc}),
-    })
+    uoa = protocol.unit_of_analysis
+    fit_free = _fit_free(protocol, unit_of_analysis=uoa.model_copy(
+        update={"icc": uoa.icc if icc is None else icc}))
     return ("input", id(records), id(table), id(bibliography), spec, duplicates, fit_free)
+
+
+def _fit_free(protocol: Protocol, **update: Any) -> Protocol:
+    """``protocol`` without what only the fit reads (``_FIT_ONLY``, the pooling models), with
+    ``update`` (a key of input tables, not a protocol to run)."""
+    return protocol.model_copy(update={
+        **{name: None for name in _FIT_ONLY},
+        "model": protocol.model.level,  # the confidence level of the study CIs is input
+        "proportions": protocol.proportions.model_copy(update={"model": None}),
+        **update})
 
 
 #: protocol sections only the fits, texts and figures read, never the input tables
@@ -210,12 +213,7 @@ def _table_settings(protocol: Protocol, cache: dict[Any, Any]) -> Protocol:
     once per protocol object."""
     key = ("table_settings", id(protocol))
     if key not in cache:
-        p = protocol
-        settings = p.model_copy(update={
-            **{name: None for name in _FIT_ONLY}, "rules": None,
-            "model": p.model.level,  # the confidence level of the study CIs is input
-            "proportions": p.proportions.model_copy(update={"model": None})})
-        cache[key] = (protocol, settings)  # keeps the protocol alive
+        cache[key] = (protocol, _fit_free(protocol, rules=None))  # keeps the protocol alive
     return cache[key][1]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ import pandas as pd
 
 from ..errors import BlasticMetaError, BlasticMetaWarning
 from .analysis_input import as_int
+from .arm_selection import row_records
 from .protocol import AnalysisSpec, Protocol
 
 __all__ = ["NAN", "SOFT_ERRORS", "GroupFit", "clean", "fit_group", "method_text", "row_records",
@@ -170,14 +170,6 @@ def _per_study(rows: pd.DataFrame, proportion: bool, scale: str = "MC"
             item["total"] = _count(float(r["total"] if pd.isna(total) else total))
         out.append(item)
     return tuple(out)
-
-
-def row_records(rows: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
-    """The ``columns`` of each row as a dict (absent columns left out), read column by
-    column: ``iterrows`` builds a Series per row, which costs more than the fit of a few."""
-    present = [c for c in columns if c in rows]
-    return [dict(zip(present, values, strict=True))
-            for values in zip(*(rows[c] for c in present), strict=True)]
 
 
 def _float(value: Any) -> float:

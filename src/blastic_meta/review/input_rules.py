@@ -13,17 +13,17 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from .arm_selection import is_missing
+from .arm_selection import is_missing, row_records
 from .protocol import AnalysisSpec, Protocol
 
 __all__ = ["StudyInfo", "apply_study_rules", "combine_arms", "derived_reasons", "design_effect",
-           "duplicate_pairs", "exclude_derived", "is_derived", "study_info",
+           "duplicate_pairs", "exclude_derived", "is_derived", "larger_cohort", "study_info",
            "study_rule_reasons", "write_reasons"]
 
 # flags that name an adjustment or a caveat of a reported value, not a value the review
@@ -128,23 +128,31 @@ def study_rule_reasons(rows: Sequence[dict[str, Any]], protocol: Protocol,
                 f"procedure not {' or '.join(sorted(wanted))}")
     if rules.exclude_possible_duplicates:
         for a, b in duplicates:
-            usable = [is_missing(row["reason"]) for row in rows]
-            entering = {s for s, ok in zip(studies, usable, strict=True) if ok}
-            if a not in entering or b not in entering:
-                continue
-            sizes = {s: sum(0.0 if is_missing(row["patients"]) else float(row["patients"])
-                            for row, ok in zip(rows, usable, strict=True)
-                            if ok and row["study"] == s) for s in (a, b)}
-            keep, drop = sorted((a, b), key=lambda s: (-sizes[s], s))
-            exclude([s == drop for s in studies], f"possible duplicate of {keep} (smaller "
-                                                  "cohort left out)")
+            larger = larger_cohort(rows, a, b, lambda p: 0.0 if is_missing(p) else float(p))
+            if larger is not None:
+                keep, drop = larger
+                exclude([s == drop for s in studies], f"possible duplicate of {keep} (smaller "
+                                                      "cohort left out)")
+
+
+def larger_cohort(rows: Sequence[dict[str, Any]], a: str, b: str,
+                  size: Callable[[Any], float]) -> tuple[str, str] | None:
+    """(kept, left out) of two possibly shared cohorts that both enter (have a row without a
+    reason): the one with more patients in those rows is kept (``size`` reads a row's
+    patients), on a tie the first key in sort order; None when either does not enter."""
+    usable = [row for row in rows if is_missing(row["reason"])]
+    entering = {row["study"] for row in usable}
+    if a not in entering or b not in entering:
+        return None
+    sizes = {s: sum(size(row["patients"]) for row in usable if row["study"] == s)
+             for s in (a, b)}
+    keep, drop = sorted((a, b), key=lambda s: (-sizes[s], s))
+    return keep, drop
 
 
 def _reason_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The fields the exclusion rules read, one dict per row of ``frame``."""
-    names = [c for c in ("study", "procedure", "patients", "reason", "flags") if c in frame]
-    return [dict(zip(names, values, strict=True))
-            for values in zip(*(frame[c].tolist() for c in names), strict=True)]
+    return row_records(frame, ("study", "procedure", "patients", "reason", "flags"))
 
 
 def write_reasons(frame: pd.DataFrame, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -172,7 +180,7 @@ def exclude_derived(frame: pd.DataFrame) -> pd.DataFrame:
     (``derived_reasons`` on the rows of ``frame``)."""
     rows = _reason_rows(frame)
     derived_reasons(rows)
-    return write_reasons(frame, rows) if len(frame) else frame.copy()
+    return write_reasons(frame, rows)
 
 
 def derived_reasons(rows: Sequence[dict[str, Any]]) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from ..formatting import words
-from .arm_selection import is_missing
+from .arm_selection import is_missing, row_records
 
 __all__ = ["BENEFIT_DOMAINS", "CELL_RULE", "cell_directions", "direction_notes",
            "direction_rows", "direction_table", "sign_test_pvalue", "sign_tests",
@@ -216,11 +216,10 @@ def cell_directions(rows: pd.DataFrame) -> pd.DataFrame:
     out: list[dict[str, Any]] = []
     if rows.empty:
         return pd.DataFrame(out, columns=CELL_COLUMNS)
-    names = [*CELL_KEY, "label", "direction", "significance", "patients"]
     cells: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for values in zip(*(rows[c].tolist() for c in names), strict=True):
-        entry = dict(zip(names, values, strict=True))
-        key = tuple(None if is_missing(v) else v for v in values[:len(CELL_KEY)])
+    for entry in row_records(rows, [*CELL_KEY, "label", "direction", "significance",
+                                    "patients"]):
+        key = tuple(None if is_missing(entry[c]) else entry[c] for c in CELL_KEY)
         cells.setdefault(key, []).append(entry)
     for key in sorted(cells, key=lambda k: tuple((1, "") if v is None else (0, v) for v in k)):
         entries = cells[key]
